@@ -1,0 +1,1 @@
+"""Built-in rrgbench plugins (plugins). Imported as `rrgbench_plugins`."""

@@ -1,0 +1,1 @@
+"""Built-in rrgbench plugins (datasets). Imported as `rrgbench_plugins`."""

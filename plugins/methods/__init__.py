@@ -1,0 +1,1 @@
+"""Built-in rrgbench plugins (methods). Imported as `rrgbench_plugins`."""

@@ -1,0 +1,1 @@
+"""Built-in rrgbench plugins (metrics). Imported as `rrgbench_plugins`."""

@@ -1,0 +1,234 @@
+"""The three plugin contracts: :class:`Dataset`, :class:`Method`, :class:`Metric`.
+
+Hooks find classes; classes do the work. This module imports nothing heavy (no numpy, no torch)
+so that ``rrgbench list`` stays fast; implementations import what they need inside their modules.
+
+Data flow of one run (see :mod:`rrgbench.runner`)::
+
+    Dataset.prepare() -> Dataset.split("train"/"val"/"test") -> list[Sample]
+    Method.prepare(data) -> Method.train(stage, data) for stage in Method.stages -> Method.save(dir)
+    Method.generate(samples, data) -> reports           (generations.jsonl)
+    Metric.sample_stats(hyps, refs) -> Metric.aggregate(stats)   (scores/<metric>.json)
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+SPLITS = ("train", "val", "test")
+
+# CheXbert / CheXpert observation order (notes §1.2). Labelers emit these keys.
+CHEXPERT_LABELS: tuple[str, ...] = (
+    "Enlarged Cardiomediastinum",
+    "Cardiomegaly",
+    "Lung Opacity",
+    "Lung Lesion",
+    "Edema",
+    "Consolidation",
+    "Pneumonia",
+    "Atelectasis",
+    "Pneumothorax",
+    "Pleural Effusion",
+    "Pleural Other",
+    "Fracture",
+    "Support Devices",
+    "No Finding",
+)
+CHEXPERT_5: tuple[str, ...] = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion")
+
+
+class RRGBenchError(Exception):
+    """An error with a message meant for the user: the CLI prints it as one line and exits non-zero."""
+
+
+class UnavailableError(RRGBenchError):
+    """A metric or method cannot run here (missing weights, no GPU, no Java). The message says why."""
+
+
+# --------------------------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One study: the unit that is generated and scored.
+
+    ``report`` is the reference text of the selected section, uncleaned; cleaning is a named protocol
+    (:mod:`rrgbench.text`) applied by methods and metrics. ``image_paths`` are absolute paths.
+    ``meta`` holds dataset extras (e.g. ``mesh`` tags, ``view``, ``labels``); it must never be read by
+    a method at generate time for anything that encodes the answer.
+    """
+
+    id: str
+    report: str
+    image_paths: tuple[str, ...]
+    split: str
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+class Dataset(ABC):
+    """A source of :class:`Sample` splits and their images.
+
+    Subclasses set the class attributes and implement :meth:`prepare` and :meth:`split`.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    licence: ClassVar[str] = "unknown"
+    credentialed: ClassVar[bool] = False  # True: per-sample text and images must never be published
+    cleaning: ClassVar[str] = "r2gen_iu"  # default cleaning protocol name for this dataset
+    sections: ClassVar[tuple[str, ...]] = ("findings",)
+
+    def __init__(self, data_dir: Path | None = None, section: str = "findings", skip_bad: bool = False,
+                 **options: Any) -> None:
+        self.data_dir = Path(data_dir) if data_dir else None
+        self.section = section
+        self.skip_bad = skip_bad
+        self.options = options
+        self.skipped: list[str] = []  # "<id or file>: <reason>" for samples dropped by --skip-bad
+
+    @abstractmethod
+    def prepare(self) -> None:
+        """Make the data ready on disk (idempotent; cheap when already prepared)."""
+
+    @abstractmethod
+    def split(self, name: str) -> list[Sample]:
+        """Return the samples of split ``name`` (one of :data:`SPLITS`) in a stable order."""
+
+    @abstractmethod
+    def manifest_hash(self) -> str:
+        """sha256 over the annotation and every image file: goes into each run record."""
+
+    def load_images(self, sample: Sample, size: int) -> np.ndarray:
+        """All views of ``sample`` as float32 ``[views, size, size]`` in [0, 1]. Subclasses cache this."""
+        raise NotImplementedError
+
+
+# ------------------------------------------------------------------------------------------ methods
+
+
+@dataclass
+class RunContext:
+    """What the harness gives a method: where to write, which seed and device, and a fidelity log."""
+
+    run_dir: Path
+    seed: int = 0
+    device: str = "cpu"
+    preset: str = "tiny"
+    dataset_name: str = ""
+    rank: int = 0
+    world_size: int = 1
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("rrgbench.method"))
+    substitutes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def work_dir(self) -> Path:
+        """Scratch space for prepared artefacts (tokenizers, banks, indices) of this run."""
+        path = self.run_dir / "work"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def substitute(self, asset: str, reason: str) -> None:
+        """Record that a pretrained ``asset`` was replaced; shown as a fidelity tag on leaderboards."""
+        self.substitutes[asset] = reason
+        self.logger.info("substitute: %s -> %s", asset, reason)
+
+    def progress(self, iterable: Any = None, **kwargs: Any) -> Any:
+        """A tqdm progress bar shown on rank 0 only."""
+        from tqdm.auto import tqdm
+
+        return tqdm(iterable, disable=self.rank != 0 or kwargs.pop("disable", False), **kwargs)
+
+
+class Method(ABC):
+    """A report-generation method. One instance lives for one run.
+
+    ``config`` is the full, frozen configuration (preset defaults merged with user overrides); it is part
+    of the run spec hash, so everything that changes results must be in it.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    version: ClassVar[str] = "0.1"
+    stages: ClassVar[tuple[str, ...]] = ("train",)
+    presets: ClassVar[tuple[str, ...]] = ("tiny", "paper")
+
+    def __init__(self, config: dict[str, Any], ctx: RunContext) -> None:
+        self.config = config
+        self.ctx = ctx
+
+    @classmethod
+    def default_config(cls, preset: str, dataset: str) -> dict[str, Any]:
+        """The configuration of ``preset`` for ``dataset`` (JSON-serialisable)."""
+        return {}
+
+    def prepare(self, data: Dataset) -> None:  # noqa: B027 - optional hook
+        """Build tokenizers, priors, banks and indices from the training split."""
+
+    @abstractmethod
+    def train(self, stage: str, data: Dataset) -> dict[str, Any]:
+        """Run training stage ``stage``; return a small dict of training facts (losses, steps)."""
+
+    @abstractmethod
+    def generate(self, samples: Sequence[Sample], data: Dataset) -> list[str]:
+        """Generate one report per sample, in order. Must not read ``sample.report`` or label metadata."""
+
+    @abstractmethod
+    def save(self, path: Path) -> None:
+        """Write everything needed to generate again into directory ``path``."""
+
+    @abstractmethod
+    def load(self, path: Path) -> None:
+        """Restore what :meth:`save` wrote."""
+
+    def generate_batch_size(self) -> int:
+        """How many samples the runner hands to :meth:`generate` at a time (resume granularity)."""
+        return int(self.config.get("generate_batch_size", 16))
+
+
+# ------------------------------------------------------------------------------------------ metrics
+
+
+class Metric(ABC):
+    """A metric, split into per-sample sufficient statistics and a corpus aggregate.
+
+    ``sample_stats`` does the expensive work once per (hypothesis, reference) pair and returns JSON-able
+    dicts; ``aggregate`` turns any list of them (e.g. a bootstrap resample) into scores cheaply. For a
+    plain mean metric, ``aggregate`` averages per-sample values; for BLEU / CIDEr / micro-F1 it sums counts.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    version: ClassVar[str] = "0.1"
+    higher_is_better: ClassVar[bool] = True
+    group: ClassVar[str] = "other"  # leaderboard column group: NLG, CE, RadGraph, UMLS, BERTScore, other
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    def availability(self) -> str | None:
+        """``None`` when the metric can run here, else the reason it cannot (names the missing file)."""
+        return None
+
+    @abstractmethod
+    def signature(self) -> str:
+        """sacrebleu-style ``key:value|...`` string naming everything that determines the numbers."""
+
+    @abstractmethod
+    def sample_stats(self, hyps: Sequence[str], refs: Sequence[str]) -> list[dict[str, Any]]:
+        """Per-pair sufficient statistics, one JSON-able dict per pair, in order."""
+
+    @abstractmethod
+    def aggregate(self, stats: Sequence[dict[str, Any]]) -> dict[str, float]:
+        """Corpus scores from a list of per-sample statistics. Keys are score names (``bleu_4``...)."""
+
+    def sample_scores(self, stats: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
+        """Per-sample display scores (default: the aggregate of each sample alone)."""
+        return [self.aggregate([s]) for s in stats]

@@ -1,0 +1,101 @@
+"""A small registry of named plugin classes with lazy targets, provenance and "did you mean".
+
+Targets may be classes or ``"module:Class"`` strings; strings are imported on first use, so a listing
+never imports a method's heavy dependencies.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from .api import RRGBenchError
+
+T = TypeVar("T")
+
+
+@dataclass
+class Entry(Generic[T]):
+    """One registered name."""
+
+    name: str
+    kind: str
+    target: Any  # a class or "module:attr"
+    description: str = ""
+    plugin: str = ""  # which plugin registered it (entry point name or module)
+    _loaded: Any = field(default=None, repr=False)
+
+    @property
+    def target_path(self) -> str:
+        if isinstance(self.target, str):
+            return self.target
+        return f"{self.target.__module__}:{self.target.__qualname__}"
+
+    def load(self) -> type[T]:
+        """Import and return the registered class."""
+        if self._loaded is None:
+            if isinstance(self.target, str):
+                module_name, _, attr = self.target.partition(":")
+                try:
+                    module = importlib.import_module(module_name)
+                    self._loaded = getattr(module, attr)
+                except Exception as exc:  # noqa: BLE001 - turn any import failure into one clear line
+                    raise RRGBenchError(
+                        f"{self.kind} '{self.name}' (from plugin '{self.plugin}') failed to load "
+                        f"{self.target}: {type(exc).__name__}: {exc}"
+                    ) from exc
+            else:
+                self._loaded = self.target
+        return self._loaded
+
+
+class Registry(Generic[T]):
+    """Names → entries for one kind of plugin (method, metric or dataset)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Entry[T]] = {}
+
+    def register(self, target: Any, name: str | None = None, description: str | None = None,
+                 plugin: str = "") -> None:
+        if name is None:
+            name = getattr(target, "name", None)
+            if not isinstance(name, str):
+                raise RRGBenchError(f"plugin '{plugin}' registered a {self.kind} without a name: {target!r}")
+        if description is None:
+            description = (getattr(target, "description", "") or "") if not isinstance(target, str) else ""
+        if name in self._entries:
+            other = self._entries[name]
+            raise RRGBenchError(
+                f"{self.kind} '{name}' is registered twice: by '{other.plugin}' and by '{plugin}'"
+            )
+        self._entries[name] = Entry(name, self.kind, target, description, plugin)
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def entries(self) -> list[Entry[T]]:
+        return [self._entries[n] for n in self.names()]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def entry(self, name: str) -> Entry[T]:
+        if name not in self._entries:
+            raise RRGBenchError(self.unknown_message(name))
+        return self._entries[name]
+
+    def get(self, name: str) -> type[T]:
+        """The class registered as ``name`` (imported now if lazy)."""
+        return self.entry(name).load()
+
+    def unknown_message(self, name: str) -> str:
+        msg = f"unknown {self.kind} '{name}'."
+        suggestions = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
+        if suggestions:
+            msg += f" Did you mean: {', '.join(suggestions)}?"
+        else:
+            msg += f" Known: {', '.join(self.names()) or '(none)'}."
+        return msg
