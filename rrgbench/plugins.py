@@ -76,9 +76,9 @@ class Host:
                     info.traceback = traceback.format_exc()  # type: ignore[attr-defined]
             self.plugins.append(info)
 
-    def register_plugin(self, module: Any, name: str) -> None:
+    def register_plugin(self, module: Any, plugin_name: str) -> None:
         """Register a plugin object (module or instance) and collect its registrations."""
-        self.pm.register(module, name=name)
+        self.pm.register(module, name=plugin_name)
         hooks = self.pm.hook
         for hook, registry in (
             (hooks.rrgbench_register_methods, self.methods),
@@ -89,9 +89,9 @@ class Host:
                 if impl.plugin is not module:
                     continue
 
-                def register(target: Any, name_: str | None = None, description: str | None = None,
-                             _r: Registry = registry, _p: str = name) -> None:
-                    _r.register(target, name=name_, description=description, plugin=_p)
+                def register(target: Any, name: str | None = None, description: str | None = None,
+                             _r: Registry = registry, _p: str = plugin_name) -> None:
+                    _r.register(target, name=name, description=description, plugin=_p)
 
                 impl.function(register=register)
 

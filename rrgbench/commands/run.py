@@ -1,0 +1,97 @@
+"""``rrgbench run``: prepare → train → generate → score for one method on one dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command(name="run")
+@click.option("--method", "-m", help="Method name (see `rrgbench list methods`).")
+@click.option("--dataset", "-d", help="Dataset name (see `rrgbench list datasets`).")
+@click.option("--preset", default=None, help="Configuration preset: tiny (CPU, minutes) or paper.  [default: tiny]")
+@click.option("--seed", type=int, default=None, help="Random seed.  [default: 0]")
+@click.option("--metrics", default=None, help="Comma-separated metric names.  [default: every built-in metric]")
+@click.option("--limit", type=int, default=None, help="Generate and score only the first N samples of the split.")
+@click.option("--split", default=None, type=click.Choice(["train", "val", "test"]), help="Split to generate. [test]")
+@click.option("--section", default=None, help="Report section: findings, impression, findings_impression.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a method config value (JSON value; dots nest), e.g. --set epochs=3.")
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="JSON or YAML run-spec file; command-line options override its fields.")
+@click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where run directories go.  [default: $RRGBENCH_RUNS or ./runs]")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Dataset root (default: $RRGBENCH_DATA/<dataset>).")
+@click.option("--skip-bad", is_flag=True, help="Skip (and count) bad samples instead of stopping.")
+@click.option("--bootstrap", type=int, default=1000, show_default=True, help="Bootstrap resamples for 95% CIs.")
+@click.option("--force", is_flag=True, help="Redo every stage even if a finished one exists.")
+@click.option("--dry-run", is_flag=True, help="Print the frozen spec and run directory, run nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+def run(method: str | None, dataset: str | None, preset: str | None, seed: int | None, metrics: str | None,
+        limit: int | None, split: str | None, section: str | None, overrides: tuple[str, ...],
+        spec_file: Path | None, runs_dir: Path | None, data_dir: Path | None, skip_bad: bool, bootstrap: int,
+        force: bool, dry_run: bool, as_json: bool) -> None:
+    """Prepare, train, generate and score METHOD on DATASET; finished stages are reused.
+
+    \b
+    Examples:
+      rrgbench run --method majority --dataset iu_xray_phantom
+      rrgbench run --method revtaf --dataset iu_xray --preset paper --seed 1
+    """
+    import json
+
+    from ..api import RRGBenchError
+    from ..paths import runs_root
+    from ..runner import Runner, build_spec
+    from ..specs import DEFAULT_METRICS, load_spec_file, parse_overrides, spec_from_dict
+
+    fields: dict = {}
+    if spec_file is not None:
+        base = spec_from_dict(load_spec_file(spec_file), source=str(spec_file))
+        fields = base.to_dict()
+        fields.pop("config")
+        fields["overrides"] = base.config
+    cli_fields = {"method": method, "dataset": dataset, "preset": preset, "seed": seed, "limit": limit,
+                  "split": split, "section": section}
+    fields.update({k: v for k, v in cli_fields.items() if v is not None})
+    if metrics is not None:
+        fields["metrics"] = tuple(m.strip() for m in metrics.split(",") if m.strip())
+    if not fields.get("method") or not fields.get("dataset"):
+        raise RRGBenchError("--method and --dataset are required (or a --spec file naming them)")
+    if bootstrap < 0:
+        raise RRGBenchError("--bootstrap must be >= 0")
+    if fields.get("limit") is not None and fields["limit"] <= 0:
+        raise RRGBenchError("--limit must be a positive integer")
+    fields.setdefault("metrics", DEFAULT_METRICS)
+    fields["metrics"] = tuple(fields["metrics"])
+    user_overrides = fields.pop("overrides", {}) or {}
+    from ..specs import deep_merge
+
+    user_overrides = deep_merge(user_overrides, parse_overrides(overrides))
+    spec = build_spec(fields.pop("method"), fields.pop("dataset"), preset=fields.pop("preset", "tiny"),
+                      seed=fields.pop("seed", 0), overrides=user_overrides, **fields)
+    runs_dir = runs_dir or runs_root()
+    if dry_run:
+        click.echo(json.dumps({"spec": spec.to_dict(), "spec_hash": spec.spec_hash,
+                               "run_dir": str(spec.run_dir(runs_dir))}, indent=2, sort_keys=True))
+        return
+    runner = Runner(spec, runs_dir, force=force, data_dir=data_dir, skip_bad=skip_bad, bootstrap=bootstrap)
+    run_dir = runner.run()
+    from .listing import summarize_run
+
+    summary = summarize_run(run_dir)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, sort_keys=True))
+        return
+    click.echo(f"run directory: {run_dir}")
+    for name, res in summary["metrics"].items():
+        if res.get("status") != "ok":
+            click.echo(f"  {name:<16} unavailable: {res.get('reason', '')}")
+            continue
+        click.echo(f"  {name:<16} {res['signature']}")
+        for key, value in res["scores"].items():
+            ci = res.get("ci95", {}).get(key)
+            ci_text = f"  [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else ""
+            click.echo(f"      {key:<28} {value:.4f}{ci_text}")

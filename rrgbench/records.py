@@ -1,0 +1,106 @@
+"""The run-record schema (``run.json``) and the files of a run directory.
+
+::
+
+    <runs-dir>/<dataset>/<method>/<preset>-seed<k>-<spec_hash>/
+        run.json                      RunRecord below
+        checkpoint/                   Method.save() output; sha256 of each file in run.json
+        generations.jsonl             {"id", "report", "reference"} per sample, in split order
+        generations.partial.jsonl     only while generating (resume point)
+        scores/<metric>.json          MetricResult (rrgbench.scoring.engine) without per-sample rows
+        scores/<metric>.samples.jsonl per-sample rows {"id", <score>...}
+        work/                         method scratch (tokenizers, banks, indices)
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import Any, TypedDict
+
+from .api import RRGBenchError
+from .io import atomic_write_json, read_json
+from .specs import SCHEMA_VERSION
+
+STAGES = ("prepare", "train", "generate", "score")
+RUN_JSON = "run.json"
+GENERATIONS = "generations.jsonl"
+PARTIAL_GENERATIONS = "generations.partial.jsonl"
+CHECKPOINT_DIR = "checkpoint"
+SCORES_DIR = "scores"
+
+
+class DatasetInfo(TypedDict, total=False):
+    name: str
+    manifest_hash: str
+    split: str
+    n: int
+    n_train: int
+    credentialed: bool
+    licence: str
+    cleaning: str
+    skipped: list[str]
+
+
+class RunRecord(TypedDict, total=False):
+    schema_version: int
+    spec: dict[str, Any]
+    spec_hash: str
+    status: dict[str, str]  # stage -> pending | running | done | failed
+    train_stages: dict[str, str]  # method stage -> done
+    timings: dict[str, float]  # stage -> seconds
+    environment: dict[str, Any]
+    dataset: DatasetInfo
+    method: dict[str, Any]  # name, version, description, stages
+    fidelity: dict[str, str]  # asset -> substitute used and why
+    checkpoint: dict[str, Any]  # {"path": "checkpoint", "sha256": {file: hash}}
+    train: dict[str, Any]  # stage -> facts returned by Method.train
+    error: str
+    created: str
+    updated: str
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def new_record(spec: dict[str, Any], spec_hash: str) -> RunRecord:
+    return RunRecord(schema_version=SCHEMA_VERSION, spec=spec, spec_hash=spec_hash,
+                     status={s: "pending" for s in STAGES}, train_stages={}, timings={}, fidelity={},
+                     train={}, created=now(), updated=now())
+
+
+_REQUIRED: dict[str, type] = {"schema_version": int, "spec": dict, "spec_hash": str, "status": dict}
+
+
+def validate(record: Any, path: Path) -> RunRecord:
+    """Check the shape of a loaded ``run.json``; raise one clear error naming the file."""
+    if not isinstance(record, dict):
+        raise RRGBenchError(f"{path}: run record must be a JSON object")
+    for key, typ in _REQUIRED.items():
+        if not isinstance(record.get(key), typ):
+            raise RRGBenchError(f"{path}: run record field '{key}' missing or not {typ.__name__}")
+    if record["schema_version"] > SCHEMA_VERSION:
+        raise RRGBenchError(f"{path}: schema_version {record['schema_version']} is newer than this rrgbench")
+    for stage, state in record["status"].items():
+        if state not in ("pending", "running", "done", "failed"):
+            raise RRGBenchError(f"{path}: stage '{stage}' has unknown status '{state}'")
+    return record  # type: ignore[return-value]
+
+
+def load_record(run_dir: Path) -> RunRecord:
+    path = Path(run_dir) / RUN_JSON
+    return validate(read_json(path), path)
+
+
+def save_record(run_dir: Path, record: RunRecord) -> None:
+    record["updated"] = now()
+    atomic_write_json(Path(run_dir) / RUN_JSON, record)
+
+
+def find_runs(runs_dir: Path) -> list[Path]:
+    """Every run directory (one holding run.json) below ``runs_dir``, sorted."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.exists():
+        return []
+    return sorted(p.parent for p in runs_dir.rglob(RUN_JSON))

@@ -1,0 +1,128 @@
+"""The frozen run specification and its hash (HELM's RunSpec, lighteval's config hash).
+
+A :class:`RunSpec` names everything that determines a run's numbers. Its canonical JSON is hashed;
+the hash keys the run directory, so the same spec always lands in, and resumes, the same directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .api import SPLITS, RRGBenchError
+
+SCHEMA_VERSION = 1
+DEFAULT_METRICS = ("nlg", "bertscore", "token", "chexpert_rules", "umls", "chexbert", "radgraph")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What to run. ``config`` is the method's full configuration (preset defaults + overrides)."""
+
+    method: str
+    dataset: str
+    preset: str = "tiny"
+    seed: int = 0
+    split: str = "test"
+    section: str = "findings"
+    limit: int | None = None
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    config: dict[str, Any] = field(default_factory=dict)
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["metrics"] = list(self.metrics)
+        return d
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    @property
+    def spec_hash(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()[:12]
+
+    def run_dir(self, runs_dir: Path) -> Path:
+        return Path(runs_dir) / self.dataset / self.method / f"{self.preset}-seed{self.seed}-{self.spec_hash}"
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "method": (str,), "dataset": (str,), "preset": (str,), "seed": (int,), "split": (str,),
+    "section": (str,), "limit": (int, type(None)), "metrics": (list, tuple), "config": (dict,),
+    "dataset_options": (dict,),
+}
+
+
+def spec_from_dict(data: Any, source: str = "spec") -> RunSpec:
+    """Validate a JSON/YAML mapping and build a :class:`RunSpec`; errors name the field and the file."""
+    if not isinstance(data, dict):
+        raise RRGBenchError(f"{source}: expected a mapping of run-spec fields, got {type(data).__name__}")
+    known = {f.name for f in fields(RunSpec)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise RRGBenchError(f"{source}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
+    for key in ("method", "dataset"):
+        if key not in data:
+            raise RRGBenchError(f"{source}: missing required field '{key}'")
+    for key, value in data.items():
+        allowed = _TYPES[key]
+        bad_bool = isinstance(value, bool) and int in allowed
+        if bad_bool or not isinstance(value, allowed):
+            want = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
+            raise RRGBenchError(f"{source}: field '{key}' must be {want}, got {type(value).__name__} {value!r}")
+    if "metrics" in data and not all(isinstance(m, str) for m in data["metrics"]):
+        raise RRGBenchError(f"{source}: field 'metrics' must be a list of metric names")
+    if data.get("split", "test") not in SPLITS:
+        raise RRGBenchError(f"{source}: field 'split' must be one of {', '.join(SPLITS)}")
+    if data.get("limit") is not None and data["limit"] <= 0:
+        raise RRGBenchError(f"{source}: field 'limit' must be a positive integer")
+    data = dict(data)
+    if "metrics" in data:
+        data["metrics"] = tuple(data["metrics"])
+    return RunSpec(**data)
+
+
+def load_spec_file(path: Path) -> dict[str, Any]:
+    """Read a run-spec file (JSON, or YAML by extension)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RRGBenchError(f"{path}: cannot read spec file ({exc})") from None
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except Exception as exc:  # noqa: BLE001 - any parse error is one user-facing line
+        raise RRGBenchError(f"{path}: cannot parse spec file ({type(exc).__name__}: {exc})") from None
+
+
+def parse_overrides(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """``key=value`` pairs (value parsed as JSON when it can be, else a string); dots nest keys."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise RRGBenchError(f"--set expects key=value, got '{item}'")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node = out
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for k, v in override.items():
+        merged[k] = deep_merge(merged[k], v) if isinstance(v, dict) and isinstance(merged.get(k), dict) else v
+    return merged
