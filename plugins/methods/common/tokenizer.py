@@ -1,0 +1,93 @@
+"""A WordPiece report tokenizer (``tokenizers`` package) with BERT-style special tokens.
+
+Faithful path: a local ``bert-base-uncased`` ``vocab.txt`` (see :func:`from_vocab_file`). Substitute: a
+vocabulary trained on the training reports (:func:`train_wordpiece`). Either way the special tokens
+``[PAD] [UNK] [CLS] [SEP] [MASK] [DEC]`` plus any method-specific ones (``[BLA] [POS] ...``) are single ids.
+Decoding joins words with single spaces and merges ``##`` pieces, which matches R2Gen-cleaned text
+("the heart is normal . no effusion .").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+from rrgbench.api import RRGBenchError
+from rrgbench.io import atomic_write_text
+
+BASE_SPECIAL = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]")
+
+
+class ReportTokenizer:
+    """Thin wrapper around a ``tokenizers.Tokenizer`` exposing the ids a decoder needs."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.tok = tokenizer
+        missing = [t for t in BASE_SPECIAL if tokenizer.token_to_id(t) is None]
+        if missing:
+            raise RRGBenchError(f"tokenizer lacks special tokens {missing}")
+        self.pad_id = self.token_id("[PAD]")
+        self.bos_id = self.token_id("[DEC]")
+        self.eos_id = self.token_id("[SEP]")
+        self.unk_id = self.token_id("[UNK]")
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tok.get_vocab_size(with_added_tokens=True)
+
+    def token_id(self, token: str) -> int:
+        idx = self.tok.token_to_id(token)
+        if idx is None:
+            raise RRGBenchError(f"token {token!r} is not in the tokenizer vocabulary")
+        return idx
+
+    def encode(self, text: str, max_tokens: int | None = None) -> list[int]:
+        """Word-piece ids of ``text`` (no special tokens added), truncated to ``max_tokens``."""
+        ids = self.tok.encode(text, add_special_tokens=False).ids
+        return ids[:max_tokens] if max_tokens is not None else ids
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of ``ids`` with special tokens dropped."""
+        return self.tok.decode(list(ids), skip_special_tokens=True).strip()
+
+    def save(self, path: Path) -> None:
+        atomic_write_text(Path(path), self.tok.to_str())
+
+    @classmethod
+    def load(cls, path: Path) -> ReportTokenizer:
+        path = Path(path)
+        if not path.is_file():
+            raise RRGBenchError(f"{path}: tokenizer file not found")
+        return cls(Tokenizer.from_file(str(path)))
+
+
+def _configure(tok: Tokenizer) -> Tokenizer:
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece(prefix="##", cleanup=False)
+    return tok
+
+
+def train_wordpiece(texts: Sequence[str], vocab_size: int = 3000, min_frequency: int = 2,
+                    extra_special: Sequence[str] = ()) -> ReportTokenizer:
+    """Train a lower-cased WordPiece vocabulary on ``texts`` (the training reports)."""
+    specials = list(dict.fromkeys([*BASE_SPECIAL, *extra_special]))
+    tok = _configure(Tokenizer(models.WordPiece(unk_token="[UNK]")))
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
+                                        special_tokens=specials, show_progress=False)
+    tok.train_from_iterator(list(texts), trainer=trainer)
+    return ReportTokenizer(tok)
+
+
+def from_vocab_file(vocab_file: Path, extra_special: Sequence[str] = ()) -> ReportTokenizer:
+    """A tokenizer from a BERT ``vocab.txt`` (e.g. bert-base-uncased) plus ``[DEC]`` and ``extra_special``."""
+    vocab_file = Path(vocab_file)
+    if vocab_file.is_dir():
+        vocab_file = vocab_file / "vocab.txt"
+    if not vocab_file.is_file():
+        raise RRGBenchError(f"{vocab_file}: vocab.txt not found")
+    tok = _configure(Tokenizer(models.WordPiece.from_file(str(vocab_file), unk_token="[UNK]")))
+    tok.add_special_tokens(list(dict.fromkeys([*BASE_SPECIAL, *extra_special])))
+    return ReportTokenizer(tok)

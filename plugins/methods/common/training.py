@@ -1,0 +1,108 @@
+"""A small generic training loop: AdamW (no decay on biases/norms), warmup + cosine LR, grad clipping.
+
+The schedule is the LAVIS ``LinearWarmupCosineLRScheduler`` the PromptMRG family uses (notes §2): in
+epoch 0 the LR rises linearly from ``warmup_lr`` to ``lr`` over ``warmup_steps`` steps; from epoch 1 on it
+follows a per-epoch cosine from ``lr`` down to ``min_lr``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from rrgbench.api import RunContext
+
+
+@dataclass
+class FitConfig:
+    epochs: int = 1
+    lr: float = 5e-5
+    min_lr: float = 5e-6
+    warmup_lr: float = 5e-7
+    warmup_steps: int = 2000
+    weight_decay: float = 0.05
+    clip_value: float | None = 0.1  # clip_grad_value_ (PromptMRG family); None disables
+    clip_norm: float | None = None
+    max_steps: int | None = None  # stop early (tests, smoke runs)
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> FitConfig:
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in cfg.items() if k in names})
+
+
+def param_groups(params: Iterable[tuple[str, nn.Parameter]], weight_decay: float) -> list[dict]:
+    """Two AdamW groups: decay for matrices, none for biases, norms and other 1-d parameters."""
+    decay, no_decay = [], []
+    for name, p in params:
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim < 2 or name.endswith(".bias") or "norm" in name.lower() else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def lr_at(cfg: FitConfig, epoch: int, step: int) -> float:
+    """Learning rate for global ``step`` in ``epoch`` under the warmup + per-epoch cosine schedule."""
+    if epoch == 0:
+        if cfg.warmup_steps <= 0:
+            return cfg.lr
+        return min(cfg.lr, cfg.warmup_lr + (cfg.lr - cfg.warmup_lr) * step / max(1, cfg.warmup_steps))
+    return cfg.min_lr + (cfg.lr - cfg.min_lr) * 0.5 * (1.0 + math.cos(math.pi * epoch / max(1, cfg.epochs)))
+
+
+def fit(model: nn.Module, step_fn: Callable[[Any], dict[str, torch.Tensor]],
+        epoch_batches: Callable[[int], Sequence[Any]], cfg: FitConfig, ctx: RunContext, *,
+        params: Iterable[tuple[str, nn.Parameter]] | None = None,
+        on_epoch_end: Callable[[int], dict[str, Any] | None] | None = None, desc: str = "train") -> dict[str, Any]:
+    """Train ``model``; ``step_fn(batch)`` returns a dict of scalar losses whose ``"loss"`` is optimised.
+
+    ``epoch_batches(epoch)`` gives the batches of one epoch. Returns training facts: steps, seconds,
+    the mean of each loss per epoch, and whatever ``on_epoch_end(epoch)`` returned.
+    """
+    optimizer = torch.optim.AdamW(param_groups(params if params is not None else model.named_parameters(),
+                                               cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.999))
+    trainable = [p for g in optimizer.param_groups for p in g["params"]]
+    history: list[dict[str, float]] = []
+    extra: list[Any] = []
+    step, start = 0, time.perf_counter()
+    for epoch in range(cfg.epochs):
+        model.train()
+        sums: dict[str, float] = {}
+        count = 0
+        bar = ctx.progress(epoch_batches(epoch), desc=f"{desc} {epoch + 1}/{cfg.epochs}", leave=False)
+        for batch in bar:
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(cfg, epoch, step)
+            losses = step_fn(batch)
+            optimizer.zero_grad(set_to_none=True)
+            losses["loss"].backward()
+            if cfg.clip_value is not None:
+                torch.nn.utils.clip_grad_value_(trainable, cfg.clip_value)
+            if cfg.clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(trainable, cfg.clip_norm)
+            optimizer.step()
+            step += 1
+            count += 1
+            for key, value in losses.items():
+                sums[key] = sums.get(key, 0.0) + float(value.detach())
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{float(losses['loss'].detach()):.3f}")
+            if cfg.max_steps is not None and step >= cfg.max_steps:
+                break
+        means = {k: v / max(1, count) for k, v in sums.items()}
+        history.append(means)
+        ctx.logger.info("%s epoch %d: %s", desc, epoch + 1, " ".join(f"{k}={v:.4f}" for k, v in means.items()))
+        if on_epoch_end is not None:
+            extra.append(on_epoch_end(epoch))
+        if cfg.max_steps is not None and step >= cfg.max_steps:
+            break
+    facts: dict[str, Any] = {"steps": step, "seconds": round(time.perf_counter() - start, 2), "epochs": history}
+    if any(e is not None for e in extra):
+        facts["epoch_end"] = extra
+    return facts
