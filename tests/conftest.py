@@ -1,0 +1,28 @@
+"""Shared fixtures. Tests run the real code on small generated data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+RRGBENCH = str(Path(sys.executable).parent / "rrgbench")
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+            timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    """Run the installed `rrgbench` console script as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([RRGBENCH, *args], capture_output=True, text=True, env=full_env, cwd=cwd,
+                          timeout=timeout)
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "runs"
+    path.mkdir()
+    return path
