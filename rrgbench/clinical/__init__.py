@@ -1,0 +1,72 @@
+"""Clinical labelers and metrics: CheXpert-style labels, clinical efficacy (CE), UMLS concepts.
+
+Labeler API (what method plugins call on training reports)::
+
+    from rrgbench.clinical import label_reports
+    rows = label_reports(["No pneumothorax. Mild cardiomegaly."])            # chexpert_rules, offline
+    rows[0]["Cardiomegaly"], rows[0]["Pneumothorax"], rows[0]["No Finding"]  # -> 1, 0, None
+
+``label_reports(texts, labeler="chexpert_rules", **options)`` returns one dict per text whose keys are
+:data:`rrgbench.api.CHEXPERT_LABELS` (14, CheXbert order) and whose values are ``1`` positive, ``0``
+negative, ``-1`` uncertain and ``None`` blank (not mentioned). "No Finding" is ``1`` or ``None``.
+
+Labelers:
+
+``chexpert_rules``  rrgbench's rule labeler (:mod:`.rules`): mention phrases, NegEx/ConText-style negation
+                    and uncertainty scope (:mod:`.scope`), the No Finding rule. No weights; thousands of
+                    reports per second (``benchmarks/bench_labeler.py``).
+``chexbert``        CheXbert (Smit et al. 2020) through f1chexbert's model class, with ``chexbert.pth``
+                    from a local path (:mod:`.chexbert`); raises :class:`~rrgbench.api.UnavailableError`
+                    naming the missing file when absent.
+
+Results are cached per text hash (sha1 of the exact text) in memory for the process; model labelers
+also persist them under ``<cache_root>/labels/<labeler signature>.jsonl`` so that the reference labels
+of a dataset are computed once. Returned dicts are fresh copies.
+
+The CE metric core is :mod:`.ce` (micro / macro / weighted / example-based averaging, 14 or 5 labels,
+uncertain policy, presets); the UMLS concept metric core is :mod:`.umls`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .cache import LabelCache
+
+__all__ = ["LABELERS", "get_labeler", "label_reports"]
+
+# name -> "module:Class" (imported on first use)
+LABELERS: dict[str, str] = {
+    "chexpert_rules": "rrgbench.clinical.rules:RuleLabeler",
+    "chexbert": "rrgbench.clinical.chexbert:CheXbertLabeler",
+}
+
+_INSTANCES: dict[tuple[str, tuple[tuple[str, Any], ...]], Any] = {}
+_CACHES: dict[str, LabelCache] = {}
+
+
+def get_labeler(name: str = "chexpert_rules", **options: Any) -> Any:
+    """The labeler instance ``name`` (one per name and options per process)."""
+    import importlib
+
+    from ..api import RRGBenchError
+
+    if name not in LABELERS:
+        raise RRGBenchError(f"unknown labeler '{name}'; choose one of: {', '.join(sorted(LABELERS))}")
+    key = (name, tuple(sorted((k, str(v)) for k, v in options.items())))
+    if key not in _INSTANCES:
+        module, _, attr = LABELERS[name].partition(":")
+        _INSTANCES[key] = getattr(importlib.import_module(module), attr)(**options)
+    return _INSTANCES[key]
+
+
+def label_reports(texts: Sequence[str], labeler: str = "chexpert_rules", **options: Any
+                  ) -> list[dict[str, int | None]]:
+    """CheXpert labels of each text: ``{label: 1 | 0 | -1 | None}`` with the 14 CheXbert-order keys."""
+    impl = get_labeler(labeler, **options)
+    sig = impl.signature()
+    cache = _CACHES.get(sig)
+    if cache is None:
+        cache = _CACHES[sig] = LabelCache(sig, persist=getattr(impl, "persist_cache", False))
+    return cache.label(list(texts), impl.label)
