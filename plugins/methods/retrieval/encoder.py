@@ -1,0 +1,76 @@
+"""The image encoder behind retrieval, trained on the training split only.
+
+Supervision comes from the training reports, never from dataset metadata:
+
+* the 14 CheXpert observations of each report as 4 states (blank / positive / negative / uncertain)
+  from the offline labeler, one softmax per observation;
+* optionally a bag of the ``bow_size`` most frequent report words (multi-label), which gives the
+  encoder signal about everything the 14 labels do not cover (sizes, sides, devices, wording).
+
+The retrieval embedding is the L2-normalised average-pooled ResNet feature, averaged over the views.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from rrgbench_plugins.methods.common.backbones import ImageEncoder
+from torch import Tensor, nn
+
+N_STATES = 4
+
+
+def bow_vocabulary(cleaned_reports: Sequence[str], size: int) -> list[str]:
+    """The ``size`` most frequent words (ties alphabetical), without the sentence separator ``.``."""
+    counts = Counter(w for r in cleaned_reports for w in set(r.split()) if w != ".")
+    return [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]]
+
+
+def bow_targets(cleaned_reports: Sequence[str], vocab: Sequence[str]) -> Tensor:
+    """``[N, len(vocab)]`` 0/1: does word ``j`` occur in report ``i``."""
+    index = {w: j for j, w in enumerate(vocab)}
+    out = torch.zeros(len(cleaned_reports), len(vocab))
+    for i, report in enumerate(cleaned_reports):
+        for w in set(report.split()):
+            if w in index:
+                out[i, index[w]] = 1.0
+    return out
+
+
+class ReportSupervisedEncoder(nn.Module):
+    """ResNet + a 14 x 4 state head + an optional bag-of-words head."""
+
+    def __init__(self, arch: str, n_labels: int, bow_size: int, pretrained: Path | None = None) -> None:
+        super().__init__()
+        self.backbone = ImageEncoder(arch, pretrained=pretrained)
+        self.n_labels = n_labels
+        self.state_head = nn.Linear(self.backbone.out_dim, n_labels * N_STATES)
+        self.bow_head = nn.Linear(self.backbone.out_dim, bow_size) if bow_size else None
+
+    def pooled(self, images: Tensor) -> Tensor:
+        """``[B, V, 3, H, W]`` -> pooled feature ``[B, C]`` (mean over patches, then over views)."""
+        batch, views = images.shape[:2]
+        _, avg = self.backbone(images.flatten(0, 1))
+        return avg.view(batch, views, -1).mean(1)
+
+    def embed(self, images: Tensor) -> Tensor:
+        """The retrieval embedding: L2-normalised pooled feature."""
+        return F.normalize(self.pooled(images), dim=-1)
+
+    def losses(self, images: Tensor, states: Tensor, bow: Tensor | None, bow_weight: float) -> dict[str, Tensor]:
+        """Cross-entropy over the 4 states of each observation (+ ``bow_weight`` x bag-of-words BCE)."""
+        feats = self.pooled(images)
+        logits = self.state_head(feats).view(-1, self.n_labels, N_STATES)
+        state_loss = F.cross_entropy(logits.reshape(-1, N_STATES), states.reshape(-1))
+        out = {"state_loss": state_loss}
+        loss = state_loss
+        if self.bow_head is not None and bow is not None and bow_weight:
+            bow_loss = F.binary_cross_entropy_with_logits(self.bow_head(feats), bow)
+            out["bow_loss"] = bow_loss
+            loss = loss + bow_weight * bow_loss
+        out["loss"] = loss
+        return out
