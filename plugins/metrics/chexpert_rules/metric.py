@@ -1,0 +1,13 @@
+"""CE with the ``chexpert_rules`` labeler (:mod:`rrgbench.clinical.rules`); see :mod:`rrgbench.clinical.ce`."""
+
+from __future__ import annotations
+
+from rrgbench.clinical.ce_metric import CEMetric
+
+
+class ChexpertRulesCE(CEMetric):
+    """Clinical efficacy from rule-based CheXpert labels (offline; not CheXbert — compare like with like)."""
+
+    name = "chexpert_rules"
+    description = "CE with the offline rule-based CheXpert labeler"
+    labeler_name = "chexpert_rules"

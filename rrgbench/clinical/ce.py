@@ -1,0 +1,166 @@
+"""Clinical efficacy (CE): precision / recall / F1 / accuracy of CheXpert labels, hypothesis vs reference.
+
+A report's labels (``{observation: 1 | 0 | -1 | None}``) become a *positive set*: state 1 always counts,
+state -1 (uncertain) counts only with ``uncertain="positive"``, 0 and blank never. Over the observations
+of a label set (``14`` = :data:`~rrgbench.api.CHEXPERT_LABELS` including No Finding; ``5`` =
+:data:`~rrgbench.api.CHEXPERT_5`) the positive sets of n reports form two binary n x L matrices H
+(hypotheses) and R (references); TP = H & R, FP = H & ~R, FN = ~H & R. Every division by zero gives 0.
+
+Averaging modes (score keys, prefix ``ce_`` for 14 labels and ``ce5_`` for 5):
+
+``micro``     sum TP / FP / FN over reports and labels, then P, R, F1          ``ce_f1_micro`` ...
+``macro``     P, R, F1 per label, unweighted mean over the L labels            ``ce_f1_macro`` ...
+``weighted``  per-label values averaged with weights = reference support      ``ce_f1_weighted`` ...
+``example``   P, R, F1 per report (0 when undefined), mean over reports        ``ce_f1_example`` ...
+              (PromptMRG's ``ce_precision/recall/f1``)
+accuracy      ``ce_accuracy`` = share of the n x L decisions that agree;
+              ``ce_accuracy_exact`` = share of reports whose L decisions all agree (f1chexbert's accuracy)
+per label     ``ce_precision/<Label>``, ``ce_recall/<Label>``, ``ce_f1/<Label>`` (the per-label table;
+              keys with a ``/`` are the table rows), for the largest label set computed.
+
+F1 is ``2 TP / (2 TP + FP + FN)``, which equals the harmonic mean of P and R wherever both are defined.
+
+Presets (a preset sets ``labels``, ``uncertain`` and ``averages``; explicit options override it):
+
+``default``    labels 14 and 5, uncertain as negative, micro + macro + weighted + example
+``r2gen``      14 labels, uncertain (and blank) as negative, micro + macro — R2Gen ``compute_ce.py``
+``promptmrg``  14 labels, only state 1 positive, example-based — PromptMRG / KIF-ISD / OS-RRG
+``radeval``    14 and 5 labels, uncertain as positive (f1chexbert "rrg" mode), micro + macro + weighted
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..api import CHEXPERT_5, CHEXPERT_LABELS, RRGBenchError
+
+AVERAGES = ("micro", "macro", "weighted", "example")
+LABEL_SETS: dict[str, tuple[str, ...]] = {"14": CHEXPERT_LABELS, "5": CHEXPERT_5}
+_PREFIX = {"14": "ce", "5": "ce5"}
+_BIT = {name: i for i, name in enumerate(CHEXPERT_LABELS)}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {"labels": ("14", "5"), "uncertain": "negative", "averages": AVERAGES},
+    "r2gen": {"labels": ("14",), "uncertain": "negative", "averages": ("micro", "macro")},
+    "promptmrg": {"labels": ("14",), "uncertain": "negative", "averages": ("example",)},
+    "radeval": {"labels": ("14", "5"), "uncertain": "positive", "averages": ("micro", "macro", "weighted")},
+}
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.replace("+", ",").split(",") if v.strip())
+    if isinstance(value, int):
+        return (str(value),)
+    return tuple(str(v) for v in value)
+
+
+@dataclass(frozen=True)
+class CEConfig:
+    """What determines CE numbers (apart from the labeler)."""
+
+    preset: str = "default"
+    labels: tuple[str, ...] = ("14", "5")
+    uncertain: str = "negative"
+    averages: tuple[str, ...] = AVERAGES
+
+    @classmethod
+    def from_options(cls, preset: str | None = None, labels: Any = None, uncertain: str | None = None,
+                     averages: Any = None) -> CEConfig:
+        """A config from a preset name plus explicit overrides; bad values raise one clear error."""
+        name = preset or "default"
+        if name not in PRESETS:
+            raise RRGBenchError(f"unknown CE preset '{name}'; choose one of: {', '.join(PRESETS)}")
+        base = PRESETS[name]
+        cfg = cls(preset=name,
+                  labels=_as_tuple(labels) if labels is not None else base["labels"],
+                  uncertain=uncertain or base["uncertain"],
+                  averages=_as_tuple(averages) if averages is not None else base["averages"])
+        if not cfg.labels or any(x not in LABEL_SETS for x in cfg.labels):
+            raise RRGBenchError(f"CE labels must be 14 and/or 5, got {cfg.labels}")
+        if cfg.uncertain not in ("negative", "positive"):
+            raise RRGBenchError(f"CE uncertain must be 'negative' or 'positive', got '{cfg.uncertain}'")
+        if not cfg.averages or any(a not in AVERAGES for a in cfg.averages):
+            raise RRGBenchError(f"CE averages must be among {', '.join(AVERAGES)}, got {cfg.averages}")
+        return cfg
+
+    def signature(self) -> str:
+        return (f"labels:{'+'.join(self.labels)}|uncertain:{self.uncertain}|blank:negative|"
+                f"avg:{'+'.join(self.averages)}|zero_division:0|preset:{self.preset}")
+
+
+def positive_mask(labels: Mapping[str, int | None], uncertain: str = "negative") -> int:
+    """Bit i set when observation ``CHEXPERT_LABELS[i]`` counts as positive under the uncertain policy."""
+    mask = 0
+    for name, value in labels.items():
+        if value == 1 or (value == -1 and uncertain == "positive"):
+            mask |= 1 << _BIT[name]
+    return mask
+
+
+def _div(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    return np.divide(a, b, out=np.zeros(np.broadcast(a, b).shape), where=b != 0)
+
+
+def ce_scores(hyp_masks: Sequence[int] | np.ndarray, ref_masks: Sequence[int] | np.ndarray,
+              config: CEConfig, per_label: bool = True) -> dict[str, float]:
+    """CE scores of paired positive masks (see the module docstring for the keys)."""
+    h_all = np.asarray(hyp_masks, dtype=np.int64)
+    r_all = np.asarray(ref_masks, dtype=np.int64)
+    out: dict[str, float] = {}
+    table_set = max(config.labels, key=lambda s: len(LABEL_SETS[s]))
+    for set_name in config.labels:
+        names = LABEL_SETS[set_name]
+        bits = np.array([_BIT[n] for n in names], dtype=np.int64)
+        H = ((h_all[:, None] >> bits) & 1).astype(bool)
+        R = ((r_all[:, None] >> bits) & 1).astype(bool)
+        tp, fp, fn = H & R, H & ~R, ~H & R
+        p = _PREFIX[set_name]
+        tp_l, fp_l, fn_l = tp.sum(0), fp.sum(0), fn.sum(0)
+        prec_l, rec_l, f1_l = _div(tp_l, tp_l + fp_l), _div(tp_l, tp_l + fn_l), _div(2 * tp_l, 2 * tp_l + fp_l + fn_l)
+        for avg in config.averages:
+            if avg == "micro":
+                t, f_p, f_n = tp_l.sum(), fp_l.sum(), fn_l.sum()
+                vals = (_div(t, t + f_p), _div(t, t + f_n), _div(2 * t, 2 * t + f_p + f_n))
+            elif avg == "macro":
+                vals = (prec_l.mean(), rec_l.mean(), f1_l.mean())
+            elif avg == "weighted":
+                support = tp_l + fn_l
+                total = support.sum()
+                vals = tuple(_div((x * support).sum(), total) for x in (prec_l, rec_l, f1_l))
+            else:  # example
+                t, f_p, f_n = tp.sum(1), fp.sum(1), fn.sum(1)
+                vals = (_div(t, t + f_p).mean(), _div(t, t + f_n).mean(), _div(2 * t, 2 * t + f_p + f_n).mean())
+            for stat, v in zip(("precision", "recall", "f1"), vals):
+                out[f"{p}_{stat}_{avg}"] = float(v)
+        agree = H == R
+        out[f"{p}_accuracy"] = float(agree.mean()) if agree.size else 0.0
+        out[f"{p}_accuracy_exact"] = float(agree.all(1).mean()) if len(agree) else 0.0
+        if per_label and set_name == table_set:
+            for i, name in enumerate(names):
+                out[f"ce_precision/{name}"] = float(prec_l[i])
+                out[f"ce_recall/{name}"] = float(rec_l[i])
+                out[f"ce_f1/{name}"] = float(f1_l[i])
+    return out
+
+
+def example_scores(hyp_mask: int, ref_mask: int, config: CEConfig) -> dict[str, float]:
+    """Per-report P / R / F1 / accuracy on the first label set (the per-sample display row)."""
+    names = LABEL_SETS[config.labels[0]]
+    bits = [_BIT[n] for n in names]
+    h = [(hyp_mask >> b) & 1 for b in bits]
+    r = [(ref_mask >> b) & 1 for b in bits]
+    tp = sum(a & b for a, b in zip(h, r))
+    fp = sum(a & (1 - b) for a, b in zip(h, r))
+    fn = sum((1 - a) & b for a, b in zip(h, r))
+    p = _PREFIX[config.labels[0]]
+    return {f"{p}_precision": tp / (tp + fp) if tp + fp else 0.0,
+            f"{p}_recall": tp / (tp + fn) if tp + fn else 0.0,
+            f"{p}_f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0,
+            f"{p}_accuracy": sum(a == b for a, b in zip(h, r)) / len(names)}

@@ -1,0 +1,59 @@
+"""The CE metric over any labeler: :class:`CEMetric` (labels -> positive masks -> :func:`.ce.ce_scores`).
+
+``sample_stats`` labels each hypothesis and reference once (reference labels come from the per-text-hash
+cache after the first time) and keeps, per pair, the 14 label states and the two positive bitmasks;
+``aggregate`` only unpacks bitmasks with numpy, so bootstrap resamples are cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..api import CHEXPERT_LABELS, Metric
+from . import get_labeler, label_reports
+from .ce import CEConfig, ce_scores, example_scores, positive_mask
+
+
+class CEMetric(Metric):
+    """Clinical efficacy with the labeler named by ``labeler_name`` (options: preset, labels, uncertain,
+    averages; any other option goes to the labeler)."""
+
+    labeler_name: ClassVar[str] = "chexpert_rules"
+    group: ClassVar[str] = "CE"
+    version: ClassVar[str] = "1"
+
+    def __init__(self, preset: str | None = None, labels: Any = None, uncertain: str | None = None,
+                 averages: Any = None, **labeler_options: Any) -> None:
+        super().__init__(preset=preset, labels=labels, uncertain=uncertain, averages=averages, **labeler_options)
+        self.config = CEConfig.from_options(preset, labels, uncertain, averages)
+        self.labeler_options = labeler_options
+
+    def _labeler(self) -> Any:
+        return get_labeler(self.labeler_name, **self.labeler_options)
+
+    def availability(self) -> str | None:
+        check = getattr(self._labeler(), "availability", None)
+        return check() if check else None
+
+    def signature(self) -> str:
+        return f"labeler:{self._labeler().signature()}|{self.config.signature()}|ce:{self.version}"
+
+    def sample_stats(self, hyps: Sequence[str], refs: Sequence[str]) -> list[dict[str, Any]]:
+        hyp_labels = label_reports(hyps, self.labeler_name, **self.labeler_options)
+        ref_labels = label_reports(refs, self.labeler_name, **self.labeler_options)
+        unc = self.config.uncertain
+        return [{"hyp_pos": positive_mask(h, unc), "ref_pos": positive_mask(r, unc),
+                 "hyp_labels": [h[k] for k in CHEXPERT_LABELS], "ref_labels": [r[k] for k in CHEXPERT_LABELS]}
+                for h, r in zip(hyp_labels, ref_labels)]
+
+    def aggregate(self, stats: Sequence[dict[str, Any]]) -> dict[str, float]:
+        n = len(stats)
+        hyp = np.fromiter((s["hyp_pos"] for s in stats), dtype=np.int64, count=n)
+        ref = np.fromiter((s["ref_pos"] for s in stats), dtype=np.int64, count=n)
+        return ce_scores(hyp, ref, self.config)
+
+    def sample_scores(self, stats: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
+        return [example_scores(s["hyp_pos"], s["ref_pos"], self.config) for s in stats]

@@ -1,0 +1,121 @@
+"""CE core: every averaging mode and preset against hand-computed values (and sklearn as a cross-check)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rrgbench.api import CHEXPERT_LABELS, RRGBenchError
+from rrgbench.clinical.ce import CEConfig, ce_scores, positive_mask
+
+# 4 reports. Report 4's hypothesis says Atelectasis is uncertain (-1).
+HYP = [{"Cardiomegaly": 1, "Edema": 1}, {"Pleural Effusion": 0}, {"No Finding": 1},
+       {"Pleural Effusion": 1, "Atelectasis": -1}]
+REF = [{"Cardiomegaly": 1}, {"Pleural Effusion": 1}, {"No Finding": 1},
+       {"Pleural Effusion": 1, "Atelectasis": 1}]
+
+
+def _scores(**options: object) -> dict[str, float]:
+    cfg = CEConfig.from_options(**options)
+    hyp = [positive_mask(h, cfg.uncertain) for h in HYP]
+    ref = [positive_mask(r, cfg.uncertain) for r in REF]
+    return ce_scores(hyp, ref, cfg)
+
+
+# hand-computed: TP 3 (cardio r1, NF r3, PE r4), FP 1 (edema r1), FN 2 (PE r2, atel r4)
+HAND_14_NEG = {
+    "ce_precision_micro": 3 / 4, "ce_recall_micro": 3 / 5, "ce_f1_micro": 6 / 9,
+    "ce_precision_macro": 3 / 14, "ce_recall_macro": 2.5 / 14, "ce_f1_macro": (1 + 2 / 3 + 1) / 14,
+    "ce_precision_weighted": 4 / 5, "ce_recall_weighted": 3 / 5, "ce_f1_weighted": (1 + 2 * 2 / 3 + 1) / 5,
+    "ce_precision_example": 2.5 / 4, "ce_recall_example": 2.5 / 4, "ce_f1_example": (2 / 3 + 1 + 2 / 3) / 4,
+    "ce_accuracy": 53 / 56, "ce_accuracy_exact": 1 / 4,
+}
+HAND_5_NEG = {  # No Finding leaves; report 3 has no label at all (example scores 0)
+    "ce5_precision_micro": 2 / 3, "ce5_recall_micro": 2 / 4, "ce5_f1_micro": 4 / 7,
+    "ce5_precision_macro": 2 / 5, "ce5_recall_macro": 1.5 / 5, "ce5_f1_macro": (1 + 2 / 3) / 5,
+    "ce5_precision_example": 1.5 / 4, "ce5_recall_example": 1.5 / 4, "ce5_f1_example": (4 / 3) / 4,
+}
+HAND_14_POS = {  # uncertain as positive: report 4 becomes exact
+    "ce_precision_micro": 4 / 5, "ce_recall_micro": 4 / 5, "ce_f1_micro": 4 / 5,
+    "ce_precision_example": 2.5 / 4, "ce_recall_example": 3 / 4, "ce_f1_example": (2 / 3 + 2) / 4,
+}
+
+
+def test_default_preset_every_averaging_mode() -> None:
+    got = _scores()
+    for key, want in {**HAND_14_NEG, **HAND_5_NEG}.items():
+        assert got[key] == pytest.approx(want), key
+    assert got["ce_f1/Pleural Effusion"] == pytest.approx(2 / 3)
+    assert got["ce_recall/Atelectasis"] == 0.0
+    assert {k.split("/")[1] for k in got if k.startswith("ce_f1/")} == set(CHEXPERT_LABELS)
+
+
+def test_uncertain_as_positive() -> None:
+    got = _scores(uncertain="positive")
+    for key, want in HAND_14_POS.items():
+        assert got[key] == pytest.approx(want), key
+
+
+def test_r2gen_preset_is_micro_and_macro_on_14() -> None:
+    got = _scores(preset="r2gen")
+    summary = {k for k in got if "/" not in k}
+    assert summary == {f"ce_{s}_{a}" for s in ("precision", "recall", "f1") for a in ("micro", "macro")} | {
+        "ce_accuracy", "ce_accuracy_exact"}
+    for key in summary:
+        assert got[key] == pytest.approx(HAND_14_NEG[key]), key
+
+
+def test_promptmrg_preset_is_example_based() -> None:
+    got = _scores(preset="promptmrg")
+    assert got["ce_f1_example"] == pytest.approx(HAND_14_NEG["ce_f1_example"])
+    assert "ce_f1_micro" not in got
+
+
+def test_radeval_preset_counts_uncertain_and_has_5_labels() -> None:
+    got = _scores(preset="radeval")
+    assert got["ce_f1_micro"] == pytest.approx(4 / 5)
+    assert "ce5_f1_weighted" in got and "ce_f1_example" not in got
+    # 5 labels, uncertain positive: TP cardio r1, PE r4, atel r4; FP edema; FN PE r2
+    assert got["ce5_precision_micro"] == pytest.approx(3 / 4) and got["ce5_recall_micro"] == pytest.approx(3 / 4)
+
+
+def test_options_override_preset_and_bad_values_fail_clearly() -> None:
+    cfg = CEConfig.from_options(preset="r2gen", labels="5", averages="weighted")
+    assert cfg.labels == ("5",) and cfg.averages == ("weighted",) and cfg.uncertain == "negative"
+    assert "preset:r2gen" in cfg.signature() and "labels:5" in cfg.signature()
+    with pytest.raises(RRGBenchError, match="unknown CE preset"):
+        CEConfig.from_options(preset="nope")
+    with pytest.raises(RRGBenchError, match="uncertain"):
+        CEConfig.from_options(uncertain="maybe")
+    with pytest.raises(RRGBenchError, match="averages"):
+        CEConfig.from_options(averages="median")
+
+
+def test_agrees_with_sklearn_on_random_labels() -> None:
+    from sklearn.metrics import precision_recall_fscore_support
+
+    rng = np.random.default_rng(0)
+    H = rng.random((60, 14)) < 0.2
+    R = rng.random((60, 14)) < 0.25
+    to_mask = lambda M: [int(sum(1 << j for j in np.flatnonzero(row))) for row in M]  # noqa: E731
+    got = ce_scores(to_mask(H), to_mask(R), CEConfig.from_options(labels="14"))
+    for avg, sk in (("micro", "micro"), ("macro", "macro"), ("weighted", "weighted"), ("example", "samples")):
+        p, r, f, _ = precision_recall_fscore_support(R, H, average=sk, zero_division=0)
+        assert (got[f"ce_precision_{avg}"], got[f"ce_recall_{avg}"], got[f"ce_f1_{avg}"]) == pytest.approx((p, r, f))
+
+
+def test_metric_end_to_end_through_the_engine() -> None:
+    from rrgbench.scoring.engine import score
+
+    hyps = ["No pneumothorax. Mild cardiomegaly.", "Small left effusion.", "No acute disease."]
+    refs = ["Cardiomegaly. No effusion.", "Large left effusion and cardiomegaly.", "Normal chest."]
+    res = score(["chexpert_rules"], ["a", "b", "c"], hyps, refs, options={"chexpert_rules": {"preset": "r2gen"}},
+                bootstrap=50)["chexpert_rules"]
+    assert res["status"] == "ok"
+    assert res["signature"].startswith("labeler:chexpert_rules@")
+    assert "preset:r2gen" in res["signature"] and "uncertain:negative" in res["signature"]
+    # TP: cardio a, effusion b, No Finding c; FN: cardio b
+    assert res["scores"]["ce_precision_micro"] == 1.0 and res["scores"]["ce_recall_micro"] == pytest.approx(3 / 4)
+    assert res["per_sample"][1]["ce_recall"] == pytest.approx(1 / 2)
+    lo, hi = res["ci95"]["ce_f1_micro"]
+    assert 0 <= lo <= res["scores"]["ce_f1_micro"] <= hi <= 1
