@@ -1,0 +1,39 @@
+"""``rrgbench leaderboard``: build the static HTML leaderboard from run records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command("leaderboard")
+@click.option("--runs-dir", type=click.Path(path_type=Path), default=None,
+              help="Where the run records are (default: $RRGBENCH_RUNS or ./runs).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("leaderboards/_site"), show_default=True,
+              help="Output folder for the site (created; a previous site there is replaced).")
+@click.option("--template-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Templates that override the defaults (extend them as 'default:base.html').")
+@click.option("--allow-credentialed-text", is_flag=True,
+              help="Publish per-sample text and images of credentialed datasets (e.g. MIMIC-CXR). Private copies only.")
+@click.option("--compare", "compare_files", type=click.Path(path_type=Path, dir_okay=False), multiple=True,
+              help="JSON written by 'rrgbench compare --json' to render as a comparison page (repeatable). "
+                   "Files in <runs-dir>/_compare/ are picked up too.")
+@click.option("--no-thumbnails", is_flag=True, help="Do not copy image thumbnails into the sample viewer.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")
+def leaderboard(runs_dir: Path | None, out: Path, template_dir: Path | None, allow_credentialed_text: bool,
+                compare_files: tuple[Path, ...], no_thumbnails: bool, as_json: bool) -> None:
+    """Build the static HTML leaderboard (plus CSV and JSON beside every table) from run records."""
+    from ..leaderboard import build_site
+    from ..paths import runs_root
+
+    site = build_site(runs_dir or runs_root(), out, template_dir=template_dir,
+                      allow_credentialed_text=allow_credentialed_text, thumbnails=not no_thumbnails,
+                      compare_files=list(compare_files))
+    if as_json:
+        click.echo(json.dumps({"out": str(site.out), "runs": site.runs, "datasets": site.datasets,
+                               "pages": site.pages}, indent=2, sort_keys=True))
+    else:
+        click.echo(f"{site.runs} runs, {len(site.datasets)} datasets, {len(site.pages)} pages → "
+                   f"{site.out / 'index.html'}")

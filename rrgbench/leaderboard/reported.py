@@ -1,0 +1,108 @@
+"""Numbers a method's paper reports, to show beside the reproduced ones under the same protocol.
+
+A method declares them either as a class attribute ``reported`` or in ``reported.json`` beside its README
+(the file wins: it is read without importing the method). Format, per dataset, one entry or a list::
+
+    {"iu_xray": [{"metric": "nlg", "signature_prefix": "nlg|protocol:r2gen",
+                  "scores": {"bleu_4": 0.165}, "source": "R2Gen paper, Table 2"}]}
+
+``signature_prefix`` (alias ``protocol``) must be a prefix of the reproduced column's signature; otherwise
+the reported number is listed but never put beside a reproduced one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from ..api import RRGBenchError
+from .table import Board
+
+log = logging.getLogger("rrgbench.leaderboard")
+
+
+def _entries(raw: Any, where: str) -> dict[str, list[dict[str, Any]]]:
+    if not isinstance(raw, dict):
+        raise RRGBenchError(f"{where}: reported numbers must be an object keyed by dataset")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for dataset, items in raw.items():
+        items = items if isinstance(items, list) else [items]
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("scores"), dict):
+                raise RRGBenchError(f"{where}: entry for '{dataset}' needs a 'scores' object")
+            prefix = item.get("signature_prefix", item.get("protocol", ""))
+            out.setdefault(str(dataset), []).append({
+                "metric": item.get("metric"), "prefix": str(prefix or ""), "source": str(item.get("source", "")),
+                "scores": {str(k): float(v) for k, v in item["scores"].items() if isinstance(v, (int, float))},
+            })
+    return out
+
+
+def _method_dir(method: str) -> Path | None:
+    from ..plugins import get_host
+
+    methods = get_host().methods
+    entry = methods.entry(method) if method in methods else None
+    target = entry.target_path if entry is not None else f"rrgbench_plugins.methods.{method}"
+    module = target.partition(":")[0]
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin:
+        return None
+    return Path(spec.origin).parent
+
+
+def load_reported(method: str) -> dict[str, list[dict[str, Any]]]:
+    """The reported numbers a method declares (empty when none)."""
+    mdir = _method_dir(method)
+    for d in [mdir, mdir.parent] if mdir else []:
+        path = d / "reported.json"
+        if path.is_file():
+            try:
+                return _entries(json.loads(path.read_text(encoding="utf-8")), str(path))
+            except json.JSONDecodeError as exc:
+                raise RRGBenchError(f"{path}: not valid JSON ({exc})") from None
+    try:
+        from ..plugins import get_host
+
+        cls = get_host().methods.get(method)
+    except Exception as exc:  # noqa: BLE001 - a method that cannot load here declares nothing
+        log.info("method %s not loadable for reported numbers: %s", method, exc)
+        return {}
+    raw = getattr(cls, "reported", None)
+    return _entries(raw, f"{method}.reported") if raw else {}
+
+
+def attach_reported(board: Board, reported: dict[str, dict[str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    """Put reported numbers into matching cells; return rows for the reported-vs-reproduced table."""
+    table: list[dict[str, Any]] = []
+    for row in board.rows:
+        for entry in reported.get(row.method, {}).get(board.dataset, []):
+            matched: set[str] = set()
+            for col, cell in zip(board.columns, row.cells):
+                if col.key not in entry["scores"]:
+                    continue
+                if entry["metric"] and entry["metric"] != col.metric:
+                    continue
+                if not col.signature.startswith(entry["prefix"]):
+                    continue
+                value = entry["scores"][col.key]
+                cell.reported = {"value": value, "source": entry["source"]}
+                matched.add(col.key)
+                table.append({"method": row.method, "preset": row.preset, "variant": row.variant,
+                              "label": col.label, "sig_id": col.sig_id, "reported": value,
+                              "reproduced": cell.mean if cell.status == "ok" else None,
+                              "lo": cell.lo, "hi": cell.hi, "n": cell.n,
+                              "within_ci": cell.status == "ok" and cell.lo <= value <= cell.hi,
+                              "source": entry["source"], "prefix": entry["prefix"]})
+            for key in sorted(set(entry["scores"]) - matched):
+                table.append({"method": row.method, "preset": row.preset, "variant": row.variant,
+                              "label": key, "sig_id": "", "reported": entry["scores"][key], "reproduced": None,
+                              "lo": None, "hi": None, "n": 0, "within_ci": False, "source": entry["source"],
+                              "prefix": entry["prefix"], "unmatched": True})
+    return table

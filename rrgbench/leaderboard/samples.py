@@ -1,0 +1,195 @@
+"""The per-sample viewer's data: texts, thumbnails, per-sample scores and label disagreements."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..api import CHEXPERT_LABELS
+from ..io import atomic_write_bytes
+from . import schema
+from .records import RunRecord, load_generations, load_sample_scores
+
+log = logging.getLogger("rrgbench.leaderboard")
+
+LABEL_VALUES = {1: "pos", 0: "neg", -1: "unc", None: "—"}
+CE_METRICS = ("chexpert_rules", "chexbert")
+_IMAGE_KEYS = ("image_paths", "images", "image_path")
+
+
+@dataclass
+class SampleView:
+    id: str
+    report: str
+    reference: str
+    scores: dict[str, float] = field(default_factory=dict)  # column id -> value
+    labels: list[tuple[str, Any, Any]] = field(default_factory=list)  # (label, hyp, ref)
+    thumbs: list[str] = field(default_factory=list)  # site-relative paths
+
+    @property
+    def disagreements(self) -> list[str]:
+        return [lab for lab, h, r in self.labels if _pos(h) != _pos(r)]
+
+
+def _pos(v: Any) -> bool:
+    return v == 1
+
+
+def _label_dict(value: Any) -> dict[str, Any] | None:
+    """A ``{label: state}`` dict from a dict or a 14-long list in CheXbert order."""
+    if isinstance(value, dict) and sum(k in CHEXPERT_LABELS for k in value) >= 5:
+        return {k: value.get(k) for k in CHEXPERT_LABELS if k in value}
+    if isinstance(value, list) and len(value) == len(CHEXPERT_LABELS):
+        return dict(zip(CHEXPERT_LABELS, value))
+    return None
+
+
+def split_labels(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(hypothesis labels, reference labels) from a per-sample CE row, or None when it has none."""
+    hyp = ref = None
+    for key, value in row.items():
+        labels = _label_dict(value)
+        if labels is None:
+            continue
+        low = key.lower()
+        if any(t in low for t in ("hyp", "pred", "gen")):
+            hyp = labels
+        elif any(t in low for t in ("ref", "gt", "target", "true")):
+            ref = labels
+    return (hyp, ref) if hyp is not None and ref is not None else None
+
+
+def per_label_f1(rec: RunRecord) -> tuple[str, list[str], list[float], list[int]] | None:
+    """Per-label F1 for the chart: from the CE metric's own per-label scores, else from per-sample labels."""
+    for metric in CE_METRICS:
+        sf = rec.scores.get(metric)
+        if sf is None or sf.status != "ok":
+            continue
+        per = sf.raw.get("per_label")
+        if isinstance(per, dict) and per:
+            labels = [lab for lab in CHEXPERT_LABELS if lab in per] or sorted(per)
+            vals = [float((per[lab] or {}).get("f1", math.nan)) if isinstance(per[lab], dict) else float(per[lab])
+                    for lab in labels]
+            support = [int(per[lab].get("support", 0)) for lab in labels] if all(
+                isinstance(per[lab], dict) and "support" in per[lab] for lab in labels) else None
+            return f"{metric}: per-label F1", labels, vals, support or []
+        keyed = {schema.label_of(k): v for k, v in sf.scores.items() if "f1" in k.lower() and schema.label_of(k)}
+        if keyed:
+            labels = [lab for lab in CHEXPERT_LABELS if lab in keyed]
+            return f"{metric}: per-label F1", labels, [keyed[lab] for lab in labels], []
+        rows = load_sample_scores(sf)
+        counts = {lab: [0, 0, 0, 0] for lab in CHEXPERT_LABELS}  # tp, fp, fn, ref positives
+        seen = False
+        for row in rows.values():
+            pair = split_labels(row)
+            if pair is None:
+                continue
+            seen = True
+            hyp, ref = pair
+            for lab in counts:
+                h, r = _pos(hyp.get(lab)), _pos(ref.get(lab))
+                counts[lab][0] += h and r
+                counts[lab][1] += h and not r
+                counts[lab][2] += r and not h
+                counts[lab][3] += r
+        if seen:
+            labels = list(CHEXPERT_LABELS)
+            f1 = []
+            for lab in labels:
+                tp, fp, fn, _ = counts[lab]
+                f1.append(2 * tp / (2 * tp + fp + fn) if (2 * tp + fp + fn) else math.nan)
+            return (f"{metric}: per-label F1 from per-sample labels (positive = 1)", labels, f1,
+                    [counts[lab][3] for lab in labels])
+    return None
+
+
+def _image_paths(row: dict[str, Any]) -> list[str]:
+    for key in _IMAGE_KEYS:
+        val = row.get(key)
+        if isinstance(val, str):
+            return [val]
+        if isinstance(val, list):
+            return [str(v) for v in val]
+    return []
+
+
+def _dataset_images(rec: RunRecord) -> dict[str, list[str]]:
+    """Image paths from the dataset plugin, when it is installed and prepared here (best effort)."""
+    try:
+        from ..plugins import get_host
+
+        cls = get_host().datasets.get(rec.dataset)
+        spec = rec.spec
+        ds = cls(section=spec.get("section") or "findings")
+        ds.prepare()
+        return {s.id: list(s.image_paths) for s in ds.split(spec.get("split") or "test")}
+    except Exception as exc:  # noqa: BLE001 - thumbnails are optional
+        log.info("no images for %s: %s", rec.rel, exc)
+        return {}
+
+
+def make_thumbnail(src: Path, dst: Path, size: int = 112) -> bool:
+    """A small grayscale PNG of ``src`` at ``dst`` (deterministic bytes). False when it cannot be read."""
+    from PIL import Image
+
+    try:
+        with Image.open(src) as im:
+            im = im.convert("L")
+            im.thumbnail((size, size))
+            import io
+
+            buf = io.BytesIO()
+            im.save(buf, format="PNG", optimize=True)
+    except (OSError, ValueError) as exc:
+        log.info("thumbnail %s: %s", src, exc)
+        return False
+    atomic_write_bytes(dst, buf.getvalue())
+    return True
+
+
+def build_samples(rec: RunRecord, run_page_dir: Path, *, thumbnails: bool = True
+                  ) -> tuple[list[SampleView], list[tuple[str, str]]]:
+    """Sample views of one run and the per-sample score columns ``(column id, label)``."""
+    gens = load_generations(rec)
+    if not gens:
+        return [], []
+    per_metric = {m: load_sample_scores(sf) for m, sf in sorted(rec.scores.items()) if sf.status == "ok"}
+    columns: dict[str, str] = {}
+    for metric, rows in per_metric.items():
+        for row in rows.values():
+            for key, val in row.items():
+                if key != "id" and isinstance(val, (int, float)) and not isinstance(val, bool):
+                    columns.setdefault(f"{metric}.{key}", schema.display_name(metric, key))
+    order = sorted(columns, key=lambda c: (schema.GROUP_ORDER.index(schema.group_of(c.split(".")[0])), c))
+    images: dict[str, list[str]] = {}
+    if thumbnails and not any(_image_paths(g) for g in gens[:1]):
+        images = _dataset_images(rec)
+    views: list[SampleView] = []
+    for i, g in enumerate(gens):
+        sid = str(g.get("id"))
+        view = SampleView(id=sid, report=str(g.get("report", "")), reference=str(g.get("reference", "")))
+        for metric, rows in per_metric.items():
+            row = rows.get(sid)
+            if not row:
+                continue
+            for key, val in row.items():
+                cid = f"{metric}.{key}"
+                if cid in columns:
+                    view.scores[cid] = float(val)
+            if metric in CE_METRICS and not view.labels:
+                pair = split_labels(row)
+                if pair:
+                    hyp, ref = pair
+                    view.labels = [(lab, hyp.get(lab), ref.get(lab)) for lab in CHEXPERT_LABELS
+                                   if lab in hyp or lab in ref]
+        if thumbnails:
+            for k, path in enumerate((_image_paths(g) or images.get(sid, []))[:2]):
+                src = Path(path) if Path(path).is_absolute() else rec.path / path
+                name = f"thumbs/{i:05d}_{k}.png"
+                if make_thumbnail(src, run_page_dir / name):
+                    view.thumbs.append(name)
+        views.append(view)
+    return views, [(c, columns[c]) for c in order]

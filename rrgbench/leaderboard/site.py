@@ -1,0 +1,296 @@
+"""Render the static site: index, one page per dataset, one per run, comparisons; CSV/JSON beside tables.
+
+Templates are Jinja2 with autoescape on everywhere (report text is untrusted). Pages carry a
+Content-Security-Policy that allows only the site's own inline script (by hash), so markup that slipped
+through would still not run. Output is deterministic except one ``generated-at`` line on the index.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import logging
+import math
+import os
+import sysconfig
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .. import __version__
+from ..api import RRGBenchError
+from ..io import atomic_write_bytes, atomic_write_text, dumps, sha256_file
+from . import plots, schema
+from .compare_view import load_comparisons
+from .records import RunRecord, load_runs, safe_part
+from .reported import attach_reported, load_reported
+from .samples import build_samples, per_label_f1
+from .table import Board, board_frame, board_json, build_board, fmt, long_table
+
+log = logging.getLogger("rrgbench.leaderboard")
+MARKER = ".rrgbench-site"
+
+
+def default_template_dir() -> Path:
+    """``<repo>/templates`` (source checkout or editable install), else the installed copy."""
+    here = Path(__file__).resolve().parents[2] / "templates"
+    if (here / "base.html").is_file():
+        return here
+    installed = Path(sysconfig.get_path("data")) / "share" / "rrgbench" / "templates"
+    if (installed / "base.html").is_file():
+        return installed
+    raise RRGBenchError(f"leaderboard templates not found (looked in {here} and {installed}); "
+                        "pass --template-dir")
+
+
+def make_env(template_dir: Path | None = None):
+    """Jinja2 environment: ``--template-dir`` first, then the defaults (also reachable as ``default:NAME``)."""
+    import jinja2
+
+    default = jinja2.FileSystemLoader(str(default_template_dir()))
+    loaders: list[jinja2.BaseLoader] = []
+    if template_dir is not None:
+        if not Path(template_dir).is_dir():
+            raise RRGBenchError(f"{template_dir}: template directory not found")
+        loaders.append(jinja2.FileSystemLoader(str(template_dir)))
+    loaders += [default, jinja2.PrefixLoader({"default": default}, delimiter=":")]
+    env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["fmt"] = fmt
+    env.filters["pretty"] = lambda v: v if isinstance(v, str) else json.dumps(v, sort_keys=True)
+    env.filters["num"] = lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else repr(float(v))
+    return env
+
+
+@dataclass
+class Site:
+    """What a build produced."""
+
+    out: Path
+    runs: int
+    datasets: list[str]
+    pages: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
+class _Writer:
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.written: list[str] = []
+
+    def text(self, rel: str, text: str) -> None:
+        atomic_write_text(self.out / rel, text)
+        self.written.append(rel)
+
+    def bytes(self, rel: str, data: bytes) -> None:
+        atomic_write_bytes(self.out / rel, data)
+        self.written.append(rel)
+
+    def frame(self, rel_stem: str, df: pd.DataFrame, obj: Any = None) -> None:
+        """``<stem>.csv`` and ``<stem>.json`` (``obj`` if given, else the records of ``df``)."""
+        self.text(f"{rel_stem}.csv", df.to_csv(index=False, lineterminator="\n"))
+        if obj is None:
+            obj = json.loads(df.to_json(orient="records", double_precision=15))
+        self.text(f"{rel_stem}.json", dumps(obj))
+
+
+def _prepare_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise RRGBenchError(f"{out}: exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise RRGBenchError(f"{out}: not empty and not an rrgbench site; refusing to overwrite (choose --out)")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _remove_stale(out: Path, keep: set[str]) -> None:
+    for path in sorted(out.rglob("*"), reverse=True):
+        rel = path.relative_to(out).as_posix()
+        if path.is_file() and rel not in keep and rel != MARKER:
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+
+
+def _root(page: str) -> str:
+    depth = page.count("/")
+    return "../" * depth
+
+
+def _credentialed(rec: RunRecord, cache: dict[str, bool]) -> bool:
+    """The run record's flag, or the dataset plugin's class attribute (either one is enough)."""
+    if rec.credentialed:
+        return True
+    if rec.dataset not in cache:
+        try:
+            from ..plugins import get_host
+
+            datasets = get_host().datasets
+            cache[rec.dataset] = bool(getattr(datasets.get(rec.dataset), "credentialed", False)) \
+                if rec.dataset in datasets else False
+        except Exception:  # noqa: BLE001 - a plugin that fails to load cannot vouch either way
+            cache[rec.dataset] = False
+    return cache[rec.dataset]
+
+
+def _script(env) -> tuple[Any, str]:
+    from markupsafe import Markup
+
+    js = env.get_template("site.js").render()
+    digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode()
+    return Markup(js), Markup(f"'sha256-{digest}'")
+
+
+def _board_plots(board: Board) -> list[Any]:
+    from markupsafe import Markup
+
+    out = []
+    for group, _, _ in board.groups():
+        idx = [i for i, c in enumerate(board.columns) if c.group == group and c.headline and c.key]
+        idx = [i for i in idx if any(r.cells[i].status == "ok" for r in board.rows)]
+        if not idx:
+            continue
+        labels = [f"{board.columns[i].label} [{board.columns[i].sig_id}]" for i in idx]
+        series = {}
+        for r in board.rows:
+            name = r.method + ("" if r.preset == "-" else f" ({r.preset})") + (f" {r.variant}" if r.variant_shown else "")
+            series[name] = [(r.cells[i].mean, r.cells[i].lo, r.cells[i].hi) for i in idx]
+        out.append(Markup(plots.metric_bars(f"{group}: mean and 95% CI", labels, series)))
+    return out
+
+
+def _run_plots(rec: RunRecord) -> list[Any]:
+    from markupsafe import Markup
+
+    out = []
+    by_group: dict[str, list[tuple[str, float, float, float]]] = {}
+    for metric, sf in sorted(rec.scores.items()):
+        if sf.status != "ok":
+            continue
+        for key, val in sf.scores.items():
+            if schema.is_per_label(key) or not schema.is_headline(metric, key) and metric not in ("nlg",):
+                continue
+            lo, hi = sf.ci95.get(key, [math.nan, math.nan])
+            by_group.setdefault(schema.group_of(metric), []).append((schema.display_name(metric, key), val, lo, hi))
+    items = [it for g in schema.GROUP_ORDER for it in by_group.get(g, [])]
+    if items:
+        out.append(Markup(plots.metric_bars("Scores with bootstrap 95% CI", [i[0] for i in items],
+                                            {rec.method: [(i[1], i[2], i[3]) for i in items]})))
+    per = per_label_f1(rec)
+    if per:
+        title, labels, vals, support = per
+        out.append(Markup(plots.label_bars(title, labels, vals, support or None)))
+    return out
+
+
+def build_site(runs_dir: Path, out: Path, *, template_dir: Path | None = None,
+               allow_credentialed_text: bool = False, thumbnails: bool = True,
+               compare_files: list[Path] | None = None, generated_at: str | None = None) -> Site:
+    """Build the static site for every run under ``runs_dir`` into ``out``."""
+    runs_dir, out = Path(runs_dir), Path(out)
+    runs = load_runs(runs_dir)
+    env = make_env(template_dir)
+    script, script_hash = _script(env)
+    _prepare_out(out)
+    w = _Writer(out)
+    if generated_at is None:
+        epoch = os.environ.get("SOURCE_DATE_EPOCH")
+        now = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch else dt.datetime.now(dt.timezone.utc)
+        generated_at = now.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    cred_cache: dict[str, bool] = {}
+    cred = {rec.rel: _credentialed(rec, cred_cache) for rec in runs}
+    df = long_table(runs)
+    datasets = sorted(df["dataset"].unique()) if not df.empty else []
+    ds_pages = {d: f"datasets/{safe_part(d)}/index.html" for d in datasets}
+    comparisons = load_comparisons(runs, compare_files or [], runs_dir)
+
+    def render(page: str, template: str, **ctx: Any) -> None:
+        html = env.get_template(template).render(root=_root(page), script=script, script_hash=script_hash,
+                                                 version=__version__, generated_at=None, **ctx)
+        w.text(page, html)
+
+    # ---------------------------------------------------------------- per run
+    run_pages: dict[str, str] = {}
+    for rec in runs:
+        page = f"{rec.site_path}/index.html"
+        run_pages[rec.rel] = page
+    for rec in runs:
+        page = run_pages[rec.rel]
+        page_dir = out / rec.site_path
+        hide = cred[rec.rel] and not allow_credentialed_text
+        views, score_cols = ([], []) if hide else build_samples(rec, page_dir, thumbnails=thumbnails)
+        for v in views:
+            w.written.extend(f"{rec.site_path}/{t}" for t in v.thumbs)
+        score_rows = []
+        for metric, sf in sorted(rec.scores.items()):
+            keys = sorted(sf.scores, key=lambda k: (schema.is_per_label(k), list(schema.DISPLAY).index(k)
+                                                    if k in schema.DISPLAY else 99, k))
+            score_rows.append({"metric": metric, "group": schema.group_of(metric), "sf": sf,
+                               "keys": [(k, schema.display_name(metric, k), sf.scores[k],
+                                         sf.ci95.get(k)) for k in keys]})
+        flat = [{"metric": r["metric"], "status": r["sf"].status, "signature": r["sf"].signature,
+                 "key": k, "value": v, "ci_lo": ci[0] if ci else None, "ci_hi": ci[1] if ci else None,
+                 "n": r["sf"].n, "reason": r["sf"].reason or None}
+                for r in score_rows for (k, _, v, ci) in (r["keys"] or [("", "", None, None)])]
+        w.frame(f"{rec.site_path}/scores", pd.DataFrame(flat, columns=["metric", "status", "signature", "key", "value",
+                                                                       "ci_lo", "ci_hi", "n", "reason"]), flat)
+        if views:
+            sample_rows = [{"id": v.id, "report": v.report, "reference": v.reference, **v.scores,
+                            "label_disagreements": ";".join(v.disagreements)} for v in views]
+            w.frame(f"{rec.site_path}/samples", pd.DataFrame(sample_rows), sample_rows)
+        default_sort = next((c for c, _ in score_cols if c.endswith(".bleu_4")), score_cols[0][0] if score_cols else "")
+        if default_sort:
+            views.sort(key=lambda v: (v.scores.get(default_sort, math.inf), v.id))
+        render(page, "run.html", rec=rec, dataset_page=ds_pages.get(rec.dataset), score_rows=score_rows,
+               plots=_run_plots(rec), views=views, score_cols=score_cols, hidden=hide,
+               credentialed=cred[rec.rel], default_sort=default_sort,
+               environment=sorted((rec.run.get("environment") or {}).items()),
+               spec=sorted(rec.spec.items()), comparisons=[c for c in comparisons if rec.rel in (c.a, c.b)])
+
+    # ------------------------------------------------------------ per dataset
+    boards: list[tuple[Board, list[dict[str, Any]]]] = []
+    reported_cache: dict[str, Any] = {}
+    for d in datasets:
+        board = build_board(d, df, runs)
+        for r in board.rows:
+            if r.method not in reported_cache:
+                reported_cache[r.method] = load_reported(r.method)
+        reported_rows = attach_reported(board, reported_cache)
+        page = ds_pages[d]
+        stem = page.rsplit("/", 1)[0]
+        w.frame(f"{stem}/leaderboard", board_frame(board), board_json(board))
+        if reported_rows:
+            w.frame(f"{stem}/reported", pd.DataFrame(reported_rows), reported_rows)
+        render(page, "dataset.html", board=board, run_pages=run_pages, reported=reported_rows,
+               plots=_board_plots(board), incomplete=[r for r in runs if r.dataset == d and not r.scores],
+               comparisons=[c for c in comparisons if c.dataset == d])
+        boards.append((board, reported_rows))
+
+    # ----------------------------------------------------------- comparisons
+    for c in comparisons:
+        w.text(c.page.replace(".html", ".json"), dumps(c.raw))
+        render(c.page, "compare.html", c=c, run_pages=run_pages, dataset_page=ds_pages.get(c.dataset))
+
+    # ------------------------------------------------------------------ index
+    w.frame("scores_long", df, json.loads(df.to_json(orient="records", double_precision=15)) if not df.empty else [])
+    manifest = {"rrgbench_version": __version__, "runs": [
+        {"run": rec.rel, "spec_hash": rec.spec_hash, "dataset": rec.dataset, "method": rec.method,
+         "credentialed": cred[rec.rel], "page": run_pages[rec.rel],
+         "files": {p.relative_to(rec.path).as_posix(): sha256_file(p)
+                   for p in sorted([rec.path / "run.json", *(rec.path / "scores").glob("*")])
+                   if p.is_file()}}
+        for rec in runs]}
+    w.text("manifest.json", dumps(manifest))
+    html = env.get_template("index.html").render(
+        root="", script=script, script_hash=script_hash, version=__version__, generated_at=generated_at,
+        boards=boards, ds_pages=ds_pages, runs=runs, run_pages=run_pages, comparisons=comparisons,
+        incomplete=[r for r in runs if not r.scores])
+    w.text("index.html", html)
+    atomic_write_text(out / MARKER, "built by rrgbench leaderboard\n")
+    _remove_stale(out, set(w.written))
+    pages = sorted(p for p in w.written if p.endswith(".html"))
+    return Site(out=out, runs=len(runs), datasets=datasets, pages=pages, files=sorted(set(w.written)))

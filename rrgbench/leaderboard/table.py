@@ -1,0 +1,267 @@
+"""Run records → pandas long table → per-dataset leaderboard tables.
+
+The long table has one row per (run, metric, score key). Cells of the leaderboard are keyed by
+``(metric, key, signature)``: results with different signatures become different columns, never one cell.
+Seeds of the same method, preset and spec (``variant``) are pooled: mean, and a 95% CI that is a
+t-interval over seeds when there are two or more, else the run's own bootstrap CI over samples.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from . import schema
+from .records import RunRecord
+
+LONG_COLUMNS = ["dataset", "method", "preset", "variant", "fidelity", "seed", "run", "metric", "key", "group",
+                "signature", "status", "value", "ci_lo", "ci_hi", "n", "reason"]
+
+# two-sided 95% Student t quantiles, df = 1..30 (beyond: normal 1.96)
+_T975 = [12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.306, 2.2622, 2.2281, 2.201, 2.1788,
+         2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.093, 2.086, 2.0796, 2.0739, 2.0687, 2.0639,
+         2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423]
+
+
+def t975(df: int) -> float:
+    return _T975[df - 1] if 1 <= df <= len(_T975) else 1.96
+
+
+def long_table(runs: list[RunRecord]) -> pd.DataFrame:
+    """One row per (run, metric, key); unavailable metrics have one row with ``key == ""``."""
+    rows: list[dict[str, Any]] = []
+    for rec in runs:
+        base = {"dataset": rec.dataset, "method": rec.method, "preset": rec.preset, "variant": rec.variant,
+                "fidelity": ",".join(sorted(rec.fidelity)), "seed": rec.seed, "run": rec.rel}
+        for metric, sf in sorted(rec.scores.items()):
+            common = {**base, "metric": metric, "group": sf.raw.get("group") or schema.group_of(metric),
+                      "signature": sf.signature, "status": sf.status, "n": sf.n, "reason": sf.reason}
+            if sf.status != "ok":
+                rows.append({**common, "key": "", "value": math.nan, "ci_lo": math.nan, "ci_hi": math.nan})
+                continue
+            for key, value in sorted(sf.scores.items()):
+                lo, hi = sf.ci95.get(key, [math.nan, math.nan])
+                rows.append({**common, "key": key, "value": value, "ci_lo": lo, "ci_hi": hi})
+    df = pd.DataFrame(rows, columns=LONG_COLUMNS)
+    if df.empty:
+        return df
+    df["group"] = df["group"].where(df["group"].isin(schema.GROUP_ORDER), "Other")
+    return df.sort_values(["dataset", "method", "preset", "variant", "run", "metric", "key"],
+                          kind="mergesort").reset_index(drop=True)
+
+
+@dataclass
+class Column:
+    id: str
+    group: str
+    metric: str
+    key: str
+    label: str
+    signature: str
+    sig_id: str
+    headline: bool
+    higher_is_better: bool = True
+
+
+@dataclass
+class Cell:
+    status: str  # "ok" | "unavailable" | "missing"
+    mean: float = math.nan
+    lo: float = math.nan
+    hi: float = math.nan
+    n: int = 0
+    ci_kind: str = ""
+    values: list[float] = field(default_factory=list)
+    reason: str = ""
+    reported: dict[str, Any] | None = None
+
+    @property
+    def text(self) -> str:
+        if self.status == "ok":
+            return fmt(self.mean)
+        return "unavailable" if self.status == "unavailable" else "–"
+
+    @property
+    def ci_text(self) -> str:
+        if self.status != "ok" or math.isnan(self.lo):
+            return ""
+        return f"[{fmt(self.lo)}, {fmt(self.hi)}]"
+
+    @property
+    def title(self) -> str:
+        if self.status == "unavailable":
+            return f"unavailable: {self.reason}"
+        if self.status != "ok":
+            return "not scored"
+        parts = [f"mean {self.mean:.6g} over {self.n} seed(s)"]
+        if not math.isnan(self.lo):
+            parts.append(f"95% CI [{self.lo:.6g}, {self.hi:.6g}] ({self.ci_kind})")
+        if len(self.values) > 1:
+            parts.append("seeds: " + ", ".join(f"{v:.4g}" for v in self.values))
+        return "; ".join(parts)
+
+
+@dataclass
+class Row:
+    method: str
+    preset: str
+    variant: str
+    variant_shown: bool
+    fidelity: dict[str, str]
+    runs: list[RunRecord]
+    cells: list[Cell]
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.runs)
+
+
+@dataclass
+class Board:
+    dataset: str
+    columns: list[Column]
+    rows: list[Row]
+    signatures: list[tuple[str, str, str]]  # (sig_id, metric, signature)
+    credentialed: bool
+
+    def main_column(self) -> int | None:
+        """Index of the column shown on the index page: the most-filled BLEU-4, else the most-filled headline."""
+        ranked = [((col.key == "bleu_4", sum(r.cells[i].status == "ok" for r in self.rows), -i), i)
+                  for i, col in enumerate(self.columns) if col.headline and col.key]
+        ranked = [x for x in ranked if x[0][1] > 0]
+        return max(ranked)[1] if ranked else None
+
+    def groups(self) -> list[tuple[str, int, int]]:
+        """(group, total columns, headline columns) in display order."""
+        out: list[tuple[str, int, int]] = []
+        for col in self.columns:
+            if out and out[-1][0] == col.group:
+                g, n, h = out[-1]
+                out[-1] = (g, n + 1, h + int(col.headline))
+            else:
+                out.append((col.group, 1, int(col.headline)))
+        return out
+
+
+def fmt(x: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x:.3f}" if abs(x) < 1000 else f"{x:.4g}"
+
+
+def _key_order(metric: str, key: str) -> tuple[int, str]:
+    known = list(schema.DISPLAY)
+    return (known.index(key) if key in known else len(known), key)
+
+
+def _pool(sub: pd.DataFrame) -> Cell:
+    vals = [float(v) for v in sub["value"]]
+    n = len(vals)
+    mean = sum(vals) / n
+    if n >= 2:
+        sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
+        half = t975(n - 1) * sd / math.sqrt(n)
+        return Cell("ok", mean, mean - half, mean + half, n, f"t-interval over {n} seeds", vals)
+    row = sub.iloc[0]
+    kind = f"bootstrap over {int(row['n'])} samples" if not pd.isna(row["n"]) else "bootstrap"
+    return Cell("ok", mean, float(row["ci_lo"]), float(row["ci_hi"]), 1, kind, vals)
+
+
+def build_board(dataset: str, df: pd.DataFrame, runs: list[RunRecord]) -> Board:
+    """The leaderboard of one dataset from its slice of the long table."""
+    df = df[df["dataset"] == dataset]
+    ok = df[(df["status"] == "ok") & ~df["key"].map(schema.is_per_label)]
+    unavailable = df[df["status"] != "ok"]
+
+    # within a metric, the signature used by most runs comes first; its keys stay together
+    sig_rank = {(m, s): (-n, s) for (m, s), n in df.groupby(["metric", "signature"])["run"].nunique().items()}
+    col_keys = sorted({(schema.GROUP_ORDER.index(g), m, sig_rank[(m, s)], _key_order(m, k), k, s)
+                       for g, m, k, s in ok[["group", "metric", "key", "signature"]].itertuples(index=False)})
+    have = {(m, s) for _, m, _, _, _, s in col_keys}
+    for g, m, s in unavailable[["group", "metric", "signature"]].drop_duplicates().itertuples(index=False):
+        if (m, s) not in have:
+            col_keys.append((schema.GROUP_ORDER.index(g), m, sig_rank[(m, s)], (-1, ""), "", s))
+            have.add((m, s))
+    col_keys.sort()
+    # signature ids S1, S2, ... in column order
+    sig_ids: dict[tuple[str, str], str] = {}
+    for _, m, _, _, _, s in col_keys:
+        sig_ids.setdefault((m, s), f"S{len(sig_ids) + 1}")
+    headline_metrics = {m for _, m, _, _, k, _ in col_keys if k and schema.is_headline(m, k)}
+    columns = [Column(id=f"c{i}", group=schema.GROUP_ORDER[g], metric=m, key=k,
+                      label=schema.display_name(m, k) if k else f"{m} (unavailable)", signature=s,
+                      sig_id=sig_ids[(m, s)],
+                      headline=(not k) or schema.is_headline(m, k) or m not in headline_metrics)
+               for i, (g, m, _, _, k, s) in enumerate(col_keys)]
+
+    by_rel = {r.rel: r for r in runs}
+    row_keys = df[["method", "preset", "variant", "fidelity"]].drop_duplicates().sort_values(
+        ["method", "preset", "fidelity", "variant"], kind="mergesort")
+    variants_per = row_keys.groupby(["method", "preset"])["variant"].nunique()
+    rows: list[Row] = []
+    for method, preset, variant, fidelity in row_keys.itertuples(index=False):
+        part = df[(df["method"] == method) & (df["preset"] == preset) & (df["variant"] == variant)
+                  & (df["fidelity"] == fidelity)]
+        row_runs = [by_rel[r] for r in sorted(part["run"].unique())]
+        cells: list[Cell] = []
+        for col in columns:
+            hit = part[(part["metric"] == col.metric) & (part["signature"] == col.signature)]
+            vals = hit[(hit["status"] == "ok") & (hit["key"] == col.key)] if col.key else hit.iloc[0:0]
+            if len(vals):
+                cells.append(_pool(vals))
+            elif len(hit[hit["status"] != "ok"]):
+                reasons = sorted(set(hit.loc[hit["status"] != "ok", "reason"]))
+                cells.append(Cell("unavailable", reason="; ".join(r for r in reasons if r)))
+            else:
+                cells.append(Cell("missing"))
+        fid: dict[str, str] = {}
+        for r in row_runs:
+            fid.update(r.fidelity)
+        rows.append(Row(method, preset, variant, bool(variants_per[(method, preset)] > 1), dict(sorted(fid.items())),
+                        row_runs, cells))
+    signatures = [(sid, m, s) for (m, s), sid in sig_ids.items()]
+    credentialed = any(by_rel[r].credentialed for r in df["run"].unique())
+    return Board(dataset, columns, rows, signatures, credentialed)
+
+
+def board_frame(board: Board) -> pd.DataFrame:
+    """The board as a wide table (what the HTML shows), for CSV."""
+    records = []
+    for row in board.rows:
+        rec: dict[str, Any] = {"method": row.method, "preset": row.preset, "variant": row.variant,
+                               "fidelity": ";".join(row.fidelity), "n_seeds": row.n_seeds}
+        for col, cell in zip(board.columns, row.cells):
+            name = f"{col.metric}.{col.key or 'status'}[{col.sig_id}]"
+            if cell.status == "ok":
+                rec[name] = cell.mean
+                rec[f"{name}.ci_lo"] = cell.lo
+                rec[f"{name}.ci_hi"] = cell.hi
+            else:
+                rec[name] = cell.status
+        records.append(rec)
+    return pd.DataFrame(records)
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
+
+
+def board_json(board: Board) -> dict[str, Any]:
+    """The board as structured JSON, with full signatures."""
+    return {
+        "dataset": board.dataset,
+        "credentialed": board.credentialed,
+        "signatures": {sid: {"metric": m, "signature": s} for sid, m, s in board.signatures},
+        "columns": [{"id": c.id, "group": c.group, "metric": c.metric, "key": c.key, "label": c.label,
+                     "signature_id": c.sig_id, "signature": c.signature} for c in board.columns],
+        "rows": [{"method": r.method, "preset": r.preset, "variant": r.variant, "fidelity": r.fidelity,
+                  "n_seeds": r.n_seeds, "runs": [x.rel for x in r.runs],
+                  "cells": [{"status": c.status, "mean": _num(c.mean), "ci95": [_num(c.lo), _num(c.hi)],
+                             "n": c.n, "ci_kind": c.ci_kind, "values": c.values, "reason": c.reason or None,
+                             "reported": c.reported}
+                            for c in r.cells]}
+                 for r in board.rows],
+    }
