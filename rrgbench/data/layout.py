@@ -1,0 +1,270 @@
+"""The R2Gen data layout: ``<root>/annotation.json`` plus ``<root>/images/<image_path>``.
+
+``annotation.json`` is ``{"train": [...], "val": [...], "test": [...]}``; each entry has ``id``,
+``report`` (the findings section in R2Gen), ``image_path`` (a list, relative to ``images/``) and ``split``.
+Entries written by rrgbench may also carry ``findings``, ``impression`` and ``mesh`` (Open-i MeSH tags).
+
+:func:`load_annotation` validates everything a run depends on and raises one :class:`RRGBenchError` per
+problem, naming the sample and file: malformed JSON, non-UTF-8 text, a missing split, an entry without
+``id``/``report``/``image_path``, an empty report, a duplicate id, an ``image_path`` that escapes the
+root (``../`` or absolute), a missing image file. Corrupt images are caught by the manifest
+(:mod:`rrgbench.data.manifest`) and by the image cache. With ``skip_bad=True`` bad samples are dropped and
+listed in ``skipped`` instead.
+
+:class:`LayoutDataset` is the :class:`rrgbench.api.Dataset` base class every built-in dataset uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..api import SPLITS, Dataset, RRGBenchError, Sample
+
+__all__ = ["SECTIONS", "LayoutDataset", "Problem", "load_annotation", "section_text"]
+
+SECTIONS = ("findings", "impression", "findings_impression")
+
+
+class Problem(RRGBenchError):
+    """A bad sample; ``--skip-bad`` turns it into a ``skipped`` entry."""
+
+
+def section_text(entry: dict[str, Any], section: str) -> str:
+    """The report text of ``section`` for one annotation entry (R2Gen ``report`` is the findings)."""
+    findings = entry.get("findings", entry.get("report", ""))
+    impression = entry.get("impression", "")
+    if section == "findings":
+        return findings or ""
+    if section == "impression":
+        return impression or ""
+    if section == "findings_impression":
+        return " ".join(t.strip() for t in (findings or "", impression or "") if t and t.strip())
+    raise RRGBenchError(f"unknown report section '{section}'; choose one of {', '.join(SECTIONS)}")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise RRGBenchError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise RRGBenchError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    # surrogateescape keeps undecodable bytes as lone surrogates, so we can name the sample that has them
+    text = raw.decode("utf-8", errors="surrogateescape")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RRGBenchError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+
+
+def _has_bad_text(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, list):
+        return any(_has_bad_text(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_bad_text(k) or _has_bad_text(v) for k, v in value.items())
+    return False
+
+
+def _resolve_image(images_dir: Path, rel: Any, where: str) -> Path:
+    if not isinstance(rel, str) or not rel.strip():
+        raise Problem(f"{where}: image_path entries must be non-empty strings, got {rel!r}")
+    if os.path.isabs(rel) or rel.startswith(("/", "\\")):
+        raise Problem(f"{where}: image_path '{rel}' is absolute; paths must be relative to {images_dir}")
+    path = (images_dir / rel).resolve()
+    base = images_dir.resolve()
+    if path != base and base not in path.parents:
+        raise Problem(f"{where}: image_path '{rel}' escapes the data root {images_dir}")
+    if not path.is_file():
+        raise Problem(f"{where}: image file {path} not found")
+    return path
+
+
+def load_annotation(root: Path, section: str = "findings", skip_bad: bool = False,
+                    annotation: str = "annotation.json", images: str = "images",
+                    check_files: bool = True) -> tuple[dict[str, list[Sample]], list[str]]:
+    """Read and validate ``root/annotation.json``; return ``({split: samples}, skipped)``."""
+    root = Path(root)
+    ann_path = root / annotation
+    images_dir = root / images
+    if section not in SECTIONS:
+        raise RRGBenchError(f"unknown report section '{section}'; choose one of {', '.join(SECTIONS)}")
+    data = _read_json(ann_path)
+    if not isinstance(data, dict):
+        raise RRGBenchError(f"{ann_path}: expected an object with keys train/val/test, got {type(data).__name__}")
+    missing = [s for s in SPLITS if s not in data]
+    if missing:
+        found = ", ".join(repr(k) for k in data) or "none"
+        raise RRGBenchError(f"{ann_path}: missing split(s) {', '.join(missing)} (keys found: {found})")
+    out: dict[str, list[Sample]] = {}
+    skipped: list[str] = []
+    seen: dict[str, str] = {}
+    for split in SPLITS:
+        entries = data[split]
+        if not isinstance(entries, list):
+            raise RRGBenchError(f"{ann_path}: '{split}' must be a list of entries, got {type(entries).__name__}")
+        samples: list[Sample] = []
+        for i, entry in enumerate(entries):
+            sid = entry.get("id") if isinstance(entry, dict) else None
+            where = f"{ann_path}: {split}[{i}]" + (f" (id {sid!r})" if isinstance(sid, str) else "")
+            try:
+                samples.append(_entry_sample(entry, split, where, images_dir, section, seen, check_files))
+            except Problem as exc:
+                if not skip_bad:
+                    raise RRGBenchError(str(exc)) from None
+                skipped.append(str(exc))
+        out[split] = samples
+    return out, skipped
+
+
+def _entry_sample(entry: Any, split: str, where: str, images_dir: Path, section: str,
+                  seen: dict[str, str], check_files: bool) -> Sample:
+    if not isinstance(entry, dict):
+        raise Problem(f"{where}: entry must be an object, got {type(entry).__name__}")
+    if _has_bad_text(entry):
+        raise Problem(f"{where}: text is not valid UTF-8")
+    sid = entry.get("id")
+    if not isinstance(sid, str) or not sid.strip():
+        raise Problem(f"{where}: missing or empty 'id'")
+    if sid in seen:
+        raise Problem(f"{where}: duplicate id {sid!r} (first seen in {seen[sid]})")
+    for key in ("report", "findings", "impression"):
+        if key in entry and entry[key] is not None and not isinstance(entry[key], str):
+            raise Problem(f"{where}: '{key}' must be a string")
+    if "report" not in entry and "findings" not in entry:
+        raise Problem(f"{where}: missing 'report'")
+    report = section_text(entry, section)
+    if not report.strip():
+        raise Problem(f"{where}: empty {section} report")
+    paths = entry.get("image_path")
+    if isinstance(paths, str):
+        paths = [paths]
+    if not isinstance(paths, list) or not paths:
+        raise Problem(f"{where}: 'image_path' must be a non-empty list")
+    if check_files:
+        resolved = tuple(str(_resolve_image(images_dir, p, where)) for p in paths)
+    else:
+        resolved = tuple(str((images_dir / p).resolve()) for p in paths)
+    meta: dict[str, Any] = {"findings": entry.get("findings", entry.get("report")),
+                            "image_rel": list(paths)}
+    for key in ("impression", "mesh", "mesh_auto", "study_id", "subject_id", "view", "labels", "uid"):
+        if key in entry:
+            meta[key] = entry[key]
+    seen[sid] = split
+    return Sample(id=sid, report=report, image_paths=resolved, split=split, meta=meta)
+
+
+class LayoutDataset(Dataset):
+    """A dataset stored in the R2Gen layout under :meth:`root` (subclasses implement :meth:`prepare`)."""
+
+    cleaning: ClassVar[str] = "r2gen_iu"
+    sections: ClassVar[tuple[str, ...]] = SECTIONS
+
+    def __init__(self, data_dir: Path | None = None, section: str = "findings", skip_bad: bool = False,
+                 **options: Any) -> None:
+        super().__init__(data_dir=data_dir, section=section, skip_bad=skip_bad, **options)
+        if section not in SECTIONS:
+            raise RRGBenchError(f"unknown report section '{section}'; choose one of {', '.join(SECTIONS)}")
+        self._splits: dict[str, list[Sample]] | None = None
+        self._manifest: dict[str, Any] | None = None
+        self._caches: dict[tuple[str, int], Any] = {}
+
+    # -- locations --------------------------------------------------------------------------------
+    def root(self) -> Path:
+        """The data directory: ``data_dir`` if given, else ``$RRGBENCH_DATA/<name>``."""
+        if self.data_dir is not None:
+            return self.data_dir
+        from ..paths import data_root
+
+        return data_root(self.name)
+
+    def cache_dir(self) -> Path:
+        """Where manifests and decoded image arrays of this data directory are cached."""
+        import hashlib
+
+        from ..paths import cache_root
+
+        key = hashlib.sha256(str(self.root().resolve()).encode("utf-8")).hexdigest()[:12]
+        return cache_root() / "datasets" / f"{self.name}-{key}"
+
+    # -- samples -----------------------------------------------------------------------------------
+    def _load(self) -> dict[str, list[Sample]]:
+        if self._splits is None:
+            root = self.root()
+            if not (root / "annotation.json").is_file():
+                self.prepare()
+            if not (root / "annotation.json").is_file():
+                raise RRGBenchError(f"{root / 'annotation.json'}: file not found; "
+                                    f"run `rrgbench data prepare {self.name}` or pass --data-dir")
+            self._splits, skipped = load_annotation(root, self.section, self.skip_bad)
+            self.skipped.extend(skipped)
+            self._drop_corrupt()
+        return self._splits
+
+    def _drop_corrupt(self) -> None:
+        """Validate every image once (via the manifest); drop or raise on corrupt files."""
+        from .manifest import build_manifest
+
+        assert self._splits is not None
+        self._manifest = build_manifest(self.root(), self._splits, self.cache_dir())
+        bad = self._manifest.get("bad", {})
+        if not bad:
+            return
+        for split, samples in self._splits.items():
+            keep = []
+            for s in samples:
+                errs = [f"{p}: {bad[p]}" for p in s.image_paths if p in bad]
+                if not errs:
+                    keep.append(s)
+                    continue
+                msg = f"sample {s.id!r} ({split}): corrupt image {errs[0]}"
+                if not self.skip_bad:
+                    raise RRGBenchError(msg)
+                self.skipped.append(msg)
+            self._splits[split] = keep
+        self._manifest = build_manifest(self.root(), self._splits, self.cache_dir())
+
+    def split(self, name: str) -> list[Sample]:
+        if name not in SPLITS:
+            raise RRGBenchError(f"unknown split '{name}'; choose one of {', '.join(SPLITS)}")
+        return list(self._load()[name])
+
+    def manifest(self) -> dict[str, Any]:
+        """The manifest: sha256 of the annotation and of every image the samples use."""
+        self._load()
+        assert self._manifest is not None
+        return self._manifest
+
+    def manifest_hash(self) -> str:
+        return str(self.manifest()["hash"])
+
+    # -- images ------------------------------------------------------------------------------------
+    def image_cache(self, split: str, size: int) -> Any:
+        """The decoded ``uint8`` array ``[n, views, size, size]`` of a split (built once, memory-mapped)."""
+        from .imagecache import ImageCache
+
+        key = (split, size)
+        if key not in self._caches:
+            self._caches[key] = ImageCache.open(self.cache_dir(), split, size, self.split(split),
+                                                self.manifest_hash())
+        return self._caches[key]
+
+    def load_images(self, sample: Sample, size: int) -> Any:
+        import numpy as np
+
+        if sample.split in SPLITS:
+            cache = self.image_cache(sample.split, size)
+            arr = cache.get(sample.id)
+            if arr is not None:
+                return arr.astype(np.float32) / 255.0
+        from .imagecache import decode_views
+
+        return decode_views(sample, size).astype(np.float32) / 255.0
