@@ -127,6 +127,27 @@ class RunContext:
     world_size: int = 1
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("rrgbench.method"))
     substitutes: dict[str, str] = field(default_factory=dict)
+    # Set by the runner (optional for methods; see rrgbench.train_state and rrgbench.distributed):
+    stage: str = ""  # the method training stage being run
+    resume_dir: Path | None = None  # where mid-stage training state of ``stage`` lives
+    accelerator: Any = None  # an accelerate.Accelerator when launched with several processes
+
+    def save_train_state(self, states: dict[str, Any], *, step: int, epoch: int = 0,
+                         extra: dict[str, Any] | None = None) -> None:
+        """Save mid-stage training state (state dicts + step + RNG) so a killed stage resumes here."""
+        if self.resume_dir is None or self.rank != 0:
+            return
+        from .train_state import save
+
+        save(self.resume_dir, states, step=step, epoch=epoch, extra=extra)
+
+    def load_train_state(self, map_location: str = "cpu") -> dict[str, Any] | None:
+        """The last :meth:`save_train_state` of this stage (RNG states restored), or ``None``."""
+        if self.resume_dir is None:
+            return None
+        from .train_state import load
+
+        return load(self.resume_dir, map_location=map_location)
 
     @property
     def work_dir(self) -> Path:

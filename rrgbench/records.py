@@ -10,6 +10,8 @@
         scores/<metric>.json          MetricResult (rrgbench.scoring.engine) without per-sample rows
         scores/<metric>.samples.jsonl per-sample rows {"id", <score>...}
         work/                         method scratch (tokenizers, banks, indices)
+        train_state/<stage>/state.pt  only while a method stage trains (mid-stage resume point)
+        shards/rank<k>.jsonl          only while generating with several processes
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ GENERATIONS = "generations.jsonl"
 PARTIAL_GENERATIONS = "generations.partial.jsonl"
 CHECKPOINT_DIR = "checkpoint"
 SCORES_DIR = "scores"
+TRAIN_STATE_DIR = "train_state"  # <stage>/state.pt: mid-stage training state (rrgbench.train_state)
+SHARDS_DIR = "shards"  # rank<k>.jsonl: per-process generations before the merge
 
 
 class DatasetInfo(TypedDict, total=False):
@@ -56,6 +60,7 @@ class RunRecord(TypedDict, total=False):
     checkpoint: dict[str, Any]  # {"path": "checkpoint", "sha256": {file: hash}}
     train: dict[str, Any]  # stage -> facts returned by Method.train
     error: str
+    resumes: list[dict[str, Any]]  # {"at", "environment"} each time an unfinished run was continued
     created: str
     updated: str
 

@@ -1,8 +1,18 @@
 """Execute one :class:`~rrgbench.specs.RunSpec`: prepare → train → generate → score.
 
 Each stage records its status in ``run.json`` as it starts and ends. A repeated run with the same spec
-reuses finished stages (``force=True`` redoes them); an interrupted generation resumes from the last
-sample written to ``generations.partial.jsonl``.
+reuses finished stages (``force=True`` redoes them). A run killed at any moment continues where it was:
+
+- **train**: after each finished method stage (``Method.stages``) the checkpoint is written to
+  ``checkpoint.tmp/``, committed by saving ``run.json`` with its sha256 manifest, then swapped into
+  ``checkpoint/``; :meth:`Runner._recover_checkpoint` finishes or undoes an interrupted swap. Within a
+  stage, methods that call ``ctx.save_train_state`` (:mod:`rrgbench.train_state`) resume from their last
+  save; others restart the stage from the previous stage's checkpoint.
+- **generate**: rows are appended (fsync'd) to ``generations.partial.jsonl`` (one process) or
+  ``shards/rank<k>.jsonl`` (several, :mod:`rrgbench.distributed`); a resume skips every id already
+  written anywhere, drops a torn last line, and rank 0 merges into ``generations.jsonl`` atomically.
+- **score**: each metric's ``scores/<metric>.json`` is written as soon as it is computed and reused on
+  resume when its signature and the generations' sha256 still match.
 """
 
 from __future__ import annotations
@@ -10,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from .api import Dataset, Method, RRGBenchError, RunContext, Sample
+from .distributed import World, drop_torn_tail, get_world, read_rows, shard_files, shard_of, shard_path
 from .env import capture
-from .io import append_jsonl, atomic_write_jsonl, iter_jsonl, sha256_file
+from .io import append_jsonl, atomic_write_jsonl, iter_jsonl, read_json, sha256_file
 from .plugins import get_host
 from .records import (
     CHECKPOINT_DIR,
@@ -26,14 +38,20 @@ from .records import (
     PARTIAL_GENERATIONS,
     SCORES_DIR,
     STAGES,
+    TRAIN_STATE_DIR,
     RunRecord,
     load_record,
     new_record,
+    now,
     save_record,
 )
 from .specs import RunSpec, deep_merge
 
 log = logging.getLogger("rrgbench.runner")
+
+CHECKPOINT_TMP = CHECKPOINT_DIR + ".tmp"
+CHECKPOINT_OLD = CHECKPOINT_DIR + ".old"
+IGNORED_ENV_KEYS = ("num_threads",)
 
 
 def build_spec(method: str, dataset: str, *, preset: str = "tiny", seed: int = 0,
@@ -67,17 +85,34 @@ def seed_everything(seed: int) -> None:
         pass
 
 
-def _device() -> str:
+def _device(world: World) -> str:
     try:
         import torch
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        if torch.cuda.is_available():
+            return f"cuda:{world.local_rank}" if world.distributed else "cuda"
     except ImportError:  # pragma: no cover
-        return "cpu"
+        pass
+    return "cpu"
+
+
+def hash_tree(root: Path) -> dict[str, str]:
+    """sha256 of every file below ``root`` by relative path (unreadable files raise a clear error)."""
+    out: dict[str, str] = {}
+    for p in sorted(Path(root).rglob("*")):
+        if p.is_file():
+            try:
+                out[str(p.relative_to(root))] = sha256_file(p)
+            except OSError as exc:
+                raise RRGBenchError(f"cannot read checkpoint file {p}: {exc.strerror or exc}") from None
+    return out
+
+
+_hash_tree = hash_tree  # backwards-compatible name
 
 
 class Runner:
-    """Runs one spec inside its run directory."""
+    """Runs one spec inside its run directory (on every rank when launched with several processes)."""
 
     def __init__(self, spec: RunSpec, runs_dir: Path, *, force: bool = False, data_dir: Path | None = None,
                  skip_bad: bool = False, bootstrap: int = 1000) -> None:
@@ -88,13 +123,29 @@ class Runner:
         self.skip_bad = skip_bad
         self.bootstrap = bootstrap
         self.host = get_host()
+        self.world = get_world()
         self._method: Method | None = None
         self._dataset: Dataset | None = None
         self._state_ready = False  # True once the method holds trained weights
         self.record: RunRecord
 
     # -- bookkeeping -----------------------------------------------------------------------------
+    def _save(self) -> None:
+        """Write run.json (rank 0 only: other ranks read it, never write it)."""
+        if self.world.is_main:
+            save_record(self.run_dir, self.record)
+
+    def _reload(self) -> None:
+        if not self.world.is_main:
+            self.record = load_record(self.run_dir)
+
     def _open_record(self) -> None:
+        if self.world.is_main:
+            self._open_record_main()
+        self.world.barrier()
+        self._reload()
+
+    def _open_record_main(self) -> None:
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             probe = self.run_dir / ".write-test"
@@ -102,7 +153,8 @@ class Runner:
             probe.unlink()
         except OSError as exc:
             raise RRGBenchError(f"cannot write to runs directory {self.run_dir}: {exc.strerror or exc}") from None
-        if (self.run_dir / "run.json").exists():
+        fresh = not (self.run_dir / "run.json").exists()
+        if not fresh:
             self.record = load_record(self.run_dir)
             if self.record["spec_hash"] != self.spec.spec_hash:
                 raise RRGBenchError(f"{self.run_dir}/run.json belongs to another spec ({self.record['spec_hash']})")
@@ -111,8 +163,38 @@ class Runner:
         if self.force:
             self.record["status"] = {s: "pending" for s in self.record["status"]}
             self.record["train_stages"] = {}
-        self.record["environment"] = capture(self.host.env_info())
+            self.record.pop("checkpoint", None)
+            for name in (TRAIN_STATE_DIR, CHECKPOINT_TMP, CHECKPOINT_OLD):
+                shutil.rmtree(self.run_dir / name, ignore_errors=True)
+        self._recover_checkpoint()
+        env = capture(self.host.env_info())
+        env["world_size"] = self.world.world_size
+        if fresh or self.force or "environment" not in self.record:
+            self.record["environment"] = env
+        elif any(v != "done" for v in self.record["status"].values()):
+            # a resumed run: keep the environment it started in; log when it continued and what changed
+            from .audit import diff_environment
+
+            changed = diff_environment(self.record["environment"], env, ignore=IGNORED_ENV_KEYS)
+            self.record.setdefault("resumes", []).append({"at": now(), "changed": changed})
         save_record(self.run_dir, self.record)
+
+    def _recover_checkpoint(self) -> None:
+        """Finish or undo a checkpoint swap that a kill interrupted (the run.json commit decides)."""
+        ckpt, tmp, old = (self.run_dir / n for n in (CHECKPOINT_DIR, CHECKPOINT_TMP, CHECKPOINT_OLD))
+        recorded = (self.record.get("checkpoint") or {}).get("sha256")
+        if tmp.exists():
+            if recorded and hash_tree(tmp) == recorded:  # committed: complete the swap
+                if ckpt.exists():
+                    shutil.rmtree(ckpt)
+                tmp.rename(ckpt)
+            else:  # never committed: the previous checkpoint stands
+                shutil.rmtree(tmp)
+        if old.exists():
+            if ckpt.exists():
+                shutil.rmtree(old)
+            else:
+                old.rename(ckpt)
 
     def _done(self, stage: str) -> bool:
         return self.record["status"].get(stage) == "done"
@@ -122,19 +204,19 @@ class Runner:
         self.record["status"][stage] = "running"
         for later in STAGES[STAGES.index(stage) + 1:]:  # results downstream of a redone stage are stale
             self.record["status"][later] = "pending"
-        save_record(self.run_dir, self.record)
+        self._save()
         start = time.perf_counter()
         try:
             yield
         except BaseException as exc:
             self.record["status"][stage] = "failed"
             self.record["error"] = f"{stage}: {type(exc).__name__}: {exc}"
-            save_record(self.run_dir, self.record)
+            self._save()
             raise
         self.record["timings"][stage] = round(time.perf_counter() - start, 3)
         self.record["status"][stage] = "done"
         self.record.pop("error", None)
-        save_record(self.run_dir, self.record)
+        self._save()
 
     # -- lazily built objects --------------------------------------------------------------------
     @property
@@ -150,8 +232,11 @@ class Runner:
     def method(self) -> Method:
         if self._method is None:
             cls = self.host.methods.get(self.spec.method)
-            ctx = RunContext(run_dir=self.run_dir, seed=self.spec.seed, device=_device(), preset=self.spec.preset,
-                             dataset_name=self.spec.dataset, substitutes=self.record.setdefault("fidelity", {}))
+            ctx = RunContext(run_dir=self.run_dir, seed=self.spec.seed, device=_device(self.world),
+                             preset=self.spec.preset, dataset_name=self.spec.dataset,
+                             rank=self.world.rank, world_size=self.world.world_size,
+                             substitutes=self.record.setdefault("fidelity", {}),
+                             accelerator=self.world.accelerator())
             seed_everything(self.spec.seed)
             self._method = cls(dict(self.spec.config), ctx)
             self._method.prepare(self.dataset)
@@ -173,10 +258,15 @@ class Runner:
         self.stage_prepare()
         self.stage_train()
         self.stage_generate()
-        self.stage_score()
+        if self.world.is_main:  # metrics run once, on the merged generations
+            self.stage_score()
         return self.run_dir
 
     def stage_prepare(self) -> None:
+        if not self.world.is_main:
+            self.world.barrier()  # rank 0 prepares (downloads, caches) first; then each rank reads
+            _ = self.dataset
+            return
         with self._stage("prepare"):
             ds = self.dataset
             self.record["dataset"] = {
@@ -184,8 +274,16 @@ class Runner:
                 "n": len(self.test_samples()), "n_train": len(ds.split("train")), "credentialed": ds.credentialed,
                 "licence": ds.licence, "cleaning": ds.cleaning, "skipped": list(ds.skipped),
             }
+        self.world.barrier()
 
     def stage_train(self) -> None:
+        distributed_training = bool(getattr(type(self.method), "distributed_training", False))
+        if self.world.is_main or distributed_training:
+            self._train()
+        self.world.barrier()  # other ranks wait for the committed checkpoint
+        self._reload()
+
+    def _train(self) -> None:
         ckpt = self.run_dir / CHECKPOINT_DIR
         stages = type(self.method).stages
         todo = [s for s in stages if self.record["train_stages"].get(s) != "done"]
@@ -193,82 +291,180 @@ class Runner:
             return
         with self._stage("train"):
             if len(todo) < len(stages) and ckpt.exists():
-                self.method.load(ckpt)  # resume after the last finished method stage
+                self._load_checkpoint(self.method)  # resume after the last finished method stage
             self._state_ready = True
             for stage in todo:
                 log.info("train stage %s", stage)
+                ctx = self.method.ctx
+                ctx.stage = stage
+                ctx.resume_dir = self.run_dir / TRAIN_STATE_DIR / stage
+                ctx.resume_dir.mkdir(parents=True, exist_ok=True)
                 seed_everything(self.spec.seed + stages.index(stage))
                 facts = self.method.train(stage, self.dataset)
-                self.method.save(ckpt)
-                self.record["train"][stage] = facts or {}
-                self.record["train_stages"][stage] = "done"
-                self.record["checkpoint"] = {"path": CHECKPOINT_DIR, "sha256": _hash_tree(ckpt)}
-                save_record(self.run_dir, self.record)
+                ctx.resume_dir = None
+                if self.world.is_main:
+                    self._commit_checkpoint(stage, facts or {})
+
+    def _commit_checkpoint(self, stage: str, facts: dict[str, Any]) -> None:
+        """Save to checkpoint.tmp, commit its manifest in run.json, then swap it into checkpoint/."""
+        ckpt, tmp, old = (self.run_dir / n for n in (CHECKPOINT_DIR, CHECKPOINT_TMP, CHECKPOINT_OLD))
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        self.method.save(tmp)
+        self.record["train"][stage] = facts
+        self.record["train_stages"][stage] = "done"
+        self.record["checkpoint"] = {"path": CHECKPOINT_DIR, "sha256": hash_tree(tmp)}
+        save_record(self.run_dir, self.record)  # the commit point
+        if ckpt.exists():
+            ckpt.rename(old)
+        tmp.rename(ckpt)
+        shutil.rmtree(old, ignore_errors=True)
+        states = self.run_dir / TRAIN_STATE_DIR
+        shutil.rmtree(states / stage, ignore_errors=True)
+        if states.is_dir() and not any(states.iterdir()):
+            states.rmdir()
+
+    def verify_checkpoint(self) -> None:
+        """Raise a clear error if checkpoint/ is missing, unreadable, or differs from its manifest."""
+        ckpt = self.run_dir / CHECKPOINT_DIR
+        recorded = (self.record.get("checkpoint") or {}).get("sha256")
+        if not ckpt.is_dir():
+            raise RRGBenchError(f"{ckpt}: checkpoint directory missing; rerun with --force to retrain")
+        if recorded is None:
+            return
+        current = hash_tree(ckpt)
+        for name in sorted(set(recorded) | set(current)):
+            if recorded.get(name) != current.get(name):
+                state = "missing" if name not in current else "unexpected" if name not in recorded else "changed"
+                raise RRGBenchError(f"{ckpt / name}: checkpoint file {state} since run.json recorded it "
+                                    f"(sha256 mismatch); rerun with --force to retrain")
+
+    def _load_checkpoint(self, method: Method) -> None:
+        self.verify_checkpoint()
+        ckpt = self.run_dir / CHECKPOINT_DIR
+        try:
+            method.load(ckpt)
+        except RRGBenchError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - corrupt, truncated or pickled-code checkpoints
+            raise RRGBenchError(f"{ckpt}: cannot load checkpoint ({type(exc).__name__}: {exc}); "
+                                f"rerun with --force to retrain") from None
 
     def _loaded_method(self) -> Method:
         """The method with its trained state: trained in this process, or loaded from the checkpoint."""
         method = self.method
         if not self._state_ready:
-            method.load(self.run_dir / CHECKPOINT_DIR)
+            self._load_checkpoint(method)
             self._state_ready = True
         return method
 
+    # -- generation ------------------------------------------------------------------------------
+    def _generated_paths(self) -> list[Path]:
+        """Every file that may hold generated rows: final, single-process partial, per-rank shards."""
+        return [self.run_dir / GENERATIONS, self.run_dir / PARTIAL_GENERATIONS, *shard_files(self.run_dir)]
+
     def stage_generate(self) -> None:
         final = self.run_dir / GENERATIONS
-        if self._done("generate") and final.exists():
+        if self._done("generate") and final.exists() and not self.force:
             return
         samples = self.test_samples()
-        partial = self.run_dir / PARTIAL_GENERATIONS
-        done: dict[str, dict[str, Any]] = {}
-        if partial.exists() and not self.force:
-            rows = list(iter_jsonl(partial, tolerate_torn_tail=True))
-            done = {r["id"]: r for r in rows if "id" in r}
-            atomic_write_jsonl(partial, rows)  # drop a torn tail before appending
-        elif partial.exists():
-            partial.unlink()
+        world = self.world
+        if self.force and world.is_main:
+            for path in self._generated_paths():
+                path.unlink(missing_ok=True)
+        world.barrier()
+        done = read_rows(self._generated_paths())
+        out = self.run_dir / PARTIAL_GENERATIONS if not world.distributed else shard_path(self.run_dir, world.rank)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        drop_torn_tail(out)
+        world.barrier()
+        todo = [s for s in samples if s.id not in done and shard_of(s.id, world.world_size) == world.rank]
         with self._stage("generate"):
-            method = self._loaded_method()
-            todo = [s for s in samples if s.id not in done]
-            bs = max(1, method.generate_batch_size())
-            seed_everything(self.spec.seed)
-            bar = method.ctx.progress(total=len(samples), initial=len(samples) - len(todo), desc="generate",
-                                      unit="report")
-            for i in range(0, len(todo), bs):
-                batch = todo[i: i + bs]
-                reports = method.generate(batch, self.dataset)
-                if len(reports) != len(batch):
-                    raise RRGBenchError(f"method '{self.spec.method}' returned {len(reports)} reports for "
-                                        f"{len(batch)} samples")
-                rows = [{"id": s.id, "report": str(r), "reference": s.report} for s, r in zip(batch, reports)]
-                append_jsonl(partial, rows)
-                done.update({r["id"]: r for r in rows})
-                bar.update(len(batch))
-            bar.close()
-            atomic_write_jsonl(final, [done[s.id] for s in samples])
-            partial.unlink(missing_ok=True)
+            if todo:
+                self._generate(todo, out, total=len(samples))
+            world.barrier()
+            if world.is_main:
+                self._merge(samples)
 
+    def _generate(self, todo: list[Sample], out: Path, total: int) -> None:
+        method = self._loaded_method()
+        bs = max(1, method.generate_batch_size())
+        seed_everything(self.spec.seed)
+        bar = method.ctx.progress(total=total, initial=total - len(todo), desc="generate", unit="report")
+        for i in range(0, len(todo), bs):
+            batch = todo[i: i + bs]
+            reports = method.generate(batch, self.dataset)
+            if len(reports) != len(batch):
+                raise RRGBenchError(f"method '{self.spec.method}' returned {len(reports)} reports for "
+                                    f"{len(batch)} samples")
+            rows = [{"id": s.id, "report": str(r), "reference": s.report} for s, r in zip(batch, reports)]
+            try:
+                append_jsonl(out, rows)
+            except OSError as exc:  # full disk, file-size limit, quota: what is already written stays
+                raise RRGBenchError(f"cannot append to {out}: {exc.strerror or exc}; the "
+                                    f"{total - len(todo) + i} generations written so far are kept") from None
+            bar.update(len(batch))
+        bar.close()
+
+    def _merge(self, samples: list[Sample]) -> None:
+        rows = read_rows(self._generated_paths())
+        missing = [s.id for s in samples if s.id not in rows]
+        if missing:
+            raise RRGBenchError(f"{self.run_dir}: {len(missing)} sample(s) have no generation after merging "
+                                f"(first: {missing[0]}); rerun to generate them")
+        atomic_write_jsonl(self.run_dir / GENERATIONS,
+                           [{"id": s.id, "report": rows[s.id]["report"], "reference": s.report} for s in samples])
+        (self.run_dir / PARTIAL_GENERATIONS).unlink(missing_ok=True)
+        for path in shard_files(self.run_dir):
+            path.unlink()
+        shards = self.run_dir / "shards"
+        if shards.is_dir() and not any(shards.iterdir()):
+            shards.rmdir()
+
+    # -- scoring ---------------------------------------------------------------------------------
     def stage_score(self) -> None:
         if self._done("score") and not self.force:
             return
         from .scoring import engine
 
-        rows = list(iter_jsonl(self.run_dir / GENERATIONS))
+        gen_path = self.run_dir / GENERATIONS
+        rows = list(iter_jsonl(gen_path))
+        gen_hash = sha256_file(gen_path)
+        scores_dir = self.run_dir / SCORES_DIR
         with self._stage("score"):
             cleaning = self.record.get("dataset", {}).get("cleaning", "r2gen_iu")
-            results = engine.score(list(self.spec.metrics), [r["id"] for r in rows], [r["report"] for r in rows],
-                                   [r["reference"] for r in rows], bootstrap=self.bootstrap, seed=self.spec.seed,
-                                   **_cleaning_kw(engine, cleaning))
-            engine.write_results(results, self.run_dir / SCORES_DIR)
+            ids, hyps, refs = [r["id"] for r in rows], [r["report"] for r in rows], [r["reference"] for r in rows]
+            for name in self.spec.metrics:
+                if not self.force and _cached_score(scores_dir / f"{name}.json", engine, name, gen_hash):
+                    log.info("metric %s: reusing %s", name, scores_dir / f"{name}.json")
+                    continue
+                results = engine.score([name], ids, hyps, refs, bootstrap=self.bootstrap, seed=self.spec.seed,
+                                       **_cleaning_kw(engine, cleaning))
+                for res in results.values():
+                    res["generations_sha256"] = gen_hash  # type: ignore[typeddict-unknown-key]
+                engine.write_results(results, scores_dir)
+
+
+def _cached_score(path: Path, engine: Any, name: str, gen_hash: str) -> bool:
+    """True if ``path`` holds a finished result for these generations under the current signature."""
+    if not path.exists():
+        return False
+    try:
+        res = read_json(path)
+    except RRGBenchError:
+        return False
+    if res.get("status") != "ok" or res.get("generations_sha256") != gen_hash:
+        return False
+    try:
+        return res.get("signature") == engine.make_metric(name).signature()
+    except Exception:  # noqa: BLE001 - a metric that cannot even build is rescored (and reports why)
+        return False
 
 
 def _cleaning_kw(engine: Any, cleaning: str) -> dict[str, str]:
     import inspect
 
     return {"cleaning": cleaning} if "cleaning" in inspect.signature(engine.score).parameters else {}
-
-
-def _hash_tree(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def execute(spec: RunSpec, runs_dir: Path, **kwargs: Any) -> Path:

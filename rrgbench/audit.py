@@ -1,0 +1,431 @@
+"""Reproducibility audit of finished run directories (``rrgbench audit``).
+
+Each check yields ``ok``, ``fail``, ``warn`` (reported, not a failure: e.g. a newer package version whose
+numbers still re-score identically) or ``skip`` (cannot be checked here, with the reason). An audit
+fails when any check fails. Checks, in order:
+
+``schema`` record valid, spec hash recomputes, every stage done; ``files`` expected files present, no
+leftovers of an interrupted run; ``generation_ids`` generated ids equal the dataset split's ids (after
+``limit``) and references equal the current data; ``dataset_manifest`` manifest hash equal to the current
+data's; ``checkpoint`` sha256 of every checkpoint file equal to the recorded one; ``signatures`` metric
+signatures now vs then; ``packages`` tracked package versions now vs then; ``rescore`` re-scoring the
+stored generations (same bootstrap and seed) reproduces the stored scores, CIs and per-sample rows;
+``regenerate`` N seeded-random samples generated again from the checkpoint equal the stored reports
+(exactly on CPU; mean normalised edit distance within ``tolerance`` on GPU); ``environment`` diff.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import random
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .api import Dataset, RRGBenchError, UnavailableError
+from .io import iter_jsonl, read_json
+from .records import (
+    CHECKPOINT_DIR,
+    GENERATIONS,
+    PARTIAL_GENERATIONS,
+    RUN_JSON,
+    SCORES_DIR,
+    SHARDS_DIR,
+    TRAIN_STATE_DIR,
+    RunRecord,
+    load_record,
+)
+
+GPU_TOLERANCE = 0.05  # default mean normalised edit distance allowed when regenerating on a GPU
+VOLATILE_ENV_KEYS = ("num_threads", "world_size")
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # ok | fail | warn | skip
+    detail: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AuditReport:
+    run_dir: str
+    checks: list[Check] = field(default_factory=list)
+    paper: list[dict[str, Any]] | None = None  # reproduced vs reported rows (--against-paper)
+    paper_note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != "fail" for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"run_dir": self.run_dir, "ok": self.ok, "checks": [asdict(c) for c in self.checks]}
+        if self.paper is not None:
+            out["against_paper"] = {"rows": self.paper, "note": self.paper_note}
+        return out
+
+
+# ------------------------------------------------------------------------------------ environment
+
+
+def _flatten(env: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in env.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def diff_environment(then: dict[str, Any], now: dict[str, Any],
+                     ignore: tuple[str, ...] = ()) -> dict[str, list[Any]]:
+    """``{"packages.torch": [then, now], ...}`` for every key whose value differs (``ignore``d keys skipped)."""
+    a, b = _flatten(then or {}), _flatten(now or {})
+    return {k: [a.get(k), b.get(k)] for k in sorted(set(a) | set(b))
+            if a.get(k) != b.get(k) and k.rsplit(".", 1)[-1] not in ignore}
+
+
+# ------------------------------------------------------------------------------------------ audit
+
+
+class _Auditor:
+    def __init__(self, run_dir: Path, *, regenerate: int, tolerance: float | None, data_dir: Path | None,
+                 sample_seed: int) -> None:
+        self.run_dir = Path(run_dir)
+        self.regenerate = regenerate
+        self.tolerance = tolerance
+        self.data_dir = data_dir
+        self.sample_seed = sample_seed
+        self.report = AuditReport(str(self.run_dir))
+        self.record: RunRecord = {}
+        self.rows: list[dict[str, Any]] = []
+        self._dataset: Dataset | None = None
+
+    def add(self, name: str, status: str, detail: str = "", **data: Any) -> None:
+        self.report.checks.append(Check(name, status, detail, data))
+
+    def guarded(self, name: str, fn: Callable[[], None]) -> None:
+        """Run one check; an unexpected error becomes a failed check, never a crash of the whole audit."""
+        try:
+            fn()
+        except UnavailableError as exc:
+            self.add(name, "skip", str(exc))
+        except RRGBenchError as exc:
+            self.add(name, "fail", str(exc))
+        except Exception as exc:  # noqa: BLE001 - report and continue with the other checks
+            self.add(name, "fail", f"{type(exc).__name__}: {exc}")
+
+    # -- checks ---------------------------------------------------------------------------------
+    def check_schema(self) -> bool:
+        from .specs import spec_from_dict
+
+        try:
+            self.record = load_record(self.run_dir)
+            spec = spec_from_dict(dict(self.record["spec"]), source=str(self.run_dir / RUN_JSON))
+        except RRGBenchError as exc:
+            self.add("schema", "fail", str(exc))
+            return False
+        problems = []
+        if spec.spec_hash != self.record["spec_hash"]:
+            problems.append(f"spec hash recomputes to {spec.spec_hash}, record says {self.record['spec_hash']}")
+        if not self.run_dir.name.endswith(self.record["spec_hash"]):
+            problems.append(f"directory name does not end with the spec hash {self.record['spec_hash']}")
+        unfinished = {s: v for s, v in self.record["status"].items() if v != "done"}
+        if unfinished:
+            problems.append("unfinished stages: " + ", ".join(f"{s}={v}" for s, v in unfinished.items()))
+        self.spec = spec
+        self.add("schema", "fail" if problems else "ok", "; ".join(problems) or "valid, all stages done")
+        return True
+
+    def check_files(self) -> None:
+        missing = [GENERATIONS] if not (self.run_dir / GENERATIONS).is_file() else []
+        if self.record.get("checkpoint") and not (self.run_dir / CHECKPOINT_DIR).is_dir():
+            missing.append(CHECKPOINT_DIR + "/")
+        for metric in self.spec.metrics:
+            summary = self.run_dir / SCORES_DIR / f"{metric}.json"
+            if not summary.is_file():
+                missing.append(f"{SCORES_DIR}/{metric}.json")
+            elif read_json(summary).get("status") == "ok" and not summary.with_suffix(".samples.jsonl").is_file():
+                missing.append(f"{SCORES_DIR}/{metric}.samples.jsonl")
+        leftovers = [n for n in (PARTIAL_GENERATIONS, SHARDS_DIR, TRAIN_STATE_DIR) if (self.run_dir / n).exists()]
+        if missing:
+            self.add("files", "fail", "missing: " + ", ".join(missing), missing=missing)
+        elif leftovers:
+            self.add("files", "warn", "leftovers of an interrupted run: " + ", ".join(leftovers))
+        else:
+            self.add("files", "ok", "run.json, generations, checkpoint and every metric's scores present")
+
+    @property
+    def dataset(self) -> Dataset:
+        if self._dataset is None:
+            from .plugins import get_host
+
+            cls = get_host().datasets.get(self.spec.dataset)
+            ds = cls(data_dir=self.data_dir, section=self.spec.section, **self.spec.dataset_options)
+            ds.prepare()
+            self._dataset = ds
+        return self._dataset
+
+    def check_generation_ids(self) -> None:
+        self.rows = list(iter_jsonl(self.run_dir / GENERATIONS))
+        samples = self.dataset.split(self.spec.split)
+        if self.spec.limit is not None:
+            samples = samples[: self.spec.limit]
+        want, got = [s.id for s in samples], [r.get("id") for r in self.rows]
+        if want != got:
+            extra, lost = sorted(set(got) - set(want)), sorted(set(want) - set(got))
+            detail = (f"{len(got)} generated vs {len(want)} in split '{self.spec.split}'"
+                      + (f"; not in split: {extra[:3]}" if extra else "") + (f"; missing: {lost[:3]}" if lost else "")
+                      + ("; same ids in another order" if not extra and not lost else ""))
+            self.add("generation_ids", "fail", detail)
+            return
+        changed = [s.id for s, r in zip(samples, self.rows) if s.report != r.get("reference")]
+        if changed:
+            self.add("generation_ids", "fail", f"{len(changed)} stored references differ from the current data "
+                                               f"(first: {changed[0]})")
+            return
+        self.add("generation_ids", "ok", f"{len(got)} ids equal split '{self.spec.split}'"
+                 + (f" (limit {self.spec.limit})" if self.spec.limit else "") + ", references equal")
+
+    def check_manifest(self) -> None:
+        then = (self.record.get("dataset") or {}).get("manifest_hash")
+        now = self.dataset.manifest_hash()
+        if then != now:
+            self.add("dataset_manifest", "fail", f"manifest hash {str(then)[:16]}... then, {now[:16]}... now")
+        else:
+            self.add("dataset_manifest", "ok", f"manifest hash {now[:16]}... unchanged")
+
+    def check_checkpoint(self) -> None:
+        from .runner import hash_tree
+
+        recorded = (self.record.get("checkpoint") or {}).get("sha256")
+        if recorded is None:
+            self.add("checkpoint", "skip", "no checkpoint recorded")
+            return
+        ckpt = self.run_dir / CHECKPOINT_DIR
+        if not ckpt.is_dir():
+            self.add("checkpoint", "fail", f"{ckpt} missing")
+            return
+        current = hash_tree(ckpt)
+        bad = sorted(n for n in set(recorded) | set(current) if recorded.get(n) != current.get(n))
+        if bad:
+            self.add("checkpoint", "fail", f"sha256 differs for {len(bad)} file(s): {', '.join(bad[:5])}", files=bad)
+        else:
+            self.add("checkpoint", "ok", f"{len(current)} file(s) match their recorded sha256")
+
+    def _score_files(self) -> dict[str, dict[str, Any]]:
+        return {m: read_json(self.run_dir / SCORES_DIR / f"{m}.json") for m in self.spec.metrics
+                if (self.run_dir / SCORES_DIR / f"{m}.json").is_file()}
+
+    def check_signatures(self) -> None:
+        from .scoring.engine import make_metric
+
+        diffs, notes = {}, []
+        for name, stored in self._score_files().items():
+            metric = make_metric(name)
+            now = metric.signature()
+            if stored.get("signature") != now:
+                diffs[name] = [stored.get("signature"), now]
+            reason = metric.availability()
+            if reason and stored.get("status") == "ok":
+                notes.append(f"{name} unavailable now: {reason}")
+        if diffs:
+            detail = "; ".join(f"{m}: '{a}' then, '{b}' now" for m, (a, b) in diffs.items())
+            self.add("signatures", "fail", detail, diffs=diffs)
+        else:
+            self.add("signatures", "warn" if notes else "ok", "; ".join(notes) or "every metric signature unchanged")
+
+    def check_packages_and_env(self, now_env: dict[str, Any]) -> None:
+        then_env = self.record.get("environment") or {}
+        pkgs = diff_environment(then_env.get("packages") or {}, now_env.get("packages") or {})
+        if pkgs:
+            self.add("packages", "warn", "; ".join(f"{k}: {a} -> {b}" for k, (a, b) in pkgs.items()), diffs=pkgs)
+        else:
+            self.add("packages", "ok", f"{len(then_env.get('packages') or {})} tracked package versions unchanged")
+        rest = {k: v for k, v in diff_environment(then_env, now_env, ignore=VOLATILE_ENV_KEYS).items()
+                if not k.startswith("packages.")}
+        if rest:
+            self.add("environment", "warn", "; ".join(f"{k}: {a} -> {b}" for k, (a, b) in rest.items()), diffs=rest)
+        else:
+            self.add("environment", "ok", "environment unchanged")
+
+    def check_rescore(self) -> None:
+        from .runner import _cleaning_kw
+        from .scoring import engine
+
+        if not self.rows:
+            self.rows = list(iter_jsonl(self.run_dir / GENERATIONS))
+        ids = [r["id"] for r in self.rows]
+        hyps, refs = [r["report"] for r in self.rows], [r["reference"] for r in self.rows]
+        cleaning = (self.record.get("dataset") or {}).get("cleaning", "r2gen_iu")
+        tol = self.tolerance or 0.0
+        for name, stored in self._score_files().items():
+            check = f"rescore:{name}"
+            if stored.get("status") != "ok":
+                self.add(check, "skip", f"stored result is '{stored.get('status')}': {stored.get('reason', '')}")
+                continue
+            res = engine.score([name], ids, hyps, refs, bootstrap=int(stored.get("bootstrap") or 0),
+                               seed=self.spec.seed, **_cleaning_kw(engine, cleaning))[name]
+            if res.get("status") != "ok":
+                self.add(check, "skip", f"cannot re-score here: {res.get('reason', '')}")
+                continue
+            dev = _max_deviation(stored.get("scores", {}), res.get("scores", {}))
+            dev_ci = _max_deviation(_flat_ci(stored.get("ci95", {})), _flat_ci(res.get("ci95", {})))
+            samples_path = self.run_dir / SCORES_DIR / f"{name}.samples.jsonl"
+            stored_rows = list(iter_jsonl(samples_path)) if samples_path.exists() else []
+            dev_rows = max((_max_deviation(a, b) for a, b in zip(stored_rows, res.get("per_sample") or [])),
+                           default=0.0)
+            if len(stored_rows) != len(res.get("per_sample") or []):
+                dev_rows = math.inf
+            worst = max(dev, dev_ci, dev_rows)
+            detail = (f"max |delta| scores {dev:.3g}, ci95 {dev_ci:.3g}, per-sample {dev_rows:.3g} "
+                      f"({'exact' if tol == 0 else f'tolerance {tol:g}'})")
+            self.add(check, "ok" if worst <= tol else "fail", detail, max_deviation=worst)
+
+    def check_regenerate(self) -> None:
+        from .api import RunContext
+        from .distributed import World
+        from .plugins import get_host
+        from .runner import _device, seed_everything
+
+        if not self.rows:
+            self.rows = list(iter_jsonl(self.run_dir / GENERATIONS))
+        ids = sorted(r["id"] for r in self.rows)
+        rng = random.Random(self.sample_seed)
+        rng.shuffle(ids)  # nested: the first N of one shuffle, so a larger N includes a smaller N's samples
+        chosen = set(ids[: self.regenerate])
+        by_id = {s.id: s for s in self.dataset.split(self.spec.split)}
+        samples = [by_id[r["id"]] for r in self.rows if r["id"] in chosen]
+        stored = {r["id"]: r["report"] for r in self.rows}
+        device = _device(World())
+        cls = get_host().methods.get(self.spec.method)
+        with tempfile.TemporaryDirectory(prefix="rrgbench-audit-") as tmp:
+            ctx = RunContext(run_dir=Path(tmp), seed=self.spec.seed, device=device, preset=self.spec.preset,
+                             dataset_name=self.spec.dataset)
+            seed_everything(self.spec.seed)
+            method = cls(dict(self.spec.config), ctx)
+            method.prepare(self.dataset)
+            method.load(self.run_dir / CHECKPOINT_DIR)
+            seed_everything(self.spec.seed)
+            bs = max(1, method.generate_batch_size())
+            new: list[str] = []
+            for i in range(0, len(samples), bs):
+                new.extend(str(r) for r in method.generate(samples[i: i + bs], self.dataset))
+        distances = [1.0 - difflib.SequenceMatcher(None, stored[s.id], r).ratio() for s, r in zip(samples, new)]
+        differing = [s.id for s, r in zip(samples, new) if stored[s.id] != r]
+        mean_dist = sum(distances) / max(1, len(distances))
+        tol = self.tolerance if self.tolerance is not None else (0.0 if device == "cpu" else GPU_TOLERANCE)
+        ok = not differing if tol == 0 else mean_dist <= tol
+        detail = (f"{len(samples) - len(differing)}/{len(samples)} regenerated reports identical on {device}; "
+                  f"mean normalised edit distance {mean_dist:.4f} (tolerance {tol:g})"
+                  + (f"; first differing: {differing[0]}" if differing else ""))
+        self.add("regenerate", "ok" if ok else "fail", detail, differing=differing, mean_distance=mean_dist)
+
+    def against_paper(self) -> None:
+        from .leaderboard.reported import load_reported
+
+        entries = load_reported(self.spec.method).get(self.spec.dataset, [])
+        rows: list[dict[str, Any]] = []
+        for entry in entries:
+            for name, stored in self._score_files().items():
+                if entry["metric"] and entry["metric"] != name:
+                    continue
+                if stored.get("status") != "ok" or not str(stored.get("signature", "")).startswith(entry["prefix"]):
+                    continue
+                for key, value in entry["scores"].items():
+                    if key in stored.get("scores", {}):
+                        ci = stored.get("ci95", {}).get(key)
+                        rows.append({"metric": name, "score": key, "reported": value,
+                                     "reproduced": stored["scores"][key], "ci95": ci,
+                                     "within_ci": bool(ci and ci[0] <= value <= ci[1]),
+                                     "signature": stored["signature"], "source": entry["source"]})
+        self.report.paper = rows
+        if not rows:
+            self.report.paper_note = "no reported numbers under this protocol"
+
+    # -- driver ---------------------------------------------------------------------------------
+    def run(self, against_paper: bool) -> AuditReport:
+        if not self.check_schema():
+            return self.report
+        from .env import capture
+        from .plugins import get_host
+
+        self.guarded("files", self.check_files)
+        self.guarded("generation_ids", self.check_generation_ids)
+        self.guarded("dataset_manifest", self.check_manifest)
+        self.guarded("checkpoint", self.check_checkpoint)
+        self.guarded("signatures", self.check_signatures)
+        self.guarded("packages", lambda: self.check_packages_and_env(capture(get_host().env_info())))
+        if (self.run_dir / GENERATIONS).is_file():
+            self.guarded("rescore", self.check_rescore)
+        if self.regenerate > 0:
+            if any(c.name == "checkpoint" and c.status == "fail" for c in self.report.checks):
+                self.add("regenerate", "skip", "checkpoint does not match its record")
+            else:
+                self.guarded("regenerate", self.check_regenerate)
+        if against_paper:
+            self.guarded("against_paper", self.against_paper)
+        return self.report
+
+
+def _flat_ci(ci: dict[str, Any]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, pair in ci.items():
+        if isinstance(pair, (list, tuple)) and len(pair) == 2:
+            out[f"{key}.lo"], out[f"{key}.hi"] = pair
+    return out
+
+
+def _max_deviation(a: dict[str, Any], b: dict[str, Any]) -> float:
+    """Largest absolute difference over the numeric keys of two dicts (inf if keys or kinds differ)."""
+    keys = {k for k, v in a.items() if isinstance(v, (int, float))} | {
+        k for k, v in b.items() if isinstance(v, (int, float))}
+    worst = 0.0
+    for k in keys:
+        x, y = a.get(k), b.get(k)
+        if not isinstance(x, (int, float)) or not isinstance(y, (int, float)):
+            return math.inf
+        if isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y):
+            continue
+        worst = max(worst, abs(float(x) - float(y)))
+    for k in set(a) | set(b):  # non-numeric fields (ids) must match exactly
+        if k not in keys and a.get(k) != b.get(k):
+            return math.inf
+    return worst
+
+
+def audit_run(run_dir: Path, *, regenerate: int = 0, tolerance: float | None = None,
+              data_dir: Path | None = None, against_paper: bool = False, sample_seed: int = 0) -> AuditReport:
+    """Audit one run directory; see the module docstring for the checks."""
+    return _Auditor(Path(run_dir), regenerate=regenerate, tolerance=tolerance, data_dir=data_dir,
+                    sample_seed=sample_seed).run(against_paper)
+
+
+def format_report(report: AuditReport) -> str:
+    """Human-readable lines for one audit."""
+    mark = {"ok": "ok  ", "fail": "FAIL", "warn": "warn", "skip": "skip"}
+    lines = [f"{'PASS' if report.ok else 'FAIL'} {report.run_dir}"]
+    for c in report.checks:
+        lines.append(f"  {mark.get(c.status, c.status)} {c.name:<22} {c.detail}")
+    if report.paper is not None:
+        lines.append("  against the paper (same protocol):")
+        if not report.paper:
+            lines.append(f"    {report.paper_note}")
+        for row in report.paper:
+            ci = row["ci95"]
+            ci_text = f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else ""
+            lines.append(f"    {row['metric']}/{row['score']:<24} reproduced {row['reproduced']:.4f}{ci_text}  "
+                         f"reported {row['reported']:.4f}{'  (within CI)' if row['within_ci'] else ''}"
+                         f"  source: {row['source']}")
+    return "\n".join(lines)
+
+
+def to_json(reports: list[AuditReport]) -> str:
+    return json.dumps({"ok": all(r.ok for r in reports), "runs": [r.to_dict() for r in reports]}, indent=2,
+                      sort_keys=True, default=str)
