@@ -1,0 +1,17 @@
+"""CE with CheXbert labels (:mod:`rrgbench.clinical.chexbert`); see :mod:`rrgbench.clinical.ce` for the keys.
+
+Options: ``checkpoint`` (path of chexbert.pth), ``bert_dir``, ``device``, ``batch_size``, plus the CE options
+``preset`` / ``labels`` / ``uncertain`` / ``averages``. RadEval's numbers correspond to ``preset=radeval``.
+"""
+
+from __future__ import annotations
+
+from rrgbench.clinical.ce_metric import CEMetric
+
+
+class CheXbertCE(CEMetric):
+    """Clinical efficacy from CheXbert labels; unavailable (never 0) without the checkpoint."""
+
+    name = "chexbert"
+    description = "CE with CheXbert (f1chexbert model class, local chexbert.pth)"
+    labeler_name = "chexbert"
