@@ -1,0 +1,150 @@
+"""Building the VLM: a tiny random Qwen2.5-VL (CPU) or Lingshu-7B from a local path (NF4 QLoRA on CUDA).
+
+Nothing here downloads: the paper preset refuses with :class:`~rrgbench.api.UnavailableError` when the
+weights, a CUDA device or bitsandbytes are missing. bitsandbytes is imported only on that path.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from rrgbench_plugins.methods.common.assets import resolve_asset
+from torch import nn
+from transformers import (
+    PreTrainedTokenizerFast,
+    Qwen2_5_VLConfig,
+    Qwen2_5_VLForConditionalGeneration,
+    Qwen2VLImageProcessor,
+)
+
+from rrgbench.api import RRGBenchError, UnavailableError
+
+from .chat import SPECIALS, qwen_chat_prompt
+
+UNK = "[UNK]"
+
+
+def train_tokenizer(texts: Sequence[str], vocab_size: int, prompt: str) -> PreTrainedTokenizerFast:
+    """A deterministic word-level tokenizer over the training reports plus the chat template's words.
+
+    Qwen's special tokens keep their roles (``<|endoftext|>`` pads, ``<|im_end|>`` ends a turn).
+    """
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+
+    normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
+    pre = pre_tokenizers.BertPreTokenizer()
+    template = qwen_chat_prompt(prompt)
+    for special in SPECIALS:
+        template = template.replace(special, " ")
+    counts = Counter(w for t in [*texts, template] for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(t)))
+    words = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    specials = [*SPECIALS, UNK]
+    template_words = {w for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(template))}
+    keep = [w for w in words if w in template_words]
+    keep += [w for w in words if w not in template_words][:max(0, vocab_size - len(specials) - len(keep))]
+    tok = Tokenizer(models.WordLevel({t: i for i, t in enumerate(specials + keep)}, unk_token=UNK))
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = pre
+    tok.add_special_tokens(specials)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token=UNK, pad_token="<|endoftext|>",
+                                   eos_token="<|im_end|>", additional_special_tokens=list(SPECIALS[1:]))
+
+
+def tiny_model_config(spec: dict[str, Any], tokenizer: PreTrainedTokenizerFast) -> Qwen2_5_VLConfig:
+    """A small Qwen2.5-VL configuration whose special ids are the tokenizer's."""
+    ids = {name: int(tokenizer.convert_tokens_to_ids(tok)) for name, tok in (
+        ("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"),
+        ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>"))}
+    text = {**spec["text"], "vocab_size": len(tokenizer), "tie_word_embeddings": False,
+            "bos_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id}
+    vision = {**spec["vision"], "out_hidden_size": spec["text"]["hidden_size"]}
+    return Qwen2_5_VLConfig(text_config=text, vision_config=vision, **ids)
+
+
+def tiny_image_processor(image_size: int) -> Qwen2VLImageProcessor:
+    """Qwen2-VL's processor pinned to one ``image_size`` square (must be a multiple of 28)."""
+    if image_size % 28:
+        raise RRGBenchError(f"image_size {image_size} must be a multiple of 28 (patch 14 x merge 2)")
+    pixels = image_size * image_size
+    return Qwen2VLImageProcessor(min_pixels=pixels, max_pixels=pixels)
+
+
+def lora_wrap(model: nn.Module, lora: dict[str, Any]) -> nn.Module:
+    from peft import LoraConfig, get_peft_model
+
+    return get_peft_model(model, LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
+                                            target_modules=lora["target_modules"], bias="none",
+                                            task_type="CAUSAL_LM"))
+
+
+def paper_model_path(config: dict[str, Any]) -> Path:
+    """The local Lingshu-7B directory, or UnavailableError naming where it must go."""
+    from rrgbench.paths import models_root
+
+    name = config["model"]
+    path = resolve_asset(name, config)
+    if path is None or not (path / "config.json").is_file():
+        where = path or (models_root() / name)
+        raise UnavailableError(f"radvision paper preset: {where / 'config.json'} not found; copy Lingshu-7B "
+                               f"(lingshu-medical-mllm/Lingshu-7B) there or set config assets.{name}")
+    return path
+
+
+def require_qlora_runtime(config: dict[str, Any]) -> None:
+    """CUDA and bitsandbytes, needed for 4-bit QLoRA; raise UnavailableError saying which is missing."""
+    if not config["quantize_4bit"]:
+        return
+    if not torch.cuda.is_available():
+        raise UnavailableError("radvision paper preset: 4-bit QLoRA needs a CUDA GPU and none is visible "
+                               "(set quantize_4bit: false to try full precision)")
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError as exc:
+        raise UnavailableError("radvision paper preset: bitsandbytes is not installed "
+                               "(pip install -c constraints.txt bitsandbytes)") from exc
+
+
+def load_paper_model(path: Path, config: dict[str, Any], device: torch.device) -> tuple[nn.Module, Any]:
+    """Lingshu-7B (any local Qwen2.5-VL checkpoint) with NF4 quantisation and LoRA; plus its processor."""
+    from transformers import AutoProcessor
+
+    require_qlora_runtime(config)
+    cfg = Qwen2_5_VLConfig.from_pretrained(str(path), local_files_only=True)
+    if cfg.model_type != "qwen2_5_vl":
+        raise RRGBenchError(f"{path}: model_type {cfg.model_type!r} is not qwen2_5_vl")
+    kwargs: dict[str, Any] = {"local_files_only": True, "torch_dtype": torch.float16 if device.type == "cuda"
+                              else torch.float32}
+    if config["quantize_4bit"]:
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                                           bnb_4bit_compute_dtype=torch.float16)
+        kwargs["device_map"] = {"": device.index or 0}
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(str(path), **kwargs)
+    if not config["quantize_4bit"]:
+        model.to(device)
+    if config["gradient_checkpointing"]:
+        model.gradient_checkpointing_enable()
+    if config["quantize_4bit"]:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config["gradient_checkpointing"])
+    processor = AutoProcessor.from_pretrained(str(path), local_files_only=True, use_fast=False)
+    return lora_wrap(model, config["lora"]), processor
+
+
+def make_optimizer(name: str, params: list[nn.Parameter], lr: float) -> tuple[torch.optim.Optimizer, str]:
+    """The notebook's PagedAdamW8bit on CUDA with bitsandbytes, else torch AdamW; returns what was used."""
+    if name == "paged_adamw_8bit" and torch.cuda.is_available():
+        try:
+            import bitsandbytes as bnb
+
+            return bnb.optim.PagedAdamW8bit(params, lr=lr), "paged_adamw_8bit"
+        except ImportError:
+            pass
+    return torch.optim.AdamW(params, lr=lr), "adamw"

@@ -1,0 +1,73 @@
+"""RadVision-7B presets. ``paper`` follows the notebook (Lingshu-7B, NF4 QLoRA, 1 epoch per stage, batch 1 x
+accumulation 4, lr 1e-4, grad-norm clip 1.0); ``tiny`` is a randomly initialised Qwen2.5-VL for CPUs."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from rrgbench.api import RRGBenchError
+
+STAGES = ("vision", "projector", "llm")
+PROMPT = "Generate radiology report."  # the notebook's training prompt; we use it for inference too
+
+BASE: dict[str, Any] = {
+    "model": "lingshu-7b",            # asset name under $RRGBENCH_MODELS (or config["assets"]["lingshu-7b"])
+    "tiny_model": None,               # tiny preset: the randomly initialised architecture (see tiny.py)
+    "image_size": 512,                # the notebook resizes to 512x512 (LANCZOS) before the processor
+    "prompt": PROMPT,
+    "max_length": 1024,               # the notebook's processor truncation length
+    "quantize_4bit": True,            # NF4, fp16 compute (bitsandbytes, CUDA only)
+    "gradient_checkpointing": True,
+    "lora": {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"},
+    "stages": list(STAGES),           # which of vision / projector / llm to train (each selectable)
+    "stage_params": "float",          # float: every floating-point parameter of the stage's component
+                                      # (the notebook's set_training_stage); lora: LoRA adapters only
+    "epochs": {"vision": 1, "projector": 1, "llm": 1},
+    "batch_size": 1,
+    "grad_accum": 4,
+    "lr": 1e-4,
+    "optimizer": "paged_adamw_8bit",  # the notebook's bnb.optim.PagedAdamW8bit; adamw on CPU
+    "clip_norm": 1.0,
+    "amp": True,                      # fp16 autocast on CUDA
+    "max_steps": None,
+    "decoding": {"max_new_tokens": 400, "num_beams": 1, "do_sample": False, "repetition_penalty": 1.0},
+    "generate_batch_size": 8,
+    "assets": {},
+}
+
+TINY_MODEL = {
+    "text": {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4,
+             "num_key_value_heads": 2, "max_position_embeddings": 2048,
+             "rope_scaling": {"type": "mrope", "mrope_section": [4, 6, 6]}},
+    "vision": {"depth": 2, "hidden_size": 64, "intermediate_size": 128, "num_heads": 2, "patch_size": 14,
+               "spatial_merge_size": 2, "temporal_patch_size": 2, "window_size": 56, "fullatt_block_indexes": [1]},
+    "vocab_size": 2000,               # word vocabulary trained on the training reports
+}
+
+TINY_OVERRIDES: dict[str, Any] = {
+    "model": None,
+    "tiny_model": TINY_MODEL,
+    "image_size": 112,                # 8x8 patches of 14 px -> 16 image tokens after the 2x2 merger
+    "max_length": 256,
+    "quantize_4bit": False,
+    "gradient_checkpointing": False,
+    "epochs": {"vision": 1, "projector": 1, "llm": 6},
+    "batch_size": 16,
+    "grad_accum": 1,
+    "lr": 2e-3,
+    "optimizer": "adamw",
+    "amp": False,
+    "decoding": {"max_new_tokens": 80, "num_beams": 1, "do_sample": False, "repetition_penalty": 1.0},
+    "generate_batch_size": 32,
+}
+
+
+def preset_config(preset: str, dataset: str) -> dict[str, Any]:
+    if preset not in ("tiny", "paper"):
+        raise RRGBenchError(f"radvision has presets tiny and paper, not {preset!r}")
+    config = copy.deepcopy(BASE)
+    if preset == "tiny":
+        config.update(copy.deepcopy(TINY_OVERRIDES))
+    del dataset  # one configuration for every dataset
+    return config

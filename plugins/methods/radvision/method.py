@@ -1,0 +1,246 @@
+"""RadVision-7B as an rrgbench :class:`~rrgbench.api.Method`: three LoRA stages on a Qwen2.5-VL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rrgbench_plugins.methods.common.checkpoint import load_checkpoint, save_checkpoint
+
+from rrgbench.api import Dataset, Method, RRGBenchError, RunContext, Sample
+from rrgbench.io import atomic_write_json, read_json
+from rrgbench.text import clean
+
+from .backend import (
+    load_paper_model,
+    lora_wrap,
+    make_optimizer,
+    paper_model_path,
+    require_qlora_runtime,
+    tiny_image_processor,
+    tiny_model_config,
+    train_tokenizer,
+)
+from .chat import ChatFormat, processor_chat_prompt, qwen_chat_prompt
+from .config import STAGES, preset_config
+from .stages import select_stage
+
+
+class RadVision(Method):
+    name = "radvision"
+    description = ("RadVision-7B: Lingshu-7B (Qwen2.5-VL) with NF4 QLoRA, trained in three stages "
+                   "(vision, projector, language model)")
+    version = "0.1"
+    stages = STAGES
+
+    def __init__(self, config: dict[str, Any], ctx: RunContext) -> None:
+        super().__init__(config, ctx)
+        self.device = torch.device(ctx.device)
+        self.cleaning: str | None = config.get("cleaning")
+        self.tokenizer: Any = None
+        self.processor: Any = None  # paper preset: the local AutoProcessor
+        self.model: Any = None
+        self.chat: ChatFormat | None = None
+        self.trained_names: set[str] = set()
+
+    @classmethod
+    def default_config(cls, preset: str, dataset: str) -> dict[str, Any]:
+        return preset_config(preset, dataset)
+
+    @property
+    def tiny(self) -> bool:
+        return self.config.get("tiny_model") is not None
+
+    # -- prepare ---------------------------------------------------------------------------------
+    def prepare(self, data: Dataset) -> None:
+        self.cleaning = self.cleaning or data.cleaning
+        if not self.tiny:
+            paper_model_path(self.config)  # refuse early and clearly: no weights ...
+            require_qlora_runtime(self.config)  # ... no GPU, no bitsandbytes
+            return
+        if self.tokenizer is None:
+            self.ctx.substitute("lingshu-7b", "tiny preset: a small randomly initialised Qwen2.5-VL and a "
+                                "word-level tokenizer trained on the training reports")
+            texts = [clean(s.report, self.cleaning) for s in data.split("train")]
+            self.tokenizer = train_tokenizer(texts, int(self.config["tiny_model"]["vocab_size"]),
+                                             self.config["prompt"])
+
+    def _ensure_model(self) -> None:
+        if self.model is not None:
+            return
+        if self.tiny:
+            torch.manual_seed(self.ctx.seed)
+            from transformers import Qwen2_5_VLForConditionalGeneration
+
+            base = Qwen2_5_VLForConditionalGeneration(tiny_model_config(self.config["tiny_model"], self.tokenizer))
+            self.model = lora_wrap(base, self.config["lora"]).to(self.device)
+            self._set_chat(tiny_image_processor(int(self.config["image_size"])), qwen_chat_prompt)
+        else:
+            self.model, self.processor = load_paper_model(paper_model_path(self.config), self.config, self.device)
+            self.tokenizer = self.processor.tokenizer
+            self._set_chat(self.processor.image_processor, processor_chat_prompt(self.processor))
+
+    def _set_chat(self, image_processor: Any, render: Any) -> None:
+        self.chat = ChatFormat(self.tokenizer, image_processor, self.config["prompt"], render,
+                               int(self.config["max_length"]))
+
+    def _grey(self, samples: Sequence[Sample], data: Dataset) -> list[np.ndarray]:
+        """First view of each study (the notebook used the frontal image only)."""
+        size = int(self.config["image_size"])
+        out = []
+        for s in samples:
+            views = np.asarray(data.load_images(s, size), dtype=np.float32)
+            if views.ndim != 3 or views.shape[1:] != (size, size) or not len(views):
+                raise RRGBenchError(f"sample {s.id}: load_images returned shape {views.shape}")
+            out.append(views[0])
+        return out
+
+    def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {k: v.to(self.device) for k, v in batch.items()}
+
+    # -- train -----------------------------------------------------------------------------------
+    def train(self, stage: str, data: Dataset) -> dict[str, Any]:
+        if stage not in STAGES:
+            raise RRGBenchError(f"radvision stages are {', '.join(STAGES)}, not {stage!r}")
+        cfg = self.config
+        if stage not in cfg["stages"]:
+            return {"skipped": True}
+        self.prepare(data)
+        self._ensure_model()
+        assert self.chat is not None
+        names = select_stage(self.model, stage, cfg["stage_params"])
+        if not names:
+            return {"skipped": True, "reason": "no trainable parameters in this component"}
+        self.trained_names.update(names)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if self.device.type == "cuda":  # the notebook trains the selected parameters in float32
+            for p in params:
+                if p.dtype != torch.float32:
+                    p.data = p.data.float()
+        optimizer, opt_name = make_optimizer(cfg["optimizer"], params, float(cfg["lr"]))
+        if opt_name != cfg["optimizer"]:
+            self.ctx.substitute(f"optimizer:{cfg['optimizer']}", f"{opt_name} used (needs CUDA + bitsandbytes)")
+        amp = bool(cfg["amp"]) and self.device.type == "cuda"
+        scaler = torch.amp.GradScaler("cuda", enabled=amp)
+        train_s = data.split("train")
+        texts = [clean(s.report, self.cleaning) for s in train_s]
+        bs, accum = int(cfg["batch_size"]), int(cfg["grad_accum"])
+        epochs = int(cfg["epochs"][stage])
+        max_steps = int(cfg["max_steps"]) if cfg.get("max_steps") else None
+        start, step, history = time.perf_counter(), 0, []
+        self.model.train()
+        optimizer.zero_grad(set_to_none=True)
+        for epoch in range(epochs):
+            order = np.random.default_rng(self.ctx.seed * 1000 + STAGES.index(stage) * 100 + epoch) \
+                .permutation(len(train_s))
+            total, count = 0.0, 0
+            bar = self.ctx.progress(range(0, len(order), bs), desc=f"radvision {stage} {epoch + 1}/{epochs}",
+                                    leave=False)
+            for i in bar:
+                idx = order[i:i + bs].tolist()
+                batch = self._to_device(self.chat.train_batch(self._grey([train_s[j] for j in idx], data),
+                                                              [texts[j] for j in idx]))
+                with torch.autocast(self.device.type, dtype=torch.float16, enabled=amp):
+                    loss = self.model(**batch).loss
+                scaler.scale(loss / accum).backward()
+                step += 1
+                if step % accum == 0:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(params, float(cfg["clip_norm"]))
+                    scaler.step(optimizer)
+                    scaler.update()
+                    optimizer.zero_grad(set_to_none=True)
+                total += float(loss.detach())
+                count += 1
+                if max_steps is not None and step >= max_steps:
+                    break
+            history.append(round(total / max(1, count), 4))
+            if max_steps is not None and step >= max_steps:
+                break
+        facts: dict[str, Any] = {"steps": step, "train_loss": history, "trainable_tensors": len(names),
+                                 "trainable_params": int(sum(p.numel() for p in params)), "optimizer": opt_name,
+                                 "seconds": round(time.perf_counter() - start, 2)}
+        val = data.split("val")
+        if val:
+            facts["val_loss"] = round(self._val_loss(val, data), 4)
+        self.ctx.logger.info("radvision stage %s: %s", stage, facts)
+        return facts
+
+    @torch.no_grad()
+    def _val_loss(self, samples: Sequence[Sample], data: Dataset) -> float:
+        """Report-token loss on the validation split (the notebook had no held-out data)."""
+        self.model.eval()
+        total, count, bs = 0.0, 0, int(self.config["generate_batch_size"])
+        for i in range(0, len(samples), bs):
+            chunk = samples[i:i + bs]
+            batch = self._to_device(self.chat.train_batch(self._grey(chunk, data),
+                                                          [clean(s.report, self.cleaning) for s in chunk]))
+            total += float(self.model(**batch).loss) * len(chunk)
+            count += len(chunk)
+        self.model.train()
+        return total / max(1, count)
+
+    # -- generate --------------------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, samples: Sequence[Sample], data: Dataset) -> list[str]:
+        """Greedy (deterministic) reports from the image and the training prompt only."""
+        if self.model is None or self.chat is None:
+            raise RRGBenchError("radvision: generate() before train() or load()")
+        self.model.eval()
+        batch = self._to_device(self.chat.generation_batch(self._grey(samples, data)))
+        amp = bool(self.config["amp"]) and self.device.type == "cuda"
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=amp):
+            out = self.model.generate(**batch, **self.config["decoding"], eos_token_id=self.chat.eos_ids,
+                                      pad_token_id=self.chat.pad_id)
+        new = out[:, batch["input_ids"].shape[1]:]
+        return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
+
+    # -- save / load -----------------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        if self.model is None:
+            raise RRGBenchError("radvision: nothing to save before train()")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        state = self.model.state_dict()
+        if not self.tiny:  # only what training changed; the base weights come from the local Lingshu-7B
+            state = {k: v for k, v in state.items() if k in self.trained_names}
+        save_checkpoint(path / "model.pt", {"model": state})
+        meta: dict[str, Any] = {"trained": sorted(self.trained_names), "cleaning": self.cleaning, "tiny": self.tiny}
+        if self.tiny:
+            self.tokenizer.save_pretrained(str(path / "tokenizer"))
+            meta["model_config"] = self.model.get_base_model().config.to_dict()
+        atomic_write_json(path / "meta.json", meta)
+
+    def load(self, path: Path) -> None:
+        path = Path(path)
+        if not (path / "meta.json").is_file():
+            raise RRGBenchError(f"{path / 'meta.json'}: radvision checkpoint metadata not found")
+        meta = read_json(path / "meta.json")
+        if meta["tiny"] != self.tiny:
+            raise RRGBenchError(f"{path}: checkpoint preset does not match this configuration")
+        self.cleaning = self.cleaning or meta["cleaning"]
+        if self.tiny:
+            from transformers import (
+                PreTrainedTokenizerFast,
+                Qwen2_5_VLConfig,
+                Qwen2_5_VLForConditionalGeneration,
+            )
+
+            self.tokenizer = PreTrainedTokenizerFast.from_pretrained(str(path / "tokenizer"))
+            base = Qwen2_5_VLForConditionalGeneration(Qwen2_5_VLConfig.from_dict(meta["model_config"]))
+            self.model = lora_wrap(base, self.config["lora"]).to(self.device)
+            self._set_chat(tiny_image_processor(int(self.config["image_size"])), qwen_chat_prompt)
+        else:
+            self.model = None
+            self._ensure_model()
+        state = load_checkpoint(path / "model.pt", map_location=str(self.device))["model"]
+        missing, unexpected = self.model.load_state_dict(state, strict=False)
+        if unexpected or (self.tiny and missing):
+            raise RRGBenchError(f"{path / 'model.pt'}: does not match the model ({len(missing)} missing, "
+                                f"{len(unexpected)} unexpected keys)")
+        self.trained_names = set(meta["trained"])
+

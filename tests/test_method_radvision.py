@@ -1,0 +1,144 @@
+"""RadVision plugin: a tiny random Qwen2.5-VL trained in three LoRA stages on the toy dataset (CPU)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from test_method_radscribe import NoPeekMeta, PoisonSample, ToyDataset
+
+from rrgbench.api import RRGBenchError, RunContext, UnavailableError
+
+
+@pytest.fixture(scope="module")
+def data() -> ToyDataset:
+    return ToyDataset()
+
+
+def make(tmp_path: Path, preset: str = "tiny", **overrides):
+    from rrgbench_plugins.methods.radvision.method import RadVision
+
+    torch.set_num_threads(1)
+    cfg = RadVision.default_config(preset, "toy")
+    cfg.update({"batch_size": 8, "epochs": {"vision": 1, "projector": 1, "llm": 2}, **overrides})
+    return RadVision(cfg, RunContext(run_dir=tmp_path, seed=5, preset=preset))
+
+
+def run_all(method, data) -> dict:
+    method.prepare(data)
+    return {stage: method.train(stage, data) for stage in method.stages}
+
+
+@pytest.fixture(scope="module")
+def trained(data, tmp_path_factory):
+    method = make(tmp_path_factory.mktemp("rv"))
+    return method, run_all(method, data)
+
+
+def test_three_stages_train_their_own_parameters(trained):
+    _, facts = trained
+    assert [f["steps"] for f in facts.values()] == [6, 6, 12]
+    assert facts["llm"]["train_loss"][-1] < facts["vision"]["train_loss"][0]
+    sizes = {stage: f["trainable_params"] for stage, f in facts.items()}
+    assert len(set(sizes.values())) == 3 and all(v > 0 for v in sizes.values())
+
+
+def test_stage_selection_by_component():
+    from rrgbench_plugins.methods.radvision.stages import component, select_stage
+
+    assert component("base_model.model.model.visual.merger.mlp.0.lora_A.default.weight") == "projector"
+    assert component("base_model.model.model.visual.blocks.0.attn.qkv.weight") == "vision"
+    assert component("base_model.model.lm_head.weight") == "llm"
+    model = torch.nn.Module()
+    model.visual = torch.nn.Linear(2, 2)
+    with pytest.raises(RRGBenchError):
+        select_stage(model, "decoder")
+
+
+def test_lora_only_mode_and_skipped_stage(data, tmp_path):
+    method = make(tmp_path, stage_params="lora", stages=["llm"], max_steps=1)
+    facts = run_all(method, data)
+    assert facts["vision"] == {"skipped": True} and facts["projector"] == {"skipped": True}
+    trainable = [n for n, p in method.model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n and "visual" not in n for n in trainable)
+
+
+def test_prompt_and_image_tokens_are_masked(trained, data):
+    method, _ = trained
+    batch = method.chat.train_batch(method._grey(data.split("train")[:2], data), ["the heart is enlarged .", "x"])
+    image_id = method.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    labels, ids = batch["labels"], batch["input_ids"]
+    assert (ids == image_id).sum() == 2 * 16  # 112 px -> 8x8 patches -> 2x2 merge -> 16 tokens per image
+    assert (labels[ids == image_id] == -100).all()
+    supervised = method.tokenizer.decode(labels[0][labels[0] != -100])
+    assert supervised == "the heart is enlarged . <|im_end|>"
+    # training and inference use one prompt: the generation prompt is the training prefix
+    gen = method.chat.generation_batch(method._grey(data.split("train")[:1], data))["input_ids"][0]
+    assert gen.tolist() == ids[0][: len(gen)].tolist()
+
+
+def test_save_load_round_trip(trained, data, tmp_path):
+    method, _ = trained
+    before = method.generate(data.split("test"), data)
+    assert len(before) == 8 and any(before)
+    method.save(tmp_path / "ck")
+    again = make(tmp_path)
+    again.load(tmp_path / "ck")
+    assert again.generate(data.split("test"), data) == before
+
+
+def test_training_is_deterministic(data, tmp_path):
+    runs = []
+    for i in range(2):
+        method = make(tmp_path / str(i), max_steps=2)
+        facts = run_all(method, data)
+        runs.append((facts, method.generate(data.split("test")[:3], data)))
+    for stage in ("vision", "projector", "llm"):
+        runs[0][0][stage].pop("seconds")
+        runs[1][0][stage].pop("seconds")
+    assert runs[0] == runs[1]
+
+
+def test_ground_truth_never_reaches_generate(trained, data):
+    method, _ = trained
+    test = data.split("test")
+    poisoned = [PoisonSample(id=s.id, report="", image_paths=s.image_paths, split=s.split, meta=NoPeekMeta())
+                for s in test]
+    assert method.generate(poisoned, data) == method.generate(test, data)
+
+
+def test_paper_preset_refuses_without_weights(data, tmp_path, monkeypatch):
+    monkeypatch.setenv("RRGBENCH_MODELS", str(tmp_path / "models"))
+    method = make(tmp_path, preset="paper")
+    with pytest.raises(UnavailableError, match="Lingshu-7B"):
+        method.prepare(data)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU refusal")
+def test_paper_preset_refuses_without_gpu(data, tmp_path, monkeypatch):
+    (tmp_path / "models" / "lingshu-7b").mkdir(parents=True)
+    (tmp_path / "models" / "lingshu-7b" / "config.json").write_text('{"model_type": "qwen2_5_vl"}')
+    monkeypatch.setenv("RRGBENCH_MODELS", str(tmp_path / "models"))
+    with pytest.raises(UnavailableError, match="CUDA"):
+        make(tmp_path, preset="paper").prepare(data)
+
+
+def test_loss_decreases_on_fixed_batch(data, tmp_path):
+    from rrgbench_plugins.methods.radvision.stages import select_stage
+
+    method = make(tmp_path)
+    method.prepare(data)
+    method._ensure_model()
+    batch = method.chat.train_batch(method._grey(data.split("train")[:8], data),
+                                    [s.report.lower() for s in data.split("train")[:8]])
+    select_stage(method.model, "llm")
+    opt = torch.optim.AdamW([p for p in method.model.parameters() if p.requires_grad], lr=2e-3)
+    losses = []
+    for _ in range(6):
+        loss = method.model(**batch).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.7 * losses[0]
