@@ -146,9 +146,9 @@ class CheXbertLabeler:
             return missing_weights_message(self.checkpoint)
         if self.bert_dir is not None and not (self.bert_dir / "vocab.txt").is_file():
             return f"bert_dir {self.bert_dir} has no vocab.txt (bert-base-uncased tokenizer files go there)"
-        try:
-            import f1chexbert  # noqa: F401
-        except ImportError:
+        import importlib.util
+
+        if importlib.util.find_spec("f1chexbert") is None:
             return "the f1chexbert package is not installed (pip install 'rrgbench[clinical]')"
         return None
 
