@@ -134,6 +134,25 @@ def install() -> None:
         host.register_plugin(sys.modules[__name__], "test_resume_plugin")
 
 
+def run_cmd(*args: str, limit_fsize: int | None = None, timeout: int = 300) -> Any:
+    """Run this entry point as a subprocess (optionally under RLIMIT_FSIZE, a real 'disk full' for files)."""
+    import os
+    import subprocess
+
+    def _limit() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_fsize, limit_fsize))
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parent)}
+    return subprocess.run([sys.executable, __file__, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, preexec_fn=_limit if limit_fsize else None)
+
+
+FAST_RUN = ("run", "--method", "tiny_counter", "--dataset", "toy_resume", "--metrics", "chexpert_rules",
+            "--bootstrap", "20", "--json", "--set", "step_sleep=0", "--set", "gen_sleep=0")
+
+
 if __name__ == "__main__":
     import os
 
