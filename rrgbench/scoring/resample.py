@@ -1,0 +1,108 @@
+"""Bootstrap CIs and paired significance tests computed from per-sample sufficient statistics.
+
+A resample is a row of a weight matrix ``W[B, n]``: how many times each sample is drawn. A metric
+that implements ``batch_aggregate(stats, W) -> {key: [B] array}`` is re-aggregated for all rows at once
+(vectorised); any other metric falls back to ``aggregate`` on each resampled list. The metric itself
+(models, Java) never runs again.
+
+* :func:`bootstrap_ci`: percentile 95 % interval over ``B`` seeded resamples.
+* :func:`paired_bootstrap`: the same resamples applied to two systems paired by sample; CI of the delta
+  and a two-sided p-value from the null-centred delta distribution (as sacreBLEU's paired bootstrap).
+* :func:`approximate_randomization`: per sample, swap the two systems' outputs with probability 1/2;
+  p = (1 + #{|Δ_r| ≥ |Δ|}) / (1 + R). Implemented as weights over the concatenated statistics
+  ``[A; B]`` (``[1-M, M]`` and ``[M, 1-M]``), so corpus-level metrics (BLEU, CIDEr's document
+  frequencies, micro-F1) are recomputed on each permuted corpus, not averaged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..api import Metric
+
+
+def resample_weights(n: int, b: int, seed: int) -> np.ndarray:
+    """``[b, n]`` counts from an index matrix of ``b`` seeded bootstrap resamples of ``n`` samples."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(b, n))
+    flat = (np.arange(b)[:, None] * n + idx).ravel()
+    return np.bincount(flat, minlength=b * n).reshape(b, n).astype(float)
+
+
+def resample_indices(n: int, b: int, seed: int) -> np.ndarray:
+    """The ``[b, n]`` index matrix behind :func:`resample_weights` (same seed → same resamples)."""
+    return np.random.default_rng(seed).integers(0, n, size=(b, n))
+
+
+def batch_scores(metric: Metric, stats: Sequence[dict[str, Any]], weights: np.ndarray) -> dict[str, np.ndarray]:
+    """Corpus scores of ``metric`` for each weight row: vectorised if the metric supports it."""
+    fn = getattr(metric, "batch_aggregate", None)
+    if fn is not None:
+        return {k: np.asarray(v, float) for k, v in fn(stats, weights).items()}
+    out: dict[str, list[float]] = {}
+    for row in np.asarray(weights):
+        counts = np.rint(row).astype(int)
+        sample = [stats[i] for i in np.repeat(np.arange(len(stats)), counts)]
+        for k, v in metric.aggregate(sample).items():
+            out.setdefault(k, []).append(v)
+    return {k: np.asarray(v, float) for k, v in out.items()}
+
+
+def percentile_ci(draws: np.ndarray, level: float = 0.95) -> list[float]:
+    a = (1.0 - level) / 2 * 100
+    lo, hi = np.nanpercentile(draws, [a, 100 - a])
+    return [float(lo), float(hi)]
+
+
+def bootstrap_ci(metric: Metric, stats: Sequence[dict[str, Any]], b: int = 1000, seed: int = 0
+                 ) -> dict[str, list[float]]:
+    """95 % percentile bootstrap interval per score key."""
+    if b <= 0 or len(stats) < 2:
+        return {}
+    draws = batch_scores(metric, stats, resample_weights(len(stats), b, seed))
+    return {k: percentile_ci(v) for k, v in draws.items()}
+
+
+def paired_bootstrap(metric: Metric, stats_a: Sequence[dict[str, Any]], stats_b: Sequence[dict[str, Any]],
+                     b: int = 1000, seed: int = 0) -> dict[str, dict[str, Any]]:
+    """Per key: ``{"delta", "ci95", "p_value"}`` for A − B, same resamples for both systems."""
+    if len(stats_a) != len(stats_b):
+        raise ValueError("paired statistics must have the same length")
+    full = np.ones((1, len(stats_a)))
+    obs_a, obs_b = batch_scores(metric, stats_a, full), batch_scores(metric, stats_b, full)
+    w = resample_weights(len(stats_a), b, seed)
+    da, db = batch_scores(metric, stats_a, w), batch_scores(metric, stats_b, w)
+    out = {}
+    for k in obs_a:
+        delta = float(obs_a[k][0] - obs_b[k][0])
+        draws = da[k] - db[k]
+        centred = draws - np.nanmean(draws)
+        p = (1 + int(np.sum(np.abs(centred) >= abs(delta) - 1e-12))) / (1 + b)
+        out[k] = {"delta": delta, "ci95": percentile_ci(draws), "p_value": min(1.0, p)}
+    return out
+
+
+def approximate_randomization(metric: Metric, stats_a: Sequence[dict[str, Any]],
+                              stats_b: Sequence[dict[str, Any]], trials: int = 1000, seed: int = 0
+                              ) -> dict[str, float]:
+    """Per key: the two-sided approximate-randomisation p-value for A ≠ B."""
+    n = len(stats_a)
+    if n != len(stats_b):
+        raise ValueError("paired statistics must have the same length")
+    both = list(stats_a) + list(stats_b)
+    rng = np.random.default_rng(seed)
+    swap = (rng.random((trials, n)) < 0.5).astype(float)
+    keep = 1.0 - swap
+    obs_w = np.vstack([np.concatenate([np.ones(n), np.zeros(n)]), np.concatenate([np.zeros(n), np.ones(n)])])
+    obs = batch_scores(metric, both, obs_w)
+    sa = batch_scores(metric, both, np.hstack([keep, swap]))
+    sb = batch_scores(metric, both, np.hstack([swap, keep]))
+    out = {}
+    for k in obs:
+        delta = abs(float(obs[k][0] - obs[k][1]))
+        hits = int(np.sum(np.abs(sa[k] - sb[k]) >= delta - 1e-12))
+        out[k] = (1 + hits) / (1 + trials)
+    return out

@@ -1,0 +1,129 @@
+"""The scoring engine: results, signatures, cache, bootstrap, paired tests, input checks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+from rrgbench.api import Metric, RRGBenchError
+from rrgbench.scoring import engine, resample, synthetic
+
+NO_METEOR = {"nlg": {"meteor": False}}
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("RRGBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("RRGBENCH_NO_CACHE", raising=False)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return synthetic.pairs(60, seed=4)
+
+
+class LengthRatio(Metric):
+    """A tiny corpus metric (sum of hyp words / sum of ref words) without batch_aggregate."""
+
+    name = "length_ratio"
+
+    def signature(self) -> str:
+        return "metric:length_ratio"
+
+    def sample_stats(self, hyps: Sequence[str], refs: Sequence[str]) -> list[dict[str, Any]]:
+        return [{"h": len(h.split()), "r": len(r.split())} for h, r in zip(hyps, refs)]
+
+    def aggregate(self, stats):
+        return {"ratio": sum(s["h"] for s in stats) / sum(s["r"] for s in stats)}
+
+
+def test_score_result_shape_signature_and_ids(data, tmp_path):
+    ids, hyps, refs = data
+    res = engine.score(["nlg"], ids, hyps, refs, options=NO_METEOR, bootstrap=200, seed=1)["nlg"]
+    assert res["status"] == "ok" and res["n"] == 60 and res["bootstrap"] == 200
+    assert set(res["scores"]) == {"bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_l", "cider"}
+    for key, (lo, hi) in res["ci95"].items():
+        assert lo <= res["scores"][key] <= hi
+    assert [row["id"] for row in res["per_sample"]] == ids
+    assert "protocol:r2gen" in res["signature"] and "r2gen_iu" in res["signature"]
+    engine.write_results({"nlg": res}, tmp_path / "scores")
+    summary = json.loads((tmp_path / "scores" / "nlg.json").read_text())
+    assert "per_sample" not in summary and summary["scores"] == res["scores"]
+    rows = (tmp_path / "scores" / "nlg.samples.jsonl").read_text().splitlines()
+    assert json.loads(rows[0])["id"] == ids[0] and len(rows) == 60
+
+
+def test_cleaning_reaches_the_metric(data):
+    ids, hyps, refs = data
+    res = engine.score(["nlg"], ids, hyps, refs, options=NO_METEOR, bootstrap=0, cleaning="r2gen_mimic")
+    assert "r2gen_mimic" in res["nlg"]["signature"] and res["nlg"]["ci95"] == {}
+
+
+def test_cache_reuses_statistics_and_results(data, tmp_path):
+    ids, hyps, refs = data
+    first = engine.score(["nlg"], ids, hyps, refs, options=NO_METEOR, bootstrap=100)["nlg"]
+    again = engine.score(["nlg"], ids, hyps, refs, options=NO_METEOR, bootstrap=100)["nlg"]
+    assert not first["cached"] and again["cached"]
+    assert again["scores"] == first["scores"] and again["ci95"] == first["ci95"]
+    assert again["per_sample"] == first["per_sample"]
+    other_seed = engine.score(["nlg"], ids, hyps, refs, options=NO_METEOR, bootstrap=100, seed=7)["nlg"]
+    assert other_seed["cached"] and other_seed["scores"] == first["scores"]  # stats reused, new CI
+    assert list((tmp_path / "cache" / "scores").glob("*/*.stats.jsonl"))
+    changed = engine.score(["nlg"], ids, hyps[:-1] + ["different"], refs, options=NO_METEOR, bootstrap=0)["nlg"]
+    assert not changed["cached"]
+
+
+@pytest.mark.parametrize("ids,hyps,refs,match", [
+    (["a", "a"], ["x", "y"], ["x", "y"], "duplicated sample ids: a"),
+    (["a", "b"], ["x"], ["x", "y"], "differ in length"),
+    ([], [], [], "nothing to score"),
+    (["a", "b"], ["x", None], ["x", "y"], "hypothesis of sample.* b is not a string"),
+])
+def test_bad_inputs_are_refused(ids, hyps, refs, match):
+    with pytest.raises(RRGBenchError, match=match):
+        engine.score(["nlg"], ids, hyps, refs, options=NO_METEOR)
+
+
+def test_unknown_metric_and_bad_options_are_clear(data):
+    ids, hyps, refs = data
+    with pytest.raises(RRGBenchError, match="unknown metric 'nlgg'"):
+        engine.score(["nlgg"], ids, hyps, refs)
+    with pytest.raises(RRGBenchError, match="unknown protocol"):
+        engine.score(["nlg"], ids, hyps, refs, options={"nlg": {"protocol": "bpe"}})
+
+
+def test_unavailable_metric_is_reported_not_scored(data, monkeypatch, tmp_path):
+    ids, hyps, refs = data
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    res = engine.score(["nlg"], ids, hyps, refs)["nlg"]
+    assert res["status"] == "unavailable" and "java" in res["reason"] and "scores" not in res
+
+
+def test_fallback_bootstrap_equals_explicit_resamples(data):
+    ids, hyps, refs = data
+    metric = LengthRatio()
+    stats = metric.sample_stats(hyps, refs)
+    idx = resample.resample_indices(len(stats), 50, seed=3)
+    weights = resample.resample_weights(len(stats), 50, seed=3)
+    got = resample.batch_scores(metric, stats, weights)["ratio"]
+    want = [metric.aggregate([stats[i] for i in row])["ratio"] for row in idx]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert np.all(weights.sum(axis=1) == len(stats))
+
+
+def test_paired_tests_detect_difference_and_identity(data):
+    ids, hyps, refs = data
+    metric = engine.make_metric("nlg", {"meteor": False})
+    good = metric.sample_stats(refs, refs)
+    bad = metric.sample_stats(hyps, refs)
+    same = resample.paired_bootstrap(metric, bad, bad, b=200)
+    assert same["bleu_4"]["delta"] == 0 and same["bleu_4"]["p_value"] == 1.0
+    diff = resample.paired_bootstrap(metric, good, bad, b=200)
+    assert diff["bleu_4"]["delta"] > 0 and diff["bleu_4"]["ci95"][0] > 0 and diff["bleu_4"]["p_value"] < 0.01
+    ar = resample.approximate_randomization(metric, good, bad, trials=200)
+    assert ar["cider"] < 0.01 and resample.approximate_randomization(metric, bad, bad, trials=50)["cider"] == 1.0
