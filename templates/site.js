@@ -64,6 +64,9 @@
         return dir === "asc" ? na - nb : nb - na;
       });
       rows.forEach(function (r) { tb.appendChild(r); });
+      viewer.querySelectorAll(".scs span").forEach(function (sp) {
+        sp.classList.toggle("hl", sp.getAttribute("data-k") === key);
+      });
     };
     var refilter = function () {
       var q = filt.value.toLowerCase(), shown = 0;
@@ -77,6 +80,7 @@
     sortSel.addEventListener("change", resort);
     filt.addEventListener("input", refilter);
     dis.addEventListener("change", refilter);
+    resort();
     refilter();
   }
 })();

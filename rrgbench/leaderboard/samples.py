@@ -123,7 +123,7 @@ def _dataset_images(rec: RunRecord) -> dict[str, list[str]]:
 
         cls = get_host().datasets.get(rec.dataset)
         spec = rec.spec
-        ds = cls(section=spec.get("section") or "findings")
+        ds = cls(section=spec.get("section") or "findings", **(spec.get("dataset_options") or {}))
         ds.prepare()
         return {s.id: list(s.image_paths) for s in ds.split(spec.get("split") or "test")}
     except Exception as exc:  # noqa: BLE001 - thumbnails are optional
@@ -150,12 +150,38 @@ def make_thumbnail(src: Path, dst: Path, size: int = 112) -> bool:
     return True
 
 
-def build_samples(rec: RunRecord, run_page_dir: Path, *, thumbnails: bool = True
-                  ) -> tuple[list[SampleView], list[tuple[str, str]]]:
-    """Sample views of one run and the per-sample score columns ``(column id, label)``."""
+@dataclass
+class SampleSet:
+    views: list[SampleView] = field(default_factory=list)
+    columns: list[tuple[str, str]] = field(default_factory=list)  # (column id "metric.key", label)
+    label_source: str = ""
+
+
+def _relabel(rec: RunRecord, views: list[SampleView]) -> str:
+    """Label states for display with the offline rule labeler, when the run's CE rows carry none."""
+    sf = rec.scores.get("chexpert_rules")
+    if sf is None or sf.status != "ok" or not views:
+        return ""
+    try:
+        from ..clinical import get_labeler, label_reports
+
+        sig = get_labeler("chexpert_rules").signature()
+        hyp = label_reports([v.report for v in views], "chexpert_rules")
+        ref = label_reports([v.reference for v in views], "chexpert_rules")
+    except Exception as exc:  # noqa: BLE001 - labels are a display aid; the scores stand without them
+        log.info("relabelling %s for display failed: %s", rec.rel, exc)
+        return ""
+    for v, h, r in zip(views, hyp, ref):
+        v.labels = [(lab, h.get(lab), r.get(lab)) for lab in CHEXPERT_LABELS]
+    same = "the same labeler as the CE score" if sig in sf.signature else "NOT the labeler named in the CE signature"
+    return f"labels recomputed for display with {sig} ({same}); scores are the run's own"
+
+
+def build_samples(rec: RunRecord, run_page_dir: Path, *, thumbnails: bool = True) -> SampleSet:
+    """Sample views of one run, its per-sample score columns and where the label states come from."""
     gens = load_generations(rec)
     if not gens:
-        return [], []
+        return SampleSet()
     per_metric = {m: load_sample_scores(sf) for m, sf in sorted(rec.scores.items()) if sf.status == "ok"}
     columns: dict[str, str] = {}
     for metric, rows in per_metric.items():
@@ -192,4 +218,8 @@ def build_samples(rec: RunRecord, run_page_dir: Path, *, thumbnails: bool = True
                 if make_thumbnail(src, run_page_dir / name):
                     view.thumbs.append(name)
         views.append(view)
-    return views, [(c, columns[c]) for c in order]
+    source = next((f"labels from scores/{m}.samples.jsonl" for m in CE_METRICS
+                   if any(v.labels for v in views) and m in per_metric), "")
+    if not any(v.labels for v in views):
+        source = _relabel(rec, views)
+    return SampleSet(views, [(c, columns[c]) for c in order], source)

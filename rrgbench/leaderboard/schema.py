@@ -53,25 +53,46 @@ def label_of(key: str) -> str | None:
 
 
 _WORDS = {"f1": "F1", "precision": "P", "recall": "R", "accuracy": "Acc", "micro": "(micro)", "macro": "(macro)",
-          "example": "(example)", "weighted": "(weighted)", "entity": "entity", "relation": "relation"}
+          "example": "(example)", "weighted": "(weighted)", "exact": "exact"}
+_PREFIXES = {"chexpert_rules": "CE", "chexbert": "CheXbert", "radgraph": "RadGraph", "umls": "UMLS",
+             "bertscore": "BERTScore", "token": "Token"}
+_ORDER = {"ce": 0, "ce5": 1, "f1": 0, "precision": 1, "recall": 2, "accuracy": 3, "micro": 0, "macro": 1,
+          "weighted": 2, "example": 3, "exact": 4}
 
 
 def display_name(metric: str, key: str) -> str:
     if key in DISPLAY:
         return DISPLAY[key]
-    words = [_WORDS.get(w.lower(), w) for w in re.split(r"[_\s]+", key) if w]
-    prefix = {"chexpert_rules": "CE", "chexbert": "CheXbert", "radgraph": "RadGraph", "umls": "UMLS",
-              "bertscore": "BERTScore", "token": "Token"}.get(metric)
-    if prefix and words and words[0].lower() in (prefix.lower(), metric.lower(), "ce"):
-        words = words[1:]
-    return " ".join(([prefix] if prefix else []) + words)
+    label = label_of(key)
+    rest = key.replace(label, " ") if label and label in key else key
+    words = [w for w in re.split(r"[_/\s]+", rest) if w]
+    prefix = _PREFIXES.get(metric, "")
+    if words and words[0].lower() in ("ce", "ce5", metric.lower(), prefix.lower()):
+        first = words.pop(0).lower()
+        if first == "ce5":
+            prefix = f"{prefix}-5" if prefix else "5-label"
+    out = " ".join(([prefix] if prefix else []) + [_WORDS.get(w.lower(), w) for w in words])
+    return f"{out} · {label}" if label else out
+
+
+def key_order(key: str) -> tuple:
+    """Sort key for score names: known NLG keys in display order, then CE-style keys by token rank."""
+    known = list(DISPLAY)
+    if key in known:
+        return (0, known.index(key), ())
+    label = label_of(key)
+    tokens = re.split(r"[_/\s]+", key.replace(label, "") if label else key.lower())
+    return (1 + bool(label), 0, tuple((_ORDER.get(t.lower(), 9), t) for t in tokens if t), label or "")
 
 
 def is_headline(metric: str, key: str) -> bool:
     if key in HEADLINE:
         return True
-    if metric in ("nlg", "bertscore", "token"):
+    if metric in ("nlg", "bertscore", "token") or is_per_label(key):
         return False
     low = key.lower()
-    return "f1" in low and ("micro" in low or metric in ("radgraph", "umls") or "example" in low) \
-        or low in ("f1", "ce_f1")
+    if low.startswith("ce5_"):
+        return low == "ce5_f1_micro"
+    if low.startswith("ce_"):
+        return low in ("ce_f1_micro", "ce_f1_macro", "ce_f1_example")
+    return "f1" in low

@@ -22,13 +22,13 @@ from typing import Any
 import pandas as pd
 
 from .. import __version__
-from ..api import RRGBenchError
+from ..api import CHEXPERT_LABELS, RRGBenchError
 from ..io import atomic_write_bytes, atomic_write_text, dumps, sha256_file
 from . import plots, schema
 from .compare_view import load_comparisons
 from .records import RunRecord, load_runs, safe_part
 from .reported import attach_reported, load_reported
-from .samples import build_samples, per_label_f1
+from .samples import SampleSet, build_samples, per_label_f1
 from .table import Board, board_frame, board_json, build_board, fmt, long_table
 
 log = logging.getLogger("rrgbench.leaderboard")
@@ -186,6 +186,29 @@ def _run_plots(rec: RunRecord) -> list[Any]:
     return out
 
 
+_STATS = ("f1", "precision", "recall", "accuracy", "support")
+
+
+def _score_view(metric: str, sf: Any) -> dict[str, Any]:
+    """One metric on a run page: headline and other scores, and per-label rows as a label x stat matrix."""
+    main, per_label, stats = [], {}, []
+    for key in sorted(sf.scores, key=schema.key_order):
+        label = schema.label_of(key)
+        if label:
+            stat = next((t for t in _STATS if t in key.lower()), key.replace(label, "").strip("_/ "))
+            if stat not in stats:
+                stats.append(stat)
+            per_label.setdefault(label, {})[stat] = sf.scores[key]
+            continue
+        main.append({"key": key, "label": schema.display_name(metric, key), "value": sf.scores[key],
+                     "ci": sf.ci95.get(key), "headline": schema.is_headline(metric, key) or metric == "nlg"})
+    stats.sort(key=lambda t: _STATS.index(t) if t in _STATS else 99)
+    labels = [lab for lab in CHEXPERT_LABELS if lab in per_label]
+    return {"metric": metric, "group": schema.group_of(metric), "sf": sf, "main": main,
+            "per_label": {"stats": [schema.display_name(metric, t) for t in stats],
+                          "rows": [(lab, [per_label[lab].get(t) for t in stats]) for lab in labels]}}
+
+
 def build_site(runs_dir: Path, out: Path, *, template_dir: Path | None = None,
                allow_credentialed_text: bool = False, thumbnails: bool = True,
                compare_files: list[Path] | None = None, generated_at: str | None = None) -> Site:
@@ -222,20 +245,17 @@ def build_site(runs_dir: Path, out: Path, *, template_dir: Path | None = None,
         page = run_pages[rec.rel]
         page_dir = out / rec.site_path
         hide = cred[rec.rel] and not allow_credentialed_text
-        views, score_cols = ([], []) if hide else build_samples(rec, page_dir, thumbnails=thumbnails)
+        sset = SampleSet() if hide else build_samples(rec, page_dir, thumbnails=thumbnails)
+        views, score_cols = sset.views, sset.columns
         for v in views:
             w.written.extend(f"{rec.site_path}/{t}" for t in v.thumbs)
-        score_rows = []
-        for metric, sf in sorted(rec.scores.items()):
-            keys = sorted(sf.scores, key=lambda k: (schema.is_per_label(k), list(schema.DISPLAY).index(k)
-                                                    if k in schema.DISPLAY else 99, k))
-            score_rows.append({"metric": metric, "group": schema.group_of(metric), "sf": sf,
-                               "keys": [(k, schema.display_name(metric, k), sf.scores[k],
-                                         sf.ci95.get(k)) for k in keys]})
-        flat = [{"metric": r["metric"], "status": r["sf"].status, "signature": r["sf"].signature,
-                 "key": k, "value": v, "ci_lo": ci[0] if ci else None, "ci_hi": ci[1] if ci else None,
-                 "n": r["sf"].n, "reason": r["sf"].reason or None}
-                for r in score_rows for (k, _, v, ci) in (r["keys"] or [("", "", None, None)])]
+        score_rows = [_score_view(metric, sf) for metric, sf in sorted(rec.scores.items(),
+                      key=lambda kv: (schema.GROUP_ORDER.index(schema.group_of(kv[0])), kv[0]))]
+        flat = [{"metric": metric, "status": sf.status, "signature": sf.signature, "key": k,
+                 "value": sf.scores.get(k), "ci_lo": sf.ci95[k][0] if k in sf.ci95 else None,
+                 "ci_hi": sf.ci95[k][1] if k in sf.ci95 else None, "n": sf.n, "reason": sf.reason or None}
+                for metric, sf in sorted(rec.scores.items())
+                for k in (sorted(sf.scores, key=schema.key_order) or [""])]
         w.frame(f"{rec.site_path}/scores", pd.DataFrame(flat, columns=["metric", "status", "signature", "key", "value",
                                                                        "ci_lo", "ci_hi", "n", "reason"]), flat)
         if views:
@@ -247,7 +267,7 @@ def build_site(runs_dir: Path, out: Path, *, template_dir: Path | None = None,
             views.sort(key=lambda v: (v.scores.get(default_sort, math.inf), v.id))
         render(page, "run.html", rec=rec, dataset_page=ds_pages.get(rec.dataset), score_rows=score_rows,
                plots=_run_plots(rec), views=views, score_cols=score_cols, hidden=hide,
-               credentialed=cred[rec.rel], default_sort=default_sort,
+               credentialed=cred[rec.rel], default_sort=default_sort, label_source=sset.label_source,
                environment=sorted((rec.run.get("environment") or {}).items()),
                spec=sorted(rec.spec.items()), comparisons=[c for c in comparisons if rec.rel in (c.a, c.b)])
 

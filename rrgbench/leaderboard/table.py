@@ -152,11 +152,6 @@ def fmt(x: float) -> str:
     return f"{x:.3f}" if abs(x) < 1000 else f"{x:.4g}"
 
 
-def _key_order(metric: str, key: str) -> tuple[int, str]:
-    known = list(schema.DISPLAY)
-    return (known.index(key) if key in known else len(known), key)
-
-
 def _pool(sub: pd.DataFrame) -> Cell:
     vals = [float(v) for v in sub["value"]]
     n = len(vals)
@@ -178,12 +173,12 @@ def build_board(dataset: str, df: pd.DataFrame, runs: list[RunRecord]) -> Board:
 
     # within a metric, the signature used by most runs comes first; its keys stay together
     sig_rank = {(m, s): (-n, s) for (m, s), n in df.groupby(["metric", "signature"])["run"].nunique().items()}
-    col_keys = sorted({(schema.GROUP_ORDER.index(g), m, sig_rank[(m, s)], _key_order(m, k), k, s)
+    col_keys = sorted({(schema.GROUP_ORDER.index(g), m, sig_rank[(m, s)], schema.key_order(k), k, s)
                        for g, m, k, s in ok[["group", "metric", "key", "signature"]].itertuples(index=False)})
     have = {(m, s) for _, m, _, _, _, s in col_keys}
     for g, m, s in unavailable[["group", "metric", "signature"]].drop_duplicates().itertuples(index=False):
         if (m, s) not in have:
-            col_keys.append((schema.GROUP_ORDER.index(g), m, sig_rank[(m, s)], (-1, ""), "", s))
+            col_keys.append((schema.GROUP_ORDER.index(g), m, sig_rank[(m, s)], (-1,), "", s))
             have.add((m, s))
     col_keys.sort()
     # signature ids S1, S2, ... in column order
