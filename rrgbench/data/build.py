@@ -44,7 +44,7 @@ def png_bytes(array: np.ndarray) -> bytes:
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(array, mode="L").save(buf, format="PNG", compress_level=3)
+    Image.fromarray(array, mode="L").save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 

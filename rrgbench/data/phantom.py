@@ -157,7 +157,9 @@ def make_plan(tags: list[str] | tuple[str, ...], seed: int) -> Plan:
 
 def _soft(d: np.ndarray, w: float = 0.012) -> np.ndarray:
     """Inside mask (1 where d < 0) with a linear edge of width ``w``."""
-    return np.clip(0.5 - d / w, 0.0, 1.0).astype(_F)
+    out = 0.5 - d * _F(1.0 / w)
+    np.maximum(out, 0.0, out=out)
+    return np.minimum(out, 1.0, out=out).astype(_F, copy=False)
 
 
 def _ellipse(U: np.ndarray, V: np.ndarray, cx: float, cy: float, a: float, b: float) -> np.ndarray:
@@ -195,18 +197,18 @@ def _bezier(*ctrl: tuple[float, float], n: int = 24) -> np.ndarray:
 
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cells: int) -> np.ndarray:
     """Band-limited noise in about [-1, 1]: random values on a coarse grid, bilinearly upsampled."""
-    h, w = shape
-    coarse = rng.standard_normal((cells + 1, cells + 1)).astype(_F)
-    y = np.linspace(0, cells, h, dtype=_F)
-    x = np.linspace(0, cells, w, dtype=_F)
-    y0 = np.minimum(y.astype(int), cells - 1)
+    coarse = rng.standard_normal((cells + 1, cells + 1), dtype=_F)
+    return (_interp_matrix(shape[0], cells) @ coarse @ _interp_matrix(shape[1], cells).T) / _F(1.5)
+
+
+def _interp_matrix(n: int, cells: int) -> np.ndarray:
+    """``[n, cells + 1]`` weights of linear interpolation from a coarse grid to ``n`` samples."""
+    x = np.linspace(0, cells, n, dtype=_F)
     x0 = np.minimum(x.astype(int), cells - 1)
-    fy, fx = (y - y0)[:, None], (x - x0)[None, :]
-    c00 = coarse[y0][:, x0]
-    c01 = coarse[y0][:, x0 + 1]
-    c10 = coarse[y0 + 1][:, x0]
-    c11 = coarse[y0 + 1][:, x0 + 1]
-    return (c00 * (1 - fy) * (1 - fx) + c01 * (1 - fy) * fx + c10 * fy * (1 - fx) + c11 * fy * fx) / 1.5
+    w = np.zeros((n, cells + 1), dtype=_F)
+    w[np.arange(n), x0] = 1 - (x - x0)
+    w[np.arange(n), x0 + 1] = x - x0
+    return w
 
 
 def _grid(p: Plan, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -220,7 +222,7 @@ def _grid(p: Plan, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _finish(D: np.ndarray, p: Plan, rng: np.random.Generator) -> np.ndarray:
     img = np.clip(D * p.gain, 0.0, 1.0) ** p.gamma
-    img = img + rng.normal(0.0, p.noise, D.shape).astype(_F)
+    img = img + rng.standard_normal(D.shape, dtype=_F) * _F(p.noise)
     return (np.clip(img, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
 
 
