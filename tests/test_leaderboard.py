@@ -242,7 +242,7 @@ def test_reported_numbers_sit_beside_reproduced_ones(tmp_path: Path, monkeypatch
     (pkg / "model.py").write_text("class Alpha:\n    name = 'alpha'\n")
     (pkg / "README.md").write_text("alpha\n")
     (pkg / "reported.json").write_text(json.dumps({"synthetic": [
-        {"metric": "nlg", "signature_prefix": "nlg|protocol:r2gen", "scores": {"bleu_4": 0.5, "cider": 0.3},
+        {"metric": "nlg", "signature_prefix": "version:0.1.0|protocol:r2gen", "scores": {"bleu_4": 0.5, "cider": 0.3},
          "source": "Alpha paper, Table 2"},
         {"metric": "nlg", "signature_prefix": "nlg|protocol:ptb", "scores": {"bleu_4": 0.9}, "source": "other"}]}))
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -263,6 +263,17 @@ def test_reported_numbers_sit_beside_reproduced_ones(tmp_path: Path, monkeypatch
     assert {r["label"] for r in rows if r.get("unmatched")} == {"cider", "bleu_4"}
     html = (tmp_path / "site/datasets/synthetic/index.html").read_text()
     assert "Reported vs reproduced" in html and "paper 0.500" in html
+
+
+def test_signature_matching_by_prefix_or_fields() -> None:
+    from rrgbench.leaderboard.reported import signature_matches
+
+    sig = "metric:nlg|rrgbench:0.1.0|protocol:r2gen|tok:r2gen-clean:r2gen_iu+split|nrefs:1"
+    assert signature_matches("metric:nlg|rrgbench:0.1.0", sig)
+    assert signature_matches("metric:nlg|protocol:r2gen", sig)  # fields in any order
+    assert not signature_matches("metric:nlg|protocol:ptb", sig)
+    assert not signature_matches("protocol:r2", sig)  # whole fields only
+    assert not signature_matches("|", sig)
 
 
 def test_reported_as_class_attribute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,8 +6,9 @@ A method declares them either as a class attribute ``reported`` or in ``reported
     {"iu_xray": [{"metric": "nlg", "signature_prefix": "nlg|protocol:r2gen",
                   "scores": {"bleu_4": 0.165}, "source": "R2Gen paper, Table 2"}]}
 
-``signature_prefix`` (alias ``protocol``) must be a prefix of the reproduced column's signature; otherwise
-the reported number is listed but never put beside a reproduced one.
+``signature_prefix`` (alias ``protocol``) must match the reproduced column's signature: either as a prefix
+of it, or as ``key:value`` fields that all occur in it in any order (``protocol:r2gen|tok:r2gen-clean:r2gen_iu+split``).
+Otherwise the reported number is listed but never put beside a reproduced one.
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ def _entries(raw: Any, where: str) -> dict[str, list[dict[str, Any]]]:
                 "scores": {str(k): float(v) for k, v in item["scores"].items() if isinstance(v, (int, float))},
             })
     return out
+
+
+def signature_matches(prefix: str, signature: str) -> bool:
+    """``prefix`` is a prefix of ``signature``, or each of its ``|``-separated fields is one of the signature's."""
+    if signature.startswith(prefix):
+        return True
+    fields = set(signature.split("|"))
+    wanted = [f for f in prefix.split("|") if f]
+    return bool(wanted) and all(f in fields for f in wanted)
 
 
 def _method_dir(method: str) -> Path | None:
@@ -89,7 +99,7 @@ def attach_reported(board: Board, reported: dict[str, dict[str, list[dict[str, A
                     continue
                 if entry["metric"] and entry["metric"] != col.metric:
                     continue
-                if not col.signature.startswith(entry["prefix"]):
+                if not signature_matches(entry["prefix"], col.signature):
                     continue
                 value = entry["scores"][col.key]
                 cell.reported = {"value": value, "source": entry["source"]}
