@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from ..api import RRGBenchError
 from ..io import append_jsonl, iter_jsonl
@@ -13,7 +15,7 @@ from ..paths import cache_root
 
 log = logging.getLogger("rrgbench.clinical")
 
-Labels = dict[str, "int | None"]
+Labels = Any  # a label dict, a CUI list, an annotation: any JSON value with .copy()
 
 
 def text_key(text: str) -> str:
@@ -33,6 +35,7 @@ class LabelCache:
         self.max_entries = max_entries
         self._mem: dict[str, Labels] = {}
         self._loaded = False
+        self._lock = threading.Lock()  # the scoring engine runs metrics in threads
 
     @property
     def path(self) -> Path:
@@ -51,6 +54,10 @@ class LabelCache:
 
     def label(self, texts: Sequence[str], compute: Callable[[list[str]], list[Labels]]) -> list[Labels]:
         """Labels of ``texts``: cached ones looked up, the rest computed in one ``compute`` call."""
+        with self._lock:
+            return self._label(texts, compute)
+
+    def _label(self, texts: Sequence[str], compute: Callable[[list[str]], list[Labels]]) -> list[Labels]:
         if not self._loaded:
             self._load()
         keys = [text_key(t) for t in texts]
@@ -76,4 +83,4 @@ class LabelCache:
                     append_jsonl(self.path, ({"key": k, "labels": v} for k, v in rows.items()))
                 except OSError as exc:
                     log.warning("cannot persist labels to %s: %s", self.path, exc)
-        return [dict(found[k]) for k in keys]
+        return [found[k].copy() for k in keys]

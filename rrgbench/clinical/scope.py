@@ -143,6 +143,24 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_SPLIT.split(text.lower()) if s and s.strip()]
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` character spans of the sentences of ``text`` (same splitting as :func:`sentences`)."""
+    spans, start = [], 0
+    for m in _SENTENCE_SPLIT.finditer(text.lower()):
+        spans.append((start, m.start()))
+        start = m.end()
+    spans.append((start, len(text)))
+    return [(a, b) for a, b in spans if text[a:b].strip()]
+
+
+def span_state(text: str, start: int, end: int, spans: list[tuple[int, int]] | None = None) -> int:
+    """State (1 / 0 / -1) of the mention ``text[start:end]`` within its sentence of ``text``."""
+    for a, b in spans if spans is not None else sentence_spans(text):
+        if a <= start and end <= b:
+            return Sentence(text[a:b].lower()).state(start - a, end - a)
+    return POSITIVE
+
+
 def find_cues(sentence: str) -> list[Cue]:
     """All cues of a lower-cased sentence, left to right, non-overlapping."""
     return [Cue(m.start(), m.end(), m.lastgroup or "term", m.group(0)) for m in _CUE_RE.finditer(sentence)]

@@ -1,0 +1,73 @@
+"""UMLS factuality metric; formula and backends in :mod:`rrgbench.clinical.umls`.
+
+Options: ``backend`` (``lexicon`` default, ``scispacy``), ``negation`` (``exclude`` / ``keep``), and for scispaCy
+``model`` and ``linker_dir``. Score keys: ``umls_precision``, ``umls_recall``, ``umls_f1``, ``umls_accuracy``
+(RadScribe's tanh-scaled values), the same with ``_raw``, and ``umls_length_factor``. CUI sets are cached per
+text hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from rrgbench.api import Metric
+from rrgbench.clinical.cache import LabelCache
+from rrgbench.clinical.umls import ALPHA, SIGMA, make_backend, pair_stats, scores_from_counts
+
+_CACHES: dict[str, LabelCache] = {}
+_BACKENDS: dict[tuple[str, ...], Any] = {}
+
+
+class UMLSFactuality(Metric):
+    """CUI-set agreement of hypothesis and reference (RadScribe CLINICAL_*)."""
+
+    name = "umls"
+    description = "UMLS concept factuality (RadScribe)"
+    group = "UMLS"
+    version = "1"
+
+    def __init__(self, backend: str = "lexicon", negation: str | None = None, model: str | None = None,
+                 linker_dir: str | None = None, **options: Any) -> None:
+        super().__init__(backend=backend, negation=negation, model=model, linker_dir=linker_dir, **options)
+        key = (backend, str(negation), str(model), str(linker_dir))
+        if key not in _BACKENDS:
+            _BACKENDS[key] = make_backend(backend, negation=negation, model=model, linker_dir=linker_dir)
+        self.backend = _BACKENDS[key]
+
+    def availability(self) -> str | None:
+        return self.backend.availability()
+
+    def signature(self) -> str:
+        return (f"backend:{self.backend.signature()}|formula:radscribe(alpha={ALPHA:g},sigma={SIGMA:g},tanh)|"
+                f"pool:micro|umls:{self.version}")
+
+    def _concepts(self, texts: list[str]) -> dict[str, list[str]]:
+        sig = self.backend.signature()
+        cache = _CACHES.setdefault(sig, LabelCache(f"umls@{sig}", persist=self.backend.name != "lexicon"))
+        uniq = sorted(set(texts))
+        return dict(zip(uniq, cache.label(uniq, self.backend.concepts))) if uniq else {}
+
+    def sample_stats(self, hyps: Sequence[str], refs: Sequence[str]) -> list[dict[str, Any]]:
+        cuis = self._concepts(list(hyps) + list(refs))
+        out = []
+        for h, r in zip(hyps, refs):
+            hs, rs = set(cuis[h]), set(cuis[r])
+            out.append({**pair_stats(hs, rs), "hyp_cuis": sorted(hs), "ref_cuis": sorted(rs)})
+        return out
+
+    def aggregate(self, stats: Sequence[dict[str, Any]]) -> dict[str, float]:
+        if not stats:
+            return scores_from_counts(0, 0, 0, 0.0)
+        arr = np.array([(s["tp"], s["fp"], s["fn"], s["pen"]) for s in stats], dtype=float)
+        tp, fp, fn = arr[:, :3].sum(0)
+        return scores_from_counts(tp, fp, fn, float(arr[:, 3].mean()))
+
+    def sample_scores(self, stats: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
+        rows = []
+        for s in stats:
+            scores = scores_from_counts(s["tp"], s["fp"], s["fn"], s["pen"])
+            rows.append({k: v for k, v in scores.items() if k.endswith("_raw") or k == "umls_f1"})
+        return rows

@@ -1,0 +1,71 @@
+"""UMLS factuality: RadScribe's formula on hand-made CUI sets, the offline lexicon backend, missing linker files."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from rrgbench.clinical.umls import LEXICON, LexiconBackend, ScispacyBackend, pair_stats, scores_from_counts
+
+
+def test_radscribe_formula_by_hand() -> None:
+    s1 = pair_stats({"C1", "C2"}, {"C1"})
+    s2 = pair_stats(set(), {"C3", "C4"})
+    assert (s1["tp"], s1["fp"], s1["fn"]) == (1, 1, 0) and (s2["tp"], s2["fp"], s2["fn"]) == (0, 0, 2)
+    pen1, pen2 = math.exp(2 * math.exp(-1 / 50)), math.exp(2 * math.exp(-4 / 50))
+    assert s1["pen"] == pytest.approx(pen1) and s2["pen"] == pytest.approx(pen2)
+    L = (pen1 + pen2) / 2
+    got = scores_from_counts(1, 1, 2, L)
+    raw = {"precision": 1 / 2, "recall": 1 / 3, "f1": 0.4, "accuracy": 1 / 4}
+    for k, v in raw.items():
+        assert got[f"umls_{k}_raw"] == pytest.approx(v)
+        assert got[f"umls_{k}"] == pytest.approx(math.tanh(L * v))
+    assert got["umls_length_factor"] == pytest.approx(L)
+    assert pair_stats({"C1"}, {"C1"})["pen"] == pytest.approx(math.exp(2))  # equal sizes: the largest factor
+    assert scores_from_counts(0, 3, 0, 5.0)["umls_f1"] == 0.0  # no reference CUI at all
+
+
+def test_lexicon_cuis_are_well_formed_and_unique() -> None:
+    cuis = [c for c, _, _ in LEXICON]
+    assert len(cuis) == len(set(cuis)) and all(c[0] == "C" and len(c) == 8 and c[1:].isdigit() for c in cuis)
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> LexiconBackend:
+    return LexiconBackend()
+
+
+def test_lexicon_matches_lemmas_and_drops_negated_mentions(lexicon: LexiconBackend) -> None:
+    texts = ["Small bilateral pleural effusions. No pneumothorax. Calcified granulomas.",
+             "Cardiomegaly without pulmonary edema. Possible pneumonia.",
+             "The lungs are clear.", ""]
+    got = lexicon.concepts(texts)
+    assert got[0] == ["C0006663", "C0018188", "C0032227"]  # calcinosis, granuloma, pleural effusion
+    assert got[1] == ["C0018800", "C0032285"]  # negated edema dropped, uncertain pneumonia kept
+    assert got[2] == [] and got[3] == []
+
+
+def test_lexicon_keeps_negated_when_asked() -> None:
+    assert "C0032326" in LexiconBackend(negation="keep").concepts(["No pneumothorax."])[0]
+
+
+def test_metric_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RRGBENCH_CACHE", str(tmp_path))
+    from rrgbench.scoring.engine import score
+
+    res = score(["umls"], ["a", "b"], ["Small left effusion. No pneumothorax.", "Cardiomegaly."],
+                ["Left pleural effusion and small pneumothorax.", "Enlarged heart. No edema."], bootstrap=20)["umls"]
+    assert res["status"] == "ok" and res["signature"].startswith("backend:lexicon@")
+    # pooled: TP 2 (effusion, cardiomegaly), FP 0, FN 1 (pneumothorax)
+    assert res["scores"]["umls_precision_raw"] == 1.0
+    assert res["scores"]["umls_recall_raw"] == pytest.approx(2 / 3)
+    assert res["per_sample"][1]["umls_f1_raw"] == 1.0
+
+
+def test_scispacy_backend_names_missing_files(tmp_path: Path) -> None:
+    assert "linker_dir=" in (ScispacyBackend().availability() or "")
+    (tmp_path / "nmslib_index.bin").write_bytes(b"")
+    reason = ScispacyBackend(linker_dir=tmp_path).availability() or ""
+    assert str(tmp_path / "tfidf_vectorizer.joblib") in reason and "nmslib_index.bin" not in reason
