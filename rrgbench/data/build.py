@@ -11,8 +11,9 @@ import io
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import numpy as np
 from ..api import SPLITS
 from ..io import atomic_write_json
 
-__all__ = ["is_prepared", "seeded_split", "write_phantom_layout", "png_bytes"]
+__all__ = ["build_lock", "is_prepared", "mark_prepared", "png_bytes", "seeded_split", "write_phantom_layout"]
 
 
 def seeded_split(ids: Sequence[str], seed: int = 0, ratios: tuple[float, float, float] = (0.7, 0.1, 0.2)
@@ -57,6 +58,26 @@ def is_prepared(root: Path, params: dict[str, Any]) -> bool:
     except (OSError, ValueError):
         return False
     return done.get("params") == params and (root / "annotation.json").is_file()
+
+
+@contextmanager
+def build_lock(root: Path) -> Iterator[None]:
+    """An exclusive lock on ``root`` while it is built, so concurrent runs build it once."""
+    import fcntl
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".prepare.lock", "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def mark_prepared(root: Path, params: dict[str, Any], counts: dict[str, int] | None = None) -> None:
+    """Record a finished build (written last, atomically)."""
+    atomic_write_json(Path(root) / "prepared.json", {"params": params, "counts": counts or {}})
 
 
 def _render_chunk(args: tuple[str, list[tuple[str, tuple[str, ...]]], int, int]) -> int:

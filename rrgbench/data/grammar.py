@@ -26,7 +26,7 @@ _NORMAL = {
     "lungs": ["the lungs are clear.", "no focal airspace consolidation.", "the lungs are clear bilaterally.",
               "there is no focal consolidation."],
     "pleura": ["no pleural effusion or pneumothorax.", "there is no pneumothorax or pleural effusion.",
-               "no pneumothorax. no pleural effusion."],
+               "no pneumothorax or pleural effusion is seen."],
     "bones": ["no acute bony abnormality.", "the osseous structures are intact.", "the visualized bones are unremarkable."],
 }
 

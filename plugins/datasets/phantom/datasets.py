@@ -39,23 +39,24 @@ class Synthetic(LayoutDataset):
     def prepare(self) -> None:
         import numpy as np
 
-        from rrgbench.data.build import is_prepared, seeded_split, write_phantom_layout
+        from rrgbench.data.build import build_lock, is_prepared, seeded_split, write_phantom_layout
         from rrgbench.data.grammar import synthetic_study
 
         params = self.params()
         root = self.root()
-        if is_prepared(root, params):
-            return
-        rng = np.random.default_rng([params["seed"], 7])
-        ids = [f"SYN{i:05d}" for i in range(params["n_studies"])]
-        split = seeded_split(ids, params["seed"])
-        studies = []
-        for sid in ids:
-            st = synthetic_study(rng)
-            studies.append({"id": sid, "split": split[sid], "findings": st.findings, "impression": st.impression,
-                            "mesh": list(st.mesh)})
-        write_phantom_layout(root, studies, params, params["seed"], params["size"],
-                             workers=self.options.get("workers"))
+        with build_lock(root):
+            if is_prepared(root, params):
+                return
+            rng = np.random.default_rng([params["seed"], 7])
+            ids = [f"SYN{i:05d}" for i in range(params["n_studies"])]
+            split = seeded_split(ids, params["seed"])
+            studies = []
+            for sid in ids:
+                st = synthetic_study(rng)
+                studies.append({"id": sid, "split": split[sid], "findings": st.findings, "impression": st.impression,
+                                "mesh": list(st.mesh)})
+            write_phantom_layout(root, studies, params, params["seed"], params["size"],
+                                 workers=self.options.get("workers"))
         self._splits = None
 
 
@@ -81,18 +82,18 @@ class IUXrayPhantom(LayoutDataset):
                 "split_from": str(self.options.get("split_from") or "")}
 
     def prepare(self) -> None:
+        from rrgbench.data.build import build_lock, is_prepared, write_phantom_layout
         from rrgbench.data.openi import load_openi_reports, openi_studies
-
-        from rrgbench.data.build import is_prepared, write_phantom_layout
 
         params = self.params()
         root = self.root()
-        if is_prepared(root, params):
-            return
-        _log(f"iu_xray_phantom: report text licence {OPENI_LICENCE}; "
-             "see http://creativecommons.org/licenses/by-nc-nd/4.0/")
-        reports = load_openi_reports(self.options.get("reports"), log=_log)
-        studies = openi_studies(reports, params["seed"], self.options.get("split_from"), require_images=False)
-        write_phantom_layout(root, studies, params, params["seed"], params["size"],
-                             workers=self.options.get("workers"), log=_log)
+        with build_lock(root):
+            if is_prepared(root, params):
+                return
+            _log(f"iu_xray_phantom: report text licence {OPENI_LICENCE}; "
+                 "see http://creativecommons.org/licenses/by-nc-nd/4.0/")
+            reports = load_openi_reports(self.options.get("reports"), log=_log)
+            studies = openi_studies(reports, params["seed"], self.options.get("split_from"), require_images=False)
+            write_phantom_layout(root, studies, params, params["seed"], params["size"],
+                                 workers=self.options.get("workers"), log=_log)
         self._splits = None
