@@ -201,3 +201,72 @@ def test_decode_schedules():
     assert decoding_params({**cfg, "decode_schedule": "original"}, 10)["do_sample"] is True
     with pytest.raises(RRGBenchError):
         decoding_params({**cfg, "decode_schedule": "nope"}, 1)
+
+
+def _tiny_local_assets(root: Path) -> dict[str, str]:
+    """Tiny stand-ins for MedViLL, ClinicalT5 (+ tokenizer) and ViT-in21k saved the way users would supply them."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import (
+        BertConfig,
+        BertModel,
+        PreTrainedTokenizerFast,
+        T5Config,
+        T5ForConditionalGeneration,
+        ViTConfig,
+        ViTModel,
+    )
+
+    words = sorted({w for s in SENT.values() for t in s for w in t.split()})
+    tok = Tokenizer(models.WordLevel({t: i for i, t in enumerate(["<pad>", "</s>", "<unk>", *words])}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    hf_tok = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+    t5_dir = root / "clinical-t5"
+    hf_tok.save_pretrained(str(t5_dir))
+    T5ForConditionalGeneration(T5Config(vocab_size=len(hf_tok), d_model=32, d_ff=64, d_kv=16, num_layers=1,
+                                        num_heads=2, decoder_start_token_id=0)).save_pretrained(str(t5_dir))
+    vit_dir = root / "vit"
+    ViTModel(ViTConfig(image_size=32, patch_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                       intermediate_size=64), add_pooling_layer=False).save_pretrained(str(vit_dir))
+    medvill = root / "medvill"
+    medvill.mkdir()
+    from rrgbench_plugins.methods.common.tokenizer import BASE_SPECIAL
+
+    vocab = [*BASE_SPECIAL, *words, "'", ",", "cardiomegaly", "lung", "opacity", "pleural", "effusion"]
+    (medvill / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
+    bert_cfg = BertConfig(vocab_size=len(dict.fromkeys(vocab)), hidden_size=32, num_hidden_layers=1,
+                          num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
+    bert_cfg.save_pretrained(str(medvill))
+    bert = BertModel(bert_cfg, add_pooling_layer=False)
+    state = {"enc.txt_" + k if k.startswith("embeddings.") else "enc." + k: v for k, v in bert.state_dict().items()}
+    torch.save(state, medvill / "pytorch_model.bin")
+    return {"clinical-t5": str(t5_dir), "vit-base-patch16-224-in21k": str(vit_dir), "medvill": str(medvill)}
+
+
+def test_paper_preset_loads_local_pretrained_assets(data, tmp_path, monkeypatch):
+    from rrgbench_plugins.methods.radscribe.method import RadScribe
+
+    monkeypatch.setenv("RRGBENCH_MODELS", str(tmp_path / "empty"))
+    assets = _tiny_local_assets(tmp_path)
+    cfg = RadScribe.default_config("paper", "toy")
+    cfg.update({"assets": assets, "img_size": 64, "num_image_embeds": 4, "label_seq_len": 20, "epochs": 1,
+                "batch_size": 8, "grad_accum": 1, "max_steps": 2, "vit_frozen_layers": 1,
+                "decoding": {**cfg["decoding"], "num_beams": 2, "max_new_tokens": 8, "min_new_tokens": 0}})
+    method = RadScribe(cfg, RunContext(run_dir=tmp_path, seed=0, preset="paper"))
+    method.prepare(data)
+    model = method._build(pretrained=True)
+    from transformers import T5ForConditionalGeneration, ViTModel
+
+    t5 = T5ForConditionalGeneration.from_pretrained(assets["clinical-t5"])
+    assert torch.equal(model.decoder.lm_head.weight, t5.lm_head.weight)
+    vit = ViTModel.from_pretrained(assets["vit-base-patch16-224-in21k"], add_pooling_layer=False)
+    assert torch.equal(model.image_encoder.vit.encoder.layer[1].output.dense.weight, vit.encoder.layer[1].output.dense.weight)
+    assert not model.image_encoder.vit.encoder.layer[0].output.dense.weight.requires_grad  # lower block frozen
+    medvill = torch.load(Path(assets["medvill"]) / "pytorch_model.bin", weights_only=True)
+    assert torch.equal(model.fusion.encoder.layer[0].output.dense.weight, medvill["enc.encoder.layer.0.output.dense.weight"])
+    assert set(method.ctx.substitutes) == {"t5-base", "bert-base-uncased"}  # looked up, not needed
+    method.train("train", data)
+    before = method.generate(data.split("test")[:3], data)
+    method.save(tmp_path / "ck")
+    again = RadScribe(cfg, RunContext(run_dir=tmp_path, seed=0, preset="paper"))
+    again.load(tmp_path / "ck")  # rebuilt from the saved configs, without reading the assets
+    assert again.generate(data.split("test")[:3], data) == before
