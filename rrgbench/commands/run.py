@@ -18,6 +18,8 @@ import click
 @click.option("--section", default=None, help="Report section: findings, impression, findings_impression.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a method config value (JSON value; dots nest), e.g. --set epochs=3.")
+@click.option("--dataset-opt", "dataset_opts", multiple=True, metavar="KEY=VALUE",
+              help="Dataset option (JSON value), e.g. --dataset-opt n_studies=200 for `synthetic`.")
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path),
               help="JSON or YAML run-spec file; command-line options override its fields.")
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -31,7 +33,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 def run(method: str | None, dataset: str | None, preset: str | None, seed: int | None, metrics: str | None,
         limit: int | None, split: str | None, section: str | None, overrides: tuple[str, ...],
-        spec_file: Path | None, runs_dir: Path | None, data_dir: Path | None, skip_bad: bool, bootstrap: int,
+        dataset_opts: tuple[str, ...], spec_file: Path | None, runs_dir: Path | None, data_dir: Path | None, skip_bad: bool, bootstrap: int,
         force: bool, dry_run: bool, as_json: bool) -> None:
     """Prepare, train, generate and score METHOD on DATASET; finished stages are reused.
 
@@ -56,6 +58,8 @@ def run(method: str | None, dataset: str | None, preset: str | None, seed: int |
     cli_fields = {"method": method, "dataset": dataset, "preset": preset, "seed": seed, "limit": limit,
                   "split": split, "section": section}
     fields.update({k: v for k, v in cli_fields.items() if v is not None})
+    if dataset_opts:
+        fields["dataset_options"] = {**fields.get("dataset_options", {}), **parse_overrides(dataset_opts)}
     if metrics is not None:
         fields["metrics"] = tuple(m.strip() for m in metrics.split(",") if m.strip())
     if not fields.get("method") or not fields.get("dataset"):
@@ -64,7 +68,10 @@ def run(method: str | None, dataset: str | None, preset: str | None, seed: int |
         raise RRGBenchError("--bootstrap must be >= 0")
     if fields.get("limit") is not None and fields["limit"] <= 0:
         raise RRGBenchError("--limit must be a positive integer")
-    fields.setdefault("metrics", DEFAULT_METRICS)
+    if "metrics" not in fields:  # the default suite: every built-in metric that is installed
+        from ..plugins import get_host
+
+        fields["metrics"] = tuple(m for m in DEFAULT_METRICS if m in get_host().metrics)
     fields["metrics"] = tuple(fields["metrics"])
     user_overrides = fields.pop("overrides", {}) or {}
     from ..specs import deep_merge
@@ -79,6 +86,8 @@ def run(method: str | None, dataset: str | None, preset: str | None, seed: int |
         return
     runner = Runner(spec, runs_dir, force=force, data_dir=data_dir, skip_bad=skip_bad, bootstrap=bootstrap)
     run_dir = runner.run()
+    if not runner.world.is_main:  # launched with several processes: rank 0 reports
+        return
     from .listing import summarize_run
 
     summary = summarize_run(run_dir)
@@ -91,7 +100,12 @@ def run(method: str | None, dataset: str | None, preset: str | None, seed: int |
             click.echo(f"  {name:<16} unavailable: {res.get('reason', '')}")
             continue
         click.echo(f"  {name:<16} {res['signature']}")
+        per_label = [k for k in res["scores"] if "/" in k]
         for key, value in res["scores"].items():
+            if "/" in key:  # per-label rows live in scores/<metric>.json
+                continue
             ci = res.get("ci95", {}).get(key)
             ci_text = f"  [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else ""
             click.echo(f"      {key:<28} {value:.4f}{ci_text}")
+        if per_label:
+            click.echo(f"      ({len(per_label)} per-label scores in {run_dir}/scores/{name}.json)")
