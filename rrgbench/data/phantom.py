@@ -220,7 +220,9 @@ def _grid(p: Plan, size: int) -> tuple[np.ndarray, np.ndarray]:
     return ((cos * u + sin * v) / p.scale).astype(_F), ((-sin * u + cos * v) / p.scale).astype(_F)
 
 
-def _finish(D: np.ndarray, p: Plan, rng: np.random.Generator) -> np.ndarray:
+def _finish(D: np.ndarray, p: Plan, view: int) -> np.ndarray:
+    """Exposure and noise. The noise has its own generator, so a finding changes only its own pixels."""
+    rng = np.random.default_rng([p.seed, 10 + view])
     img = np.clip(D * p.gain, 0.0, 1.0) ** p.gamma
     img = img + rng.standard_normal(D.shape, dtype=_F) * _F(p.noise)
     return (np.clip(img, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
@@ -348,7 +350,7 @@ class _PA:
             gv = p.lung_base["left"] + 0.08
             D -= 0.12 * _soft(_ellipse(U, V, 0.36, gv, 0.08, 0.05), 0.02)
         D = np.where(body > 0, D, 0.03 + 0.02 * D)
-        return _finish(D, p, rng), info
+        return _finish(D, p, 0), info
 
     def _bones(self, extra: np.ndarray, spine_x: np.ndarray, rng: np.random.Generator,
                body: np.ndarray) -> None:
@@ -727,7 +729,7 @@ def _render_lateral(p: Plan, size: int, rng: np.random.Generator) -> np.ndarray:
     trachea = _soft(_polyline(U, V, np.array([[0.06, -1.05], [0.1, -0.3]])) - 0.03) * body
     D -= 0.1 * trachea
     D = np.where(body > 0, D, 0.03 + 0.02 * D)
-    return _finish(D.astype(np.float32), p, rng)
+    return _finish(D.astype(np.float32), p, 1)
 
 
 # ------------------------------------------------------------------------------------------ public
