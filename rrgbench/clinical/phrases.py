@@ -57,7 +57,8 @@ MENTIONS: dict[str, list[str]] = {
         "defibrillator", "icd", "aicd", "device*", "drain", "drains", "hardware", "arthroplast*", "plate",
         "screw*", "cannula", "apparatus", "coil*", "mediport", "port-a-cath", "portacath", "port",
         "stent*", "prosthe*", "leads", "lead", "generator", "wire*", "clip*",
-        "monitoring", "electrode*", "ng", "ogt", "ett", "swan-ganz", "swan ganz",
+        "monitoring", "electrode*", "ng", "ogt", "ett", "swan-ganz", "swan ganz", "tip", "shunt", "tubing",
+        "bone anchor*", "occluder", "closure device",
     ],
 }
 
@@ -93,7 +94,7 @@ UNMENTIONS: dict[str, list[str]] = {
         "kerley b lines", "kerley lines", "septal lines", "pleural line", "midline", "line of", "lines of",
         "azygoesophageal line", "paratracheal line", "paraspinal line", "pleural lines", "fissure line",
         "plate-like", "platelike", "plate like", "port of entry", "lead to", "leads to", "tube-like",
-        "pleural-based lead", "ng/ml", "skin fold line", "skin fold", "line pattern", "breast prosthe*",
+        "pleural-based lead", "ng/ml", "tip of the", "apical tip", "lung tip", "tip of", "skin fold line", "skin fold", "line pattern", "breast prosthe*",
         "breast implant*",
     ],
     "Cardiomegaly": ["overlying the heart", "over the heart", "overlies the heart", "behind the heart",
@@ -118,4 +119,5 @@ OTHER_FINDINGS = [
     "bronchiolitis", "airways disease", "airway disease", "asthma", "hyperexpanded", "sclero*", "lytic",
     "densit*", "abnormalit*", "cardiopulmonary disease", "acute disease", "disease", "lesion*",
     "pericardial effusion", "dextro*", "situs", "bone island", "flattening", "flattened", "mass effect",
+    "low lung volume*", "hypoinflat*", "hypoventilat*", "crowding", "poor inspiration", "shallow inspiration",
 ]

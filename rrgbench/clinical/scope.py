@@ -51,7 +51,7 @@ _CUES: list[tuple[str, list[str]]] = [
         r"no\s+(?:significant\s+|interval\s+|appreciable\s+|substantial\s+)?(?:change|increase|decrease|"
         r"progression|improvement|worsening)(?:\s+in)?",
         r"not\s+only", r"without\s+(?:significant\s+|interval\s+)?change", r"not\s+changed?",
-        r"no\s+longer\s+(?:enlarged)", r"gram[-\s]negative",
+        r"no\s+longer\s+(?:enlarged)", r"gram[-\s]negative", r"age[-\s]indeterminate", r"of\s+indeterminate\s+age",
     ]),
     ("preunc", [
         r"no\s+(?:definite|definitive|obvious|convincing|clear|definitely|certain)", r"not\s+(?:definitely|clearly)",
