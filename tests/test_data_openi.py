@@ -1,0 +1,194 @@
+"""Open-i XML parser, study selection and splits, and the iu_xray / mimic_cxr importers on tiny fixtures."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rrgbench.api import RRGBenchError
+from rrgbench.data.build import seeded_split
+from rrgbench.data.importers import report_sections
+from rrgbench.data.openi import load_openi_reports, openi_studies, parse_report_xml, read_split_file
+from rrgbench.plugins import get_host
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RRGBENCH_CACHE", str(tmp_path / "cache"))
+
+
+def report_xml(uid: int, findings: str | None, impression: str, major: list[str], auto: list[str],
+               n_images: int = 2) -> str:
+    """A hand-written Open-i report in the layout of NLMCXR_reports.tgz (invented text)."""
+    abstract = "".join(
+        f'<AbstractText Label="{label}">{text}</AbstractText>'
+        for label, text in (("COMPARISON", "None."), ("INDICATION", "Cough"), ("FINDINGS", findings),
+                            ("IMPRESSION", impression)) if text is not None)
+    mesh = "".join(f"<major>{m}</major>" for m in major) + "".join(f"<automatic>{a}</automatic>" for a in auto)
+    images = "".join(f'<parentImage id="CXR{uid}_IM-{uid:04d}-{1001 + k}"><figureId>F{k}</figureId></parentImage>'
+                     for k in range(n_images))
+    return (f'<?xml version="1.0" encoding="utf-8"?><eCitation><meta type="rr"/><uId id="CXR{uid}"/>'
+            f"<licenseURL>http://creativecommons.org/licenses/by-nc-nd/4.0/</licenseURL>"
+            f"<MedlineCitation><Article><Abstract>{abstract}</Abstract></Article></MedlineCitation>"
+            f"<MeSH>{mesh}</MeSH>{images}</eCitation>")
+
+
+REPORTS = [
+    (1, "The heart is normal. The lungs are clear.", "Normal chest.", ["normal"], []),
+    (2, "Small left   pleural effusion.", "Effusion.", ["Pleural Effusion/left/small"], ["effusion"]),
+    (3, None, "No acute disease.", ["normal"], []),  # no FINDINGS: not a study
+    (4, "", "Cardiomegaly.", ["Cardiomegaly/mild"], []),  # empty FINDINGS: not a study
+    (5, "Right upper lobe nodule.", "", ["Nodule/lung/upper lobe/right"], ["nodule"]),
+    (6, "Catheter tip in the SVC.", "Line in place.", ["Catheters, Indwelling/right"], []),
+]
+
+
+def write_tgz(path: Path, n_images: dict[int, int] | None = None) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for uid, f, i, major, auto in REPORTS:
+            data = report_xml(uid, f, i, major, auto, (n_images or {}).get(uid, 2)).encode()
+            info = tarfile.TarInfo(f"ecgen-radiology/{uid}.xml")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_parse_one_report() -> None:
+    rep = parse_report_xml(report_xml(2, "Small left   pleural effusion.", "Effusion.",
+                                      ["Pleural Effusion/left/small"], ["effusion"]).encode())
+    assert rep.uid == "CXR2" and rep.findings == "Small left pleural effusion." and rep.impression == "Effusion."
+    assert rep.mesh == ["Pleural Effusion/left/small"] and rep.mesh_auto == ["effusion"]
+    assert rep.image_ids == ["CXR2_IM-0002-1001", "CXR2_IM-0002-1002"] and rep.study_id == "CXR2_IM-0002"
+    assert rep.indication == "Cough" and rep.licence_url.endswith("by-nc-nd/4.0/")
+
+
+def test_parse_errors_name_the_file() -> None:
+    with pytest.raises(RRGBenchError, match="bad.xml: not a readable"):
+        parse_report_xml(b"<eCitation><uId", "bad.xml")
+    with pytest.raises(RRGBenchError, match="x.xml: Open-i report has no <uId"):
+        parse_report_xml(b"<eCitation/>", "x.xml")
+
+
+def test_load_from_tgz_folder_and_single_file(tmp_path: Path) -> None:
+    tgz = write_tgz(tmp_path / "NLMCXR_reports.tgz")
+    reports = load_openi_reports(tgz)
+    assert [r.uid for r in reports] == ["CXR1", "CXR2", "CXR3", "CXR4", "CXR5", "CXR6"]
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    for uid, f, i, major, auto in REPORTS:
+        (folder / f"{uid}.xml").write_text(report_xml(uid, f, i, major, auto))
+    assert load_openi_reports(folder) == reports
+    assert len(load_openi_reports(folder / "5.xml")) == 1
+    with pytest.raises(RRGBenchError, match="reports not found"):
+        load_openi_reports(tmp_path / "missing.tgz")
+
+
+def test_studies_keep_findings_reports_and_split(tmp_path: Path) -> None:
+    reports = load_openi_reports(write_tgz(tmp_path / "r.tgz"))
+    studies = openi_studies(reports, seed=0)
+    assert [s["id"] for s in studies] == ["CXR1_IM-0001", "CXR2_IM-0002", "CXR5_IM-0005", "CXR6_IM-0006"]
+    assert studies[1]["mesh"] == ["Pleural Effusion/left/small"] and studies[1]["impression"] == "Effusion."
+    assert openi_studies(reports, seed=0) == studies  # seeded
+    split_file = tmp_path / "split.json"
+    split_file.write_text(json.dumps({"train": [{"id": "CXR2_IM-0002"}], "val": [{"id": "CXR5_IM-0005"}],
+                                      "test": [{"id": "CXR6_IM-0006"}, {"id": "CXR99_IM-0099"}]}))
+    chosen = {s["id"]: s["split"] for s in openi_studies(reports, split_from=split_file)}
+    assert chosen == {"CXR2_IM-0002": "train", "CXR5_IM-0005": "val", "CXR6_IM-0006": "test"}
+
+
+def test_split_file_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "a.json"
+    bad.write_text(json.dumps({"train": [], "val": [], "    ": []}))
+    with pytest.raises(RRGBenchError, match="missing split"):
+        read_split_file(bad)
+    bad.write_text(json.dumps({"train": ["A"], "val": ["A"], "test": []}))
+    with pytest.raises(RRGBenchError, match="duplicate id 'A'"):
+        read_split_file(bad)
+
+
+def test_seeded_split_is_7_1_2_and_stable() -> None:
+    ids = [f"s{i}" for i in range(100)]
+    split = seeded_split(ids, 0)
+    assert [sum(v == k for v in split.values()) for k in ("train", "val", "test")] == [70, 10, 20]
+    assert split == seeded_split(list(reversed(ids)), 0) and split != seeded_split(ids, 1)
+
+
+def _png_bytes(value: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.full((24, 20), value, np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_prepare_iu_xray_from_open_i_files(tmp_path: Path) -> None:
+    tgz = write_tgz(tmp_path / "r.tgz", n_images={6: 1})  # CXR6 has one image: R2Gen needs two
+    pngs = tmp_path / "png"
+    pngs.mkdir()
+    for uid in (1, 2, 5, 6):
+        (pngs / f"CXR{uid}_IM-{uid:04d}-1001.png").write_bytes(_png_bytes(10 * uid))
+        (pngs / f"CXR{uid}_IM-{uid:04d}-1002.png").write_bytes(_png_bytes(10 * uid + 1))
+    ds = get_host().datasets.get("iu_xray")(data_dir=tmp_path / "iu", images=str(pngs), reports=str(tgz))
+    ds.prepare()
+    samples = [s for split in ("train", "val", "test") for s in ds.split(split)]
+    assert sorted(s.id for s in samples) == ["CXR1_IM-0001", "CXR2_IM-0002", "CXR5_IM-0005"]
+    s = next(s for s in samples if s.id == "CXR2_IM-0002")
+    assert s.report == "Small left pleural effusion." and s.meta["mesh"] == ["Pleural Effusion/left/small"]
+    assert ds.load_images(s, 16).shape == (2, 16, 16)
+    imp = get_host().datasets.get("iu_xray")(data_dir=tmp_path / "iu", section="impression", skip_bad=True)
+    assert {s.id for split in ("train", "val", "test") for s in imp.split(split)} == {"CXR1_IM-0001", "CXR2_IM-0002"}
+    assert any("CXR5_IM-0005" in line and "empty impression" in line for line in imp.skipped)
+
+
+def test_prepare_mimic_from_jpg_tree(tmp_path: Path) -> None:
+    src = tmp_path / "mimic"
+    rows = [("d1", "50000001", "10000001", "train"), ("d2", "50000001", "10000001", "train"),
+            ("d3", "50000002", "10000002", "validate"), ("d4", "50000003", "10000003", "test"),
+            ("d5", "50000004", "10000004", "test")]
+    (src).mkdir()
+    lines = ["dicom_id,study_id,subject_id,split"] + [",".join(r) for r in rows]
+    (src / "mimic-cxr-2.0.0-split.csv").write_text("\n".join(lines) + "\n")
+    (src / "mimic-cxr-2.0.0-chexpert.csv").write_text("subject_id,study_id,Cardiomegaly\n10000001,50000001,1.0\n")
+    for dicom, study, subject, _ in rows:
+        d = src / "files" / f"p{subject[:2]}" / f"p{subject}" / f"s{study}"
+        d.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((20, 20), 99, np.uint8)).save(d / f"{dicom}.jpg")
+    texts = {"50000001": "FINAL REPORT\n FINDINGS: Heart is enlarged.\n\n IMPRESSION: Cardiomegaly.",
+             "50000002": "FINDINGS: Lungs clear.\nIMPRESSION: Normal.",
+             "50000003": "IMPRESSION: No change.",
+             "50000004": "WET READ: nothing structured"}
+    with zipfile.ZipFile(src / "mimic-cxr-reports.zip", "w") as zf:
+        for study, text in texts.items():
+            subject = {r[1]: r[2] for r in rows}[study]
+            zf.writestr(f"files/p{subject[:2]}/p{subject}/s{study}.txt", text)
+    cls = get_host().datasets.get("mimic_cxr")
+    ds = cls(data_dir=tmp_path / "root", source=str(src), skip_bad=True)
+    ds.prepare()
+    assert cls.credentialed and cls.cleaning == "r2gen_mimic"
+    train = ds.split("train")
+    assert [s.id for s in train] == ["d1", "d2"] and train[0].report == "Heart is enlarged."
+    assert train[0].meta["labels"] == {"Cardiomegaly": "1.0"} and len(train[0].image_paths) == 1
+    assert [s.id for s in ds.split("val")] == ["d3"]
+    assert ds.split("test") == [] and any("d4" in line for line in ds.skipped)  # impression only
+    assert ds.load_images(train[0], 8).shape == (1, 8, 8)
+    assert report_sections("FINDINGS: a\nb\nIMPRESSION: c") == {"FINDINGS": "a b", "IMPRESSION": "c"}
+    with pytest.raises(RRGBenchError, match="split.csv"):
+        cls(data_dir=tmp_path / "r2", source=str(tmp_path)).prepare()
+
+
+@pytest.mark.slow
+def test_torchxrayvision_wheel_has_3425_findings_reports() -> None:
+    """Needs PyPI (pip download of the 29 MB wheel, not installed); parses all 3,955 reports."""
+    try:
+        reports = load_openi_reports()
+    except RRGBenchError as exc:
+        pytest.skip(f"wheel not reachable: {exc}")
+    assert len(reports) == 3955
+    studies = openi_studies(reports)
+    assert len(studies) == 3425 and len({s["id"] for s in studies}) == 3425
+    assert sum(1 for r in reports if r.impression) == 3921
