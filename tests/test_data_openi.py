@@ -192,3 +192,23 @@ def test_torchxrayvision_wheel_has_3425_findings_reports() -> None:
     studies = openi_studies(reports)
     assert len(studies) == 3425 and len({s["id"] for s in studies}) == 3425
     assert sum(1 for r in reports if r.impression) == 3921
+
+
+def test_openi_hf_rows_and_unreadable_parquet(tmp_path: Path) -> None:
+    from rrgbench_plugins.datasets.openi_hf.dataset import rows_to_studies
+
+    png = _png_bytes(50)
+    rows = [{"uid": "CXR1", "findings": "Heart  normal.", "impression": "Normal.", "MeSH": "normal;Lung/hypoinflation",
+             "img_frontal": {"bytes": png, "path": None}, "img_lateral": {"bytes": png}},
+            {"uid": "CXR2", "findings": None, "impression": float("nan"), "img_frontal": {"bytes": png}},
+            {"uid": "CXR3", "findings": "Clear.", "impression": "", "img_frontal": None}]
+    studies = rows_to_studies(rows)
+    assert [s["id"] for s in studies] == ["CXR1"] and len(studies[0]["images"]) == 2
+    assert studies[0]["findings"] == "Heart normal." and studies[0]["mesh"] == ["normal", "Lung/hypoinflation"]
+    with pytest.raises(RRGBenchError, match="duplicate id"):
+        rows_to_studies(rows[:1] * 2)
+    fake = tmp_path / "train-00000.parquet"
+    fake.write_bytes(b"PAR1 not really")
+    ds = get_host().datasets.get("openi_hf")(data_dir=tmp_path / "hf", parquet=str(fake))
+    with pytest.raises(RRGBenchError, match="train-00000.parquet"):
+        ds.prepare()

@@ -83,6 +83,8 @@ class Finding:
 
 
 def _kind(head: str, mods: set[str]) -> str | None:
+    if head in ("opacity", "density", "lung diseases") and "interstitial" in mods:
+        return "interstitial"
     if head in _HEADS:
         return _HEADS[head]
     if head == "lung":

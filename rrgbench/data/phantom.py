@@ -34,7 +34,7 @@ from .findings import Finding, parse_mesh
 
 __all__ = ["RENDERER_VERSION", "Plan", "make_plan", "render_study", "study_seed"]
 
-RENDERER_VERSION = "1"
+RENDERER_VERSION = "2"
 _F = np.float32
 
 
@@ -424,8 +424,8 @@ class _PA:
                 info.setdefault("pneumothorax", []).append(s)
         elif k in ("opacity", "consolidation"):
             for s in _sides(f, rng):
-                cx, cy = self.at(s, f.zone or ("lower" if rng.random() < 0.6 else "middle"),
-                                 float(rng.uniform(-0.3, 0.3)))
+                zone = f.zone or ("lower" if rng.random() < 0.6 else "middle")
+                cx, cy = self.at(s, zone, float(rng.uniform(-0.3 if zone in ("apex", "upper") else 0.0, 0.35)))
                 size = (0.12, 0.12, 0.16, 0.22)[sev]
                 blob = _soft(_ellipse(U, V, cx, cy, size * 1.1, size * 0.9), 0.06)
                 patch = np.clip(_smooth_noise(rng, U.shape, 24) * 1.2 + (0.9 if k == "consolidation" else 0.45), 0, 1)
@@ -438,12 +438,13 @@ class _PA:
                 fill[s] += strength * np.exp(-r2 / 0.09) * air[s]
                 extra += 0.08 * _soft(_ellipse(U, V, hx, -0.02, 0.07, 0.1), 0.03) * (k == "congestion")
         elif k == "interstitial":
-            net = np.abs(_smooth_noise(rng, U.shape, 56))
-            reticular = (net < 0.12).astype(_F)
+            net = np.abs(_smooth_noise(rng, U.shape, 64))
+            reticular = np.clip(1.0 - net / 0.12, 0, 1)
             for s in _sides(f, rng, "bilateral"):
                 _, t = self.local(s)
-                zone_w = np.clip((t - 0.35) / 0.3, 0, 1) if f.zone in (None, "lower") else 1.0
-                fill[s] += 0.55 * reticular * zone_w * air[s]
+                diffuse = "diffuse" in f.mods or f.zone not in (None, "lower")
+                zone_w = 1.0 if diffuse else np.clip((t - 0.35) / 0.3, 0, 1)
+                fill[s] += (0.3 + 0.06 * sev) * reticular * zone_w * air[s]
         elif k == "hilar_enlarged" or k == "calcified_nodes":
             for s in _sides(f, rng, "bilateral"):
                 hx = self.center(s) - self.sgn(s) * 0.22
@@ -458,7 +459,9 @@ class _PA:
             for s in _sides(f, rng):
                 for _ in range(count):
                     zone = f.zone or str(rng.choice(["upper", "middle", "lower"]))
-                    cx, cy = self.at(s, zone, float(rng.uniform(-0.6, 0.6)))
+                    # lower and middle zones: keep lateral of the heart border so the lesion stays visible
+                    lo = -0.6 if zone in ("apex", "upper") else -0.05
+                    cx, cy = self.at(s, zone, float(rng.uniform(lo, 0.65)))
                     cy += float(rng.uniform(-0.05, 0.05))
                     if k == "mass":
                         r = 0.08 + 0.015 * sev
