@@ -329,3 +329,24 @@ def test_cli_builds_and_reports_errors(tmp_path: Path) -> None:
     assert json.loads(res.stdout)["datasets"] == ["synthetic"]
     bad = subprocess.run(cmd[:5] + [str(tmp_path / "missing")] + cmd[6:], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "missing" in bad.stderr
+
+
+def test_empty_runs_dir_and_unscored_runs(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    site = build_site(runs, tmp_path / "site")
+    assert site.runs == 0 and "No scored runs" in (tmp_path / "site/index.html").read_text()
+    run = write_run(runs, "alpha")
+    import shutil
+
+    shutil.rmtree(run / "scores")
+    record = json.loads((run / "run.json").read_text())
+    record["status"]["score"] = "failed"
+    atomic_write_json(run / "run.json", record)
+    write_run(runs, "beta")
+    build_site(runs, tmp_path / "site")
+    index = (tmp_path / "site/index.html").read_text()
+    assert "Runs without scores" in index and "score failed" in index
+    board = json.loads((tmp_path / "site/datasets/synthetic/leaderboard.json").read_text())
+    assert [r["method"] for r in board["rows"]] == ["beta"]
+    assert (tmp_path / "site" / "runs/synthetic/alpha" / run.name / "index.html").is_file()

@@ -117,15 +117,25 @@ def _image_paths(row: dict[str, Any]) -> list[str]:
 
 
 def _dataset_images(rec: RunRecord) -> dict[str, list[str]]:
-    """Image paths from the dataset plugin, when it is installed and prepared here (best effort)."""
+    """Image paths from the dataset plugin, only when its data is already on disk here and its manifest hash
+    equals the run's (never prepares data; never shows images of different data)."""
     try:
         from ..plugins import get_host
 
         cls = get_host().datasets.get(rec.dataset)
         spec = rec.spec
         ds = cls(section=spec.get("section") or "findings", **(spec.get("dataset_options") or {}))
-        ds.prepare()
-        return {s.id: list(s.image_paths) for s in ds.split(spec.get("split") or "test")}
+        root = getattr(ds, "root", None)
+        if root is None or not (Path(root()) / "annotation.json").is_file():
+            log.info("no images for %s: dataset %s is not prepared here", rec.rel, rec.dataset)
+            return {}
+        samples = ds.split(spec.get("split") or "test")
+        expected = (rec.run.get("dataset") or {}).get("manifest_hash")
+        if expected and ds.manifest_hash() != expected:
+            log.warning("no images for %s: dataset %s here differs from the run's (manifest hash)", rec.rel,
+                        rec.dataset)
+            return {}
+        return {s.id: list(s.image_paths) for s in samples}
     except Exception as exc:  # noqa: BLE001 - thumbnails are optional
         log.info("no images for %s: %s", rec.rel, exc)
         return {}

@@ -77,6 +77,7 @@ class Cell:
     values: list[float] = field(default_factory=list)
     reason: str = ""
     reported: dict[str, Any] | None = None
+    best: bool = False
 
     @property
     def text(self) -> str:
@@ -217,6 +218,12 @@ def build_board(dataset: str, df: pd.DataFrame, runs: list[RunRecord]) -> Board:
             fid.update(r.fidelity)
         rows.append(Row(method, preset, variant, bool(variants_per[(method, preset)] > 1), dict(sorted(fid.items())),
                         row_runs, cells))
+    for i in range(len(columns)):  # best mean per column (all rrgbench scores are higher-is-better)
+        ok_cells = [r.cells[i] for r in rows if r.cells[i].status == "ok"]
+        if len(ok_cells) >= 2:
+            top = max(c.mean for c in ok_cells)
+            for c in ok_cells:
+                c.best = c.mean == top
     signatures = [(sid, m, s) for (m, s), sid in sig_ids.items()]
     credentialed = any(by_rel[r].credentialed for r in df["run"].unique())
     return Board(dataset, columns, rows, signatures, credentialed)
