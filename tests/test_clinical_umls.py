@@ -69,3 +69,59 @@ def test_scispacy_backend_names_missing_files(tmp_path: Path) -> None:
     (tmp_path / "nmslib_index.bin").write_bytes(b"")
     reason = ScispacyBackend(linker_dir=tmp_path).availability() or ""
     assert str(tmp_path / "tfidf_vectorizer.joblib") in reason and "nmslib_index.bin" not in reason
+
+
+def _scispacy_standin(tmp: Path) -> tuple[Path, Path]:
+    """A tiny UMLS KB (the lexicon's concepts) with a real nmslib linker index, plus a spaCy model whose
+    entity ruler finds the lexicon phrases: the scispacy backend runs end to end on these files."""
+    import json
+
+    import joblib
+    import nmslib
+    import numpy as np
+    import scipy.sparse
+    import spacy
+    from scispacy.linking_utils import KnowledgeBase
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    kb = tmp / "umls_2022_ab_cat0129.jsonl"
+    kb.write_text("".join(json.dumps({"concept_id": c, "canonical_name": n, "aliases": p, "types": ["T047"],
+                                      "definition": ""}) + "\n" for c, n, p in LEXICON))
+    (tmp / "umls_semantic_type_tree.tsv").write_text("Entity\tT071\t1\n  Disease or Syndrome\tT047\t2\n")
+    aliases = list(KnowledgeBase(str(kb)).alias_to_cuis)
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 3), min_df=1, dtype=np.float32)
+    vectors = vectorizer.fit_transform(aliases)
+    joblib.dump(vectorizer, tmp / "tfidf_vectorizer.joblib")
+    (tmp / "concept_aliases.json").write_text(json.dumps(aliases))
+    scipy.sparse.save_npz(tmp / "tfidf_vectors_sparse.npz", vectors)
+    index = nmslib.init(method="hnsw", space="cosinesimil_sparse", data_type=nmslib.DataType.SPARSE_VECTOR)
+    index.addDataPointBatch(vectors)
+    index.createIndex({"M": 16, "efConstruction": 100, "post": 0}, print_progress=False)
+    index.saveIndex(str(tmp / "nmslib_index.bin"))
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
+    ruler.add_patterns([{"label": "ENTITY", "pattern": p} for _, _, phrases in LEXICON for p in phrases])
+    nlp.to_disk(tmp / "model")
+    return tmp / "model", tmp
+
+
+def test_scispacy_backend_with_a_local_standin_kb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("scispacy")
+    pytest.importorskip("nmslib")
+    model, linker_dir = _scispacy_standin(tmp_path)
+    backend = ScispacyBackend(model=str(model), linker_dir=linker_dir)
+    assert backend.availability() is None
+    # RadScribe keeps negated entities: pneumothorax counts
+    assert backend.concepts(["Small pleural effusion. No pneumothorax.", "Cardiomegaly."]) == [
+        ["C0032227", "C0032326"], ["C0018800"]]
+    assert ScispacyBackend(model=str(model), linker_dir=linker_dir, negation="exclude").concepts(
+        ["No pneumothorax."]) == [[]]
+
+    monkeypatch.setenv("RRGBENCH_CACHE", str(tmp_path / "cache"))
+    from rrgbench.scoring.engine import score
+
+    opts = {"umls": {"backend": "scispacy", "model": str(model), "linker_dir": str(linker_dir)}}
+    res = score(["umls"], ["a"], ["Cardiomegaly."], ["Cardiomegaly. No pneumothorax."], options=opts,
+                bootstrap=0)["umls"]
+    assert res["status"] == "ok" and res["signature"].startswith("backend:scispacy:model")
+    assert res["scores"]["umls_precision_raw"] == 1.0 and res["scores"]["umls_recall_raw"] == 0.5

@@ -203,7 +203,14 @@ class ScispacyBackend:
         return None
 
     def signature(self) -> str:
-        return f"scispacy:{Path(self.model).name}|linker:umls-2022AB:{self.linker_dir}|negation:{self.negation}"
+        kb = self.linker_dir / SCISPACY_FILES[4] if self.linker_dir else None
+        if kb is not None and kb.is_file():
+            from .chexbert import _file_id
+
+            ident = _file_id(kb)
+        else:
+            ident = "missing"
+        return f"scispacy:model={Path(self.model).name}|linker:umls-kb={ident}|negation:{self.negation}"
 
     def _load(self) -> None:
         reason = self.availability()
@@ -236,8 +243,13 @@ class ScispacyBackend:
     def concepts(self, texts: Sequence[str]) -> list[list[str]]:
         if self._nlp is None:
             self._load()
+        import warnings
+
         out = []
-        for text, doc in zip(texts, self._nlp.pipe(list(texts))):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*\[W036\]")  # abbreviation matcher without patterns
+            docs = list(self._nlp.pipe(list(texts)))
+        for text, doc in zip(texts, docs):
             spans = sentence_spans(text)
             cuis = set()
             for ent in doc.ents:
