@@ -18,6 +18,17 @@ log = logging.getLogger("rrgbench.clinical")
 Labels = Any  # a label dict, a CUI list, an annotation: any JSON value with .copy()
 
 
+def file_id(path: Path) -> str:
+    """A cheap identity of a large weights file: sha256 of its size, first and last MiB (12 hex digits)."""
+    size = path.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as fh:
+        h.update(fh.read(1 << 20))
+        fh.seek(max(0, size - (1 << 20)))
+        h.update(fh.read(1 << 20))
+    return h.hexdigest()[:12]
+
+
 def text_key(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 

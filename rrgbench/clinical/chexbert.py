@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api import CHEXPERT_LABELS, RRGBenchError, UnavailableError
+from .cache import file_id
 
 BERT_BASE_UNCASED_VOCAB_MD5 = "64800d5d8528ce344256daf115d4965e"
 _HEAD_STATE = {0: None, 1: 1, 2: 0, 3: -1}
@@ -49,17 +50,6 @@ def missing_weights_message(path: Path) -> str:
     return (f"CheXbert weights not found: {path} does not exist. Download chexbert.pth (~1.3 GB, Hugging Face "
             f"StanfordAIMI/RRG_scorers) on a connected machine and put it at {path}, or point "
             f"RRGBENCH_CHEXBERT (or the metric option checkpoint=...) at the file")
-
-
-def _file_id(path: Path) -> str:
-    """A cheap identity of a large file: sha256 of its size, first and last MiB (12 hex digits)."""
-    size = path.stat().st_size
-    h = hashlib.sha256(str(size).encode())
-    with open(path, "rb") as fh:
-        h.update(fh.read(1 << 20))
-        fh.seek(max(0, size - (1 << 20)))
-        h.update(fh.read(1 << 20))
-    return h.hexdigest()[:12]
 
 
 def _minilm_vocab() -> Path:
@@ -158,7 +148,7 @@ class CheXbertLabeler:
         bert = "bert_dir" if self.bert_dir else "bert-base-uncased-vocab"
         if not self.checkpoint.is_file():
             return f"chexbert@f1chexbert-0.0.2:{self.checkpoint.name}:missing:{bert}"
-        self._sig = f"chexbert@f1chexbert-0.0.2:{self.checkpoint.name}:{_file_id(self.checkpoint)}:{bert}"
+        self._sig = f"chexbert@f1chexbert-0.0.2:{self.checkpoint.name}:{file_id(self.checkpoint)}:{bert}"
         return self._sig
 
     def _load(self) -> None:

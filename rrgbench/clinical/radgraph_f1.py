@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api import RRGBenchError, UnavailableError
+from .cache import file_id
 
 LEVELS = ("simple", "partial", "complete")
 MODEL_TYPES = ("radgraph", "radgraph-xl", "modern-radgraph-xl")
@@ -158,9 +159,7 @@ class RadGraphAnnotator:
         weights = self.model_dir / "weights.th"
         if not weights.is_file():
             return "missing"
-        from .chexbert import _file_id
-
-        return _file_id(weights)
+        return file_id(weights)
 
     def _stage(self) -> Path:
         """A model cache dir for ``radgraph.RadGraph``; with ``encoder_dir`` its config points there."""

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api import RRGBenchError, UnavailableError
+from .cache import file_id
 from .scope import NEGATIVE, sentence_spans, span_state
 
 ALPHA, SIGMA = 2.0, 5.0
@@ -205,9 +206,7 @@ class ScispacyBackend:
     def signature(self) -> str:
         kb = self.linker_dir / SCISPACY_FILES[4] if self.linker_dir else None
         if kb is not None and kb.is_file():
-            from .chexbert import _file_id
-
-            ident = _file_id(kb)
+            ident = file_id(kb)
         else:
             ident = "missing"
         return f"scispacy:model={Path(self.model).name}|linker:umls-kb={ident}|negation:{self.negation}"
