@@ -219,16 +219,21 @@ class _Auditor:
         else:
             self.add("checkpoint", "ok", f"{len(current)} file(s) match their recorded sha256")
 
+    @property
+    def cleaning(self) -> str:
+        return (self.record.get("dataset") or {}).get("cleaning", "r2gen_iu")
+
     def _score_files(self) -> dict[str, dict[str, Any]]:
         return {m: read_json(self.run_dir / SCORES_DIR / f"{m}.json") for m in self.spec.metrics
                 if (self.run_dir / SCORES_DIR / f"{m}.json").is_file()}
 
     def check_signatures(self) -> None:
-        from .scoring.engine import make_metric
+        from .runner import supported_kwargs
+        from .scoring import engine
 
         diffs, notes = {}, []
         for name, stored in self._score_files().items():
-            metric = make_metric(name)
+            metric = engine.make_metric(name, **supported_kwargs(engine.make_metric, cleaning=self.cleaning))
             now = metric.signature()
             if stored.get("signature") != now:
                 diffs[name] = [stored.get("signature"), now]
@@ -256,14 +261,13 @@ class _Auditor:
             self.add("environment", "ok", "environment unchanged")
 
     def check_rescore(self) -> None:
-        from .runner import _cleaning_kw
+        from .runner import supported_kwargs
         from .scoring import engine
 
         if not self.rows:
             self.rows = list(iter_jsonl(self.run_dir / GENERATIONS))
         ids = [r["id"] for r in self.rows]
         hyps, refs = [r["report"] for r in self.rows], [r["reference"] for r in self.rows]
-        cleaning = (self.record.get("dataset") or {}).get("cleaning", "r2gen_iu")
         tol = self.tolerance or 0.0
         for name, stored in self._score_files().items():
             check = f"rescore:{name}"
@@ -271,7 +275,8 @@ class _Auditor:
                 self.add(check, "skip", f"stored result is '{stored.get('status')}': {stored.get('reason', '')}")
                 continue
             res = engine.score([name], ids, hyps, refs, bootstrap=int(stored.get("bootstrap") or 0),
-                               seed=self.spec.seed, **_cleaning_kw(engine, cleaning))[name]
+                               seed=self.spec.seed,  # recomputed: never read from the score cache
+                               **supported_kwargs(engine.score, cleaning=self.cleaning, cache=False))[name]
             if res.get("status") != "ok":
                 self.add(check, "skip", f"cannot re-score here: {res.get('reason', '')}")
                 continue

@@ -127,6 +127,7 @@ class Runner:
         self._method: Method | None = None
         self._dataset: Dataset | None = None
         self._state_ready = False  # True once the method holds trained weights
+        self._info: dict[str, Any] | None = None
         self.record: RunRecord
 
     # -- bookkeeping -----------------------------------------------------------------------------
@@ -196,14 +197,19 @@ class Runner:
             else:
                 old.rename(ckpt)
 
+    def _invalidate_after(self, stage: str) -> None:
+        """Results downstream of a redone stage are stale."""
+        for later in STAGES[STAGES.index(stage) + 1:]:
+            self.record["status"][later] = "pending"
+
     def _done(self, stage: str) -> bool:
         return self.record["status"].get(stage) == "done"
 
     @contextmanager
-    def _stage(self, stage: str) -> Iterator[None]:
+    def _stage(self, stage: str, invalidate: bool = True) -> Iterator[None]:
         self.record["status"][stage] = "running"
-        for later in STAGES[STAGES.index(stage) + 1:]:  # results downstream of a redone stage are stale
-            self.record["status"][later] = "pending"
+        if invalidate:
+            self._invalidate_after(stage)
         self._save()
         start = time.perf_counter()
         try:
@@ -267,14 +273,27 @@ class Runner:
             self.world.barrier()  # rank 0 prepares (downloads, caches) first; then each rank reads
             _ = self.dataset
             return
-        with self._stage("prepare"):
+        if self._done("prepare") and self.record.get("dataset") == self._dataset_info():
+            self.world.barrier()  # prepared before and the data are unchanged: nothing to record
+            return
+        with self._stage("prepare", invalidate=False):
+            info = self._dataset_info()
+            if self.record.get("dataset") not in (None, info):  # the data changed under this run
+                log.warning("dataset %s changed since this run started: redoing later stages", self.spec.dataset)
+                self._invalidate_after("prepare")
+                self.record["train_stages"] = {}
+            self.record["dataset"] = info  # type: ignore[typeddict-item]
+        self.world.barrier()
+
+    def _dataset_info(self) -> dict[str, Any]:
+        if self._info is None:
             ds = self.dataset
-            self.record["dataset"] = {
+            self._info = {
                 "name": self.spec.dataset, "manifest_hash": ds.manifest_hash(), "split": self.spec.split,
                 "n": len(self.test_samples()), "n_train": len(ds.split("train")), "credentialed": ds.credentialed,
                 "licence": ds.licence, "cleaning": ds.cleaning, "skipped": list(ds.skipped),
             }
-        self.world.barrier()
+        return self._info
 
     def stage_train(self) -> None:
         distributed_training = bool(getattr(type(self.method), "distributed_training", False))
@@ -435,7 +454,7 @@ class Runner:
             cleaning = self.record.get("dataset", {}).get("cleaning", "r2gen_iu")
             ids, hyps, refs = [r["id"] for r in rows], [r["report"] for r in rows], [r["reference"] for r in rows]
             for name in self.spec.metrics:
-                if not self.force and _cached_score(scores_dir / f"{name}.json", engine, name, gen_hash):
+                if not self.force and _cached_score(scores_dir / f"{name}.json", engine, name, gen_hash, cleaning):
                     log.info("metric %s: reusing %s", name, scores_dir / f"{name}.json")
                     continue
                 results = engine.score([name], ids, hyps, refs, bootstrap=self.bootstrap, seed=self.spec.seed,
@@ -445,7 +464,20 @@ class Runner:
                 engine.write_results(results, scores_dir)
 
 
-def _cached_score(path: Path, engine: Any, name: str, gen_hash: str) -> bool:
+def supported_kwargs(fn: Any, **kwargs: Any) -> dict[str, Any]:
+    """The subset of ``kwargs`` that ``fn`` accepts (engine options added over time stay optional)."""
+    import inspect
+
+    params = inspect.signature(fn).parameters
+    return {k: v for k, v in kwargs.items() if k in params}
+
+
+def current_signature(engine: Any, name: str, cleaning: str) -> str:
+    """The signature metric ``name`` has here and now under the run's cleaning protocol."""
+    return engine.make_metric(name, **supported_kwargs(engine.make_metric, cleaning=cleaning)).signature()
+
+
+def _cached_score(path: Path, engine: Any, name: str, gen_hash: str, cleaning: str) -> bool:
     """True if ``path`` holds a finished result for these generations under the current signature."""
     if not path.exists():
         return False
@@ -456,15 +488,13 @@ def _cached_score(path: Path, engine: Any, name: str, gen_hash: str) -> bool:
     if res.get("status") != "ok" or res.get("generations_sha256") != gen_hash:
         return False
     try:
-        return res.get("signature") == engine.make_metric(name).signature()
+        return res.get("signature") == current_signature(engine, name, cleaning)
     except Exception:  # noqa: BLE001 - a metric that cannot even build is rescored (and reports why)
         return False
 
 
 def _cleaning_kw(engine: Any, cleaning: str) -> dict[str, str]:
-    import inspect
-
-    return {"cleaning": cleaning} if "cleaning" in inspect.signature(engine.score).parameters else {}
+    return supported_kwargs(engine.score, cleaning=cleaning)
 
 
 def execute(spec: RunSpec, runs_dir: Path, **kwargs: Any) -> Path:

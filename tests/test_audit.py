@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,15 @@ from rrgbench.audit import audit_run, diff_environment, format_report
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     plugin.install()
     from rrgbench.runner import Runner, build_spec
 
     spec = build_spec("tiny_counter", "toy_resume", metrics=("chexpert_rules",), limit=16,
                       overrides={"step_sleep": 0, "gen_sleep": 0})
-    return Runner(spec, tmp_path_factory.mktemp("runs"), bootstrap=30).run()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RRGBENCH_NO_CACHE", "1")  # every score below is computed, never read from a cache
+        yield Runner(spec, tmp_path_factory.mktemp("runs"), bootstrap=30).run()
 
 
 def _copy(finished: Path, tmp_path: Path) -> Path:

@@ -20,7 +20,7 @@ RUN = ["run", "--method", "tiny_counter", "--dataset", "toy_resume", "--metrics"
 
 def _env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HERE), "RRGBENCH_DIST_CPU": "1",
-            "RRGBENCH_DIST_TIMEOUT": "300"}
+            "RRGBENCH_DIST_TIMEOUT": "300", "RRGBENCH_NO_CACHE": "1"}
 
 
 def _single(runs: Path) -> Path:

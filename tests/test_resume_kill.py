@@ -35,7 +35,7 @@ def _args(runs_dir: Path, metrics: str) -> list[str]:
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HERE)}
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HERE), "RRGBENCH_NO_CACHE": "1"}
 
 
 def _run_dir(runs_dir: Path) -> Path | None:

@@ -144,7 +144,8 @@ def run_cmd(*args: str, limit_fsize: int | None = None, timeout: int = 300) -> A
 
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit_fsize, limit_fsize))
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parent)}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parent),
+           "RRGBENCH_NO_CACHE": "1"}
     return subprocess.run([sys.executable, __file__, *args], env=env, capture_output=True, text=True,
                           timeout=timeout, preexec_fn=_limit if limit_fsize else None)
 
