@@ -128,3 +128,18 @@ def test_missing_weights_name_the_file(tmp_path: Path, monkeypatch: pytest.Monke
         lab.label(["x"])
     monkeypatch.setenv("RRGBENCH_CHEXBERT", str(tmp_path / "elsewhere.pth"))
     assert "elsewhere.pth" in (CheXbertLabeler().availability() or "")
+
+
+def test_label_command_with_chexbert(standin: tuple[Path, Path], tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from rrgbench.cli import cli
+
+    monkeypatch.setenv("RRGBENCH_CACHE", str(tmp_path))
+    ckpt, bert_dir = standin
+    src = tmp_path / "r.jsonl"
+    src.write_text(json.dumps({"id": "a", "report": "No effusion."}) + "\n")
+    out = CliRunner().invoke(cli, ["label", "--labeler", "chexbert", "--input", str(src), "--checkpoint", str(ckpt),
+                                   "--bert-dir", str(bert_dir), "--json"], catch_exceptions=False)
+    assert json.loads(out.output) == {"id": "a", "labels": EXPECTED}

@@ -19,9 +19,10 @@ Labelers:
                     from a local path (:mod:`.chexbert`); raises :class:`~rrgbench.api.UnavailableError`
                     naming the missing file when absent.
 
-Results are cached per text hash (sha1 of the exact text) in memory for the process; model labelers
-also persist them under ``<cache_root>/labels/<labeler signature>.jsonl`` so that the reference labels
-of a dataset are computed once. Returned dicts are fresh copies.
+Results are cached per text hash (sha1 of the exact text) in memory for the process, so the reference
+labels of a dataset are computed once per process; model labelers (chexbert) also persist them under
+``<cache_root>/labels/<labeler signature>.jsonl`` so they are computed once per machine. The rule labeler
+is not persisted: relabelling is faster than reading a file. Returned dicts are fresh copies.
 
 The CE metric core is :mod:`.ce` (micro / macro / weighted / example-based averaging, 14 or 5 labels,
 uncertain policy, presets); the UMLS concept metric core is :mod:`.umls`.
@@ -29,6 +30,7 @@ uncertain policy, presets); the UMLS concept metric core is :mod:`.umls`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,6 +46,7 @@ LABELERS: dict[str, str] = {
 
 _INSTANCES: dict[tuple[str, tuple[tuple[str, Any], ...]], Any] = {}
 _CACHES: dict[str, LabelCache] = {}
+_LOCK = threading.Lock()  # the scoring engine runs metrics in threads
 
 
 def get_labeler(name: str = "chexpert_rules", **options: Any) -> Any:
@@ -55,10 +58,11 @@ def get_labeler(name: str = "chexpert_rules", **options: Any) -> Any:
     if name not in LABELERS:
         raise RRGBenchError(f"unknown labeler '{name}'; choose one of: {', '.join(sorted(LABELERS))}")
     key = (name, tuple(sorted((k, str(v)) for k, v in options.items())))
-    if key not in _INSTANCES:
-        module, _, attr = LABELERS[name].partition(":")
-        _INSTANCES[key] = getattr(importlib.import_module(module), attr)(**options)
-    return _INSTANCES[key]
+    with _LOCK:
+        if key not in _INSTANCES:
+            module, _, attr = LABELERS[name].partition(":")
+            _INSTANCES[key] = getattr(importlib.import_module(module), attr)(**options)
+        return _INSTANCES[key]
 
 
 def label_reports(texts: Sequence[str], labeler: str = "chexpert_rules", **options: Any
@@ -66,7 +70,8 @@ def label_reports(texts: Sequence[str], labeler: str = "chexpert_rules", **optio
     """CheXpert labels of each text: ``{label: 1 | 0 | -1 | None}`` with the 14 CheXbert-order keys."""
     impl = get_labeler(labeler, **options)
     sig = impl.signature()
-    cache = _CACHES.get(sig)
-    if cache is None:
-        cache = _CACHES[sig] = LabelCache(sig, persist=getattr(impl, "persist_cache", False))
+    with _LOCK:
+        cache = _CACHES.get(sig)
+        if cache is None:
+            cache = _CACHES[sig] = LabelCache(sig, persist=getattr(impl, "persist_cache", False))
     return cache.label(list(texts), impl.label)

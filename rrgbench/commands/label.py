@@ -19,9 +19,12 @@ TEXT_FIELDS = ("report", "text", "findings", "reference")
               help=f"Text field to label (default: the first of {', '.join(TEXT_FIELDS)} present).")
 @click.option("--checkpoint", default=None, type=click.Path(path_type=Path),
               help="chexbert only: path of chexbert.pth (else config / RRGBENCH_CHEXBERT / ~/.cache/chexbert).")
+@click.option("--bert-dir", default=None, type=click.Path(path_type=Path),
+              help="chexbert only: local bert-base-uncased config + vocab.txt (default: built in).")
 @click.option("--json", "as_json", is_flag=True,
               help='Print JSONL rows {"id", "labels": {14 CheXpert names: 1|0|-1|null}}.')
-def label(labeler: str, input_path: Path, field: str | None, checkpoint: Path | None, as_json: bool) -> None:
+def label(labeler: str, input_path: Path, field: str | None, checkpoint: Path | None, bert_dir: Path | None,
+          as_json: bool) -> None:
     """Label reports: 1 positive, 0 negative, -1 uncertain, blank (null) not mentioned.
 
     \b
@@ -45,7 +48,7 @@ def label(labeler: str, input_path: Path, field: str | None, checkpoint: Path | 
             raise RRGBenchError(f"{input_path}: row {lineno} field '{key}' is not a string")
         ids.append(str(row.get("id", lineno)))
         texts.append(row[key])
-    options = {"checkpoint": str(checkpoint)} if checkpoint else {}
+    options = {k: str(v) for k, v in (("checkpoint", checkpoint), ("bert_dir", bert_dir)) if v}
     rows = label_reports(texts, labeler=labeler, **options)
     for rid, labels in zip(ids, rows):
         if as_json:
