@@ -32,6 +32,12 @@ CASES = [
     ("Findings consistent with CHF.", {"Edema": 1, "Cardiomegaly": -1}),
     ("Right rib fracture. No pneumothorax, mild cardiomegaly.", {"Fracture": 1, "Pneumothorax": 0, "Cardiomegaly": 1}),
     ("", {"No Finding": 1}),
+    ("Retrocardiac opacity, likely atelectasis.", {"Lung Opacity": 1, "Atelectasis": -1}),
+    ("Median sternotomy wires are intact.", {"Support Devices": 1, "No Finding": 1}),
+    ("Interval resolution of the right pneumothorax.", {"Pneumothorax": 0, "No Finding": 1}),
+    ("The previously seen right pleural effusion has resolved.", {"Pleural Effusion": 0, "No Finding": 1}),
+    ("Several age-indeterminate left rib fractures.", {"Fracture": 1}),
+    ("Low lung volumes. No focal consolidation.", {"Consolidation": 0}),
 ]
 
 

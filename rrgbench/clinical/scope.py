@@ -41,7 +41,7 @@ _WORD = re.compile(r"[a-z0-9]+(?:[-'/][a-z0-9]+)*")
 
 _VERB = r"(?:is|are|was|were|be|been|appears?|appeared|remains?|remained|seems?|looks?|is\s+now|are\s+now)"
 _ADV = r"(?:\s+(?:now|again|otherwise|grossly|essentially|overall|largely|still|also|entirely|totally|completely|within))*"
-_NORMAL = r"(?:normal|unremarkable|within\s+normal\s+limits?|wnl|negative|clear(?!\s+of)|intact|stable\s+and\s+normal)"
+_NORMAL = r"(?:normal|unremarkable|within\s+normal\s+limits?|wnl|negative|clear(?!\s+of)|stable\s+and\s+normal)"
 _SEEN = (r"(?:seen|identified|visualized|visualised|evident|appreciated|demonstrated|noted|present|detected|"
          r"apparent|observed|shown|enlarged|dilated|widened|increased|visible|definitely\s+seen)")
 
@@ -107,7 +107,7 @@ _CUES: list[tuple[str, list[str]]] = [
         r"there\s+(?:is|are|has\s+been|have\s+been)(?!\s+no\b)",
         r",\s*(?:stable|unchanged|persistent|mild(?:ly)?|moderate(?:ly)?|severe|marked(?:ly)?|small|large|"
         r"the|there|with|which|and\s+(?:the|there)|new|increas\w*|decreas\w*|improv\w*|worsen\w*|minimal|trace|"
-        r"likely|probably|possibly|now)(?!.*(?<![a-z])(?:or|nor)(?![a-z]))",
+        r"now)(?!.*(?<![a-z])(?:or|nor)(?![a-z]))",
     ]),
 ]
 
