@@ -71,6 +71,8 @@ def test_unknown_labeler_is_a_user_error() -> None:
 
     with pytest.raises(RRGBenchError, match="unknown labeler 'nope'"):
         label_reports(["x"], labeler="nope")
+    with pytest.raises(RRGBenchError, match="labeler 'chexpert_rules': bad options"):
+        label_reports(["x"], labeler="chexpert_rules", chekpoint="typo")
 
 
 def test_scope_cues_and_sentences() -> None:

@@ -61,7 +61,11 @@ def get_labeler(name: str = "chexpert_rules", **options: Any) -> Any:
     with _LOCK:
         if key not in _INSTANCES:
             module, _, attr = LABELERS[name].partition(":")
-            _INSTANCES[key] = getattr(importlib.import_module(module), attr)(**options)
+            cls = getattr(importlib.import_module(module), attr)
+            try:
+                _INSTANCES[key] = cls(**options)
+            except TypeError as exc:
+                raise RRGBenchError(f"labeler '{name}': bad options {sorted(options)} ({exc})") from None
         return _INSTANCES[key]
 
 
