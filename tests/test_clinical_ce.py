@@ -119,3 +119,18 @@ def test_metric_end_to_end_through_the_engine() -> None:
     assert res["per_sample"][1]["ce_recall"] == pytest.approx(1 / 2)
     lo, hi = res["ci95"]["ce_f1_micro"]
     assert 0 <= lo <= res["scores"]["ce_f1_micro"] <= hi <= 1
+
+
+def test_batch_aggregate_equals_aggregate_on_resampled_lists() -> None:
+    from rrgbench_plugins.metrics.chexpert_rules.metric import ChexpertRulesCE
+
+    rng = np.random.default_rng(1)
+    metric = ChexpertRulesCE()
+    stats = [{"hyp_pos": int(h), "ref_pos": int(r)} for h, r in zip(rng.integers(0, 1 << 14, 30),
+                                                                      rng.integers(0, 1 << 14, 30))]
+    weights = np.stack([np.bincount(rng.integers(0, 30, 30), minlength=30) for _ in range(4)]).astype(float)
+    batch = metric.batch_aggregate(stats, weights)
+    for b, row in enumerate(weights):
+        expanded = [s for s, k in zip(stats, row.astype(int)) for _ in range(k)]
+        for key, value in metric.aggregate(expanded).items():
+            assert batch[key][b] == pytest.approx(value), key

@@ -147,3 +147,17 @@ def test_loads_and_scores_with_a_local_standin(tmp_path: Path, monkeypatch: pyte
     assert same["radgraph_simple"] in (0.0, 1.0)  # identical texts: 1 when any entity is found, else 0
     assert all(0.0 <= v <= 1.0 for v in res["scores"].values())
     assert list((tmp_path / "cache" / "labels").glob("radgraph@*.jsonl")), "annotations cached per text hash"
+
+
+def test_batch_aggregate_matches_resampled_means() -> None:
+    import numpy as np
+    from rrgbench_plugins.metrics.radgraph.metric import RadGraphF1
+
+    metric = RadGraphF1()
+    stats = [{"radgraph_simple": a, "radgraph_partial": a / 2, "radgraph_complete": a / 4} for a in (0.0, 0.5, 1.0)]
+    weights = np.array([[1.0, 1.0, 1.0], [0.0, 2.0, 1.0]])
+    batch = metric.batch_aggregate(stats, weights)
+    for b, row in enumerate(weights):
+        expanded = [s for s, k in zip(stats, row.astype(int)) for _ in range(k)]
+        for key, value in metric.aggregate(expanded).items():
+            assert batch[key][b] == pytest.approx(value)

@@ -125,3 +125,17 @@ def test_scispacy_backend_with_a_local_standin_kb(tmp_path: Path, monkeypatch: p
                 bootstrap=0)["umls"]
     assert res["status"] == "ok" and res["signature"].startswith("backend:scispacy:model")
     assert res["scores"]["umls_precision_raw"] == 1.0 and res["scores"]["umls_recall_raw"] == 0.5
+
+
+def test_batch_aggregate_matches_resampled_lists() -> None:
+    import numpy as np
+    from rrgbench_plugins.metrics.umls.metric import UMLSFactuality
+
+    metric = UMLSFactuality()
+    stats = [pair_stats({"C1", "C2"}, {"C1"}), pair_stats(set(), {"C3"}), pair_stats({"C4"}, {"C4", "C5", "C6"})]
+    weights = np.array([[1.0, 1.0, 1.0], [0.0, 1.0, 2.0], [0.0, 3.0, 0.0]])
+    batch = metric.batch_aggregate(stats, weights)
+    for b, row in enumerate(weights):
+        expanded = [s for s, k in zip(stats, row.astype(int)) for _ in range(k)]
+        for key, value in metric.aggregate(expanded).items():
+            assert batch[key][b] == pytest.approx(value), key

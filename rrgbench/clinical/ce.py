@@ -111,42 +111,53 @@ def _div(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
 def ce_scores(hyp_masks: Sequence[int] | np.ndarray, ref_masks: Sequence[int] | np.ndarray,
               config: CEConfig, per_label: bool = True) -> dict[str, float]:
     """CE scores of paired positive masks (see the module docstring for the keys)."""
-    h_all = np.asarray(hyp_masks, dtype=np.int64)
-    r_all = np.asarray(ref_masks, dtype=np.int64)
-    out: dict[str, float] = {}
+    n = len(hyp_masks)
+    batch = ce_scores_weighted(hyp_masks, ref_masks, config, np.ones((1, n)), per_label)
+    return {k: float(v[0]) for k, v in batch.items()}
+
+
+def ce_scores_weighted(hyp_masks: Sequence[int] | np.ndarray, ref_masks: Sequence[int] | np.ndarray,
+                       config: CEConfig, weights: np.ndarray, per_label: bool = True) -> dict[str, np.ndarray]:
+    """CE scores for each row of ``weights`` ``[B, n]`` (how often each pair counts: bootstrap resamples,
+    permutations); every key maps to a ``[B]`` array. All-ones weights give :func:`ce_scores`."""
+    h_all = np.asarray(hyp_masks, dtype=np.int64).reshape(-1)
+    r_all = np.asarray(ref_masks, dtype=np.int64).reshape(-1)
+    W = np.asarray(weights, dtype=float)
+    total_w = W.sum(1)
+    out: dict[str, np.ndarray] = {}
     table_set = max(config.labels, key=lambda s: len(LABEL_SETS[s]))
     for set_name in config.labels:
         names = LABEL_SETS[set_name]
         bits = np.array([_BIT[n] for n in names], dtype=np.int64)
         H = ((h_all[:, None] >> bits) & 1).astype(bool)
         R = ((r_all[:, None] >> bits) & 1).astype(bool)
-        tp, fp, fn = H & R, H & ~R, ~H & R
+        tp, fp, fn = (H & R).astype(float), (H & ~R).astype(float), (~H & R).astype(float)
         p = _PREFIX[set_name]
-        tp_l, fp_l, fn_l = tp.sum(0), fp.sum(0), fn.sum(0)
+        tp_l, fp_l, fn_l = W @ tp, W @ fp, W @ fn  # [B, L]
         prec_l, rec_l, f1_l = _div(tp_l, tp_l + fp_l), _div(tp_l, tp_l + fn_l), _div(2 * tp_l, 2 * tp_l + fp_l + fn_l)
         for avg in config.averages:
             if avg == "micro":
-                t, f_p, f_n = tp_l.sum(), fp_l.sum(), fn_l.sum()
+                t, f_p, f_n = tp_l.sum(1), fp_l.sum(1), fn_l.sum(1)
                 vals = (_div(t, t + f_p), _div(t, t + f_n), _div(2 * t, 2 * t + f_p + f_n))
             elif avg == "macro":
-                vals = (prec_l.mean(), rec_l.mean(), f1_l.mean())
+                vals = (prec_l.mean(1), rec_l.mean(1), f1_l.mean(1))
             elif avg == "weighted":
                 support = tp_l + fn_l
-                total = support.sum()
-                vals = tuple(_div((x * support).sum(), total) for x in (prec_l, rec_l, f1_l))
-            else:  # example
+                vals = tuple(_div((x * support).sum(1), support.sum(1)) for x in (prec_l, rec_l, f1_l))
+            else:  # example: per-report values, weighted mean over reports
                 t, f_p, f_n = tp.sum(1), fp.sum(1), fn.sum(1)
-                vals = (_div(t, t + f_p).mean(), _div(t, t + f_n).mean(), _div(2 * t, 2 * t + f_p + f_n).mean())
+                per = (_div(t, t + f_p), _div(t, t + f_n), _div(2 * t, 2 * t + f_p + f_n))
+                vals = tuple(_div(W @ x, total_w) for x in per)
             for stat, v in zip(("precision", "recall", "f1"), vals):
-                out[f"{p}_{stat}_{avg}"] = float(v)
-        agree = H == R
-        out[f"{p}_accuracy"] = float(agree.mean()) if agree.size else 0.0
-        out[f"{p}_accuracy_exact"] = float(agree.all(1).mean()) if len(agree) else 0.0
+                out[f"{p}_{stat}_{avg}"] = np.asarray(v, dtype=float)
+        agree = (H == R).astype(float)
+        out[f"{p}_accuracy"] = _div(W @ agree.sum(1), total_w * len(names))
+        out[f"{p}_accuracy_exact"] = _div(W @ agree.all(1).astype(float), total_w)
         if per_label and set_name == table_set:
             for i, name in enumerate(names):
-                out[f"ce_precision/{name}"] = float(prec_l[i])
-                out[f"ce_recall/{name}"] = float(rec_l[i])
-                out[f"ce_f1/{name}"] = float(f1_l[i])
+                out[f"ce_precision/{name}"] = prec_l[:, i]
+                out[f"ce_recall/{name}"] = rec_l[:, i]
+                out[f"ce_f1/{name}"] = f1_l[:, i]
     return out
 
 

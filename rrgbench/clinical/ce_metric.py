@@ -14,7 +14,7 @@ import numpy as np
 
 from ..api import CHEXPERT_LABELS, Metric
 from . import get_labeler, label_reports
-from .ce import CEConfig, ce_scores, example_scores, positive_mask
+from .ce import CEConfig, ce_scores, ce_scores_weighted, example_scores, positive_mask
 
 
 class CEMetric(Metric):
@@ -49,11 +49,18 @@ class CEMetric(Metric):
                  "hyp_labels": [h[k] for k in CHEXPERT_LABELS], "ref_labels": [r[k] for k in CHEXPERT_LABELS]}
                 for h, r in zip(hyp_labels, ref_labels)]
 
-    def aggregate(self, stats: Sequence[dict[str, Any]]) -> dict[str, float]:
+    @staticmethod
+    def _masks(stats: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
         n = len(stats)
-        hyp = np.fromiter((s["hyp_pos"] for s in stats), dtype=np.int64, count=n)
-        ref = np.fromiter((s["ref_pos"] for s in stats), dtype=np.int64, count=n)
-        return ce_scores(hyp, ref, self.config)
+        return (np.fromiter((s["hyp_pos"] for s in stats), dtype=np.int64, count=n),
+                np.fromiter((s["ref_pos"] for s in stats), dtype=np.int64, count=n))
+
+    def aggregate(self, stats: Sequence[dict[str, Any]]) -> dict[str, float]:
+        return ce_scores(*self._masks(stats), self.config)
+
+    def batch_aggregate(self, stats: Sequence[dict[str, Any]], weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Scores for every weight row at once (the engine's vectorised bootstrap / randomization)."""
+        return ce_scores_weighted(*self._masks(stats), self.config, weights)
 
     def sample_scores(self, stats: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
         return [example_scores(s["hyp_pos"], s["ref_pos"], self.config) for s in stats]

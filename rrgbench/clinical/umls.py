@@ -35,6 +35,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..api import RRGBenchError, UnavailableError
 from .cache import file_id
 from .scope import NEGATIVE, sentence_spans, span_state
@@ -108,18 +110,27 @@ def pair_stats(hyp: set[str], ref: set[str]) -> dict[str, Any]:
 
 def scores_from_counts(tp: float, fp: float, fn: float, length_factor: float) -> dict[str, float]:
     """RadScribe CLINICAL_* scores (tanh-scaled) and the raw values from pooled counts."""
-    if tp + fn == 0:
-        raw = (0.0, 0.0, 0.0, 0.0)
-    else:
-        p = tp / (tp + fp) if tp + fp else 0.0
-        r = tp / (tp + fn)
-        f1 = 2 * p * r / (p + r) if p + r else 0.0
-        raw = (p, r, f1, tp / (tp + fp + fn))
-    out = {}
-    for name, value in zip(("precision", "recall", "f1", "accuracy"), raw):
-        out[f"umls_{name}"] = math.tanh(length_factor * value)
+    batch = scores_from_counts_batch(np.array([tp]), np.array([fp]), np.array([fn]), np.array([length_factor]))
+    return {k: float(v[0]) for k, v in batch.items()}
+
+
+def scores_from_counts_batch(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, length_factor: np.ndarray
+                             ) -> dict[str, np.ndarray]:
+    """:func:`scores_from_counts` over arrays (one entry per bootstrap resample)."""
+    tp, fp, fn, lf = (np.asarray(x, dtype=float) for x in (tp, fp, fn, length_factor))
+
+    def div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.divide(a, b, out=np.zeros_like(a), where=b != 0)
+
+    p, r = div(tp, tp + fp), div(tp, tp + fn)
+    raw = {"precision": p, "recall": r, "f1": div(2 * p * r, p + r), "accuracy": div(tp, tp + fp + fn)}
+    no_ref = (tp + fn) == 0
+    out: dict[str, np.ndarray] = {}
+    for name, value in raw.items():
+        value = np.where(no_ref, 0.0, value)
+        out[f"umls_{name}"] = np.tanh(lf * value)
         out[f"umls_{name}_raw"] = value
-    out["umls_length_factor"] = length_factor
+    out["umls_length_factor"] = lf
     return out
 
 

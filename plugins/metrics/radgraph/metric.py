@@ -74,5 +74,14 @@ class RadGraphF1(Metric):
         arr = np.array([[s[k] for k in keys] for s in stats], dtype=float)
         return {k: float(v) for k, v in zip(keys, arr.mean(0))}
 
+    def batch_aggregate(self, stats: Sequence[dict[str, Any]], weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Weighted means for every weight row ``[B, n]`` at once (vectorised bootstrap)."""
+        keys = [f"radgraph_{lvl}" for lvl in LEVELS]
+        W = np.asarray(weights, dtype=float)
+        arr = np.array([[s[k] for k in keys] for s in stats], dtype=float).reshape(-1, len(keys))
+        total = W.sum(1, keepdims=True)
+        means = np.divide(W @ arr, total, out=np.zeros((W.shape[0], len(keys))), where=total != 0)
+        return {k: means[:, i] for i, k in enumerate(keys)}
+
     def sample_scores(self, stats: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
         return [dict(s) for s in stats]

@@ -15,7 +15,14 @@ import numpy as np
 
 from rrgbench.api import Metric
 from rrgbench.clinical.cache import LabelCache
-from rrgbench.clinical.umls import ALPHA, SIGMA, make_backend, pair_stats, scores_from_counts
+from rrgbench.clinical.umls import (
+    ALPHA,
+    SIGMA,
+    make_backend,
+    pair_stats,
+    scores_from_counts,
+    scores_from_counts_batch,
+)
 
 _CACHES: dict[str, LabelCache] = {}
 _BACKENDS: dict[tuple[str, ...], Any] = {}
@@ -64,6 +71,15 @@ class UMLSFactuality(Metric):
         arr = np.array([(s["tp"], s["fp"], s["fn"], s["pen"]) for s in stats], dtype=float)
         tp, fp, fn = arr[:, :3].sum(0)
         return scores_from_counts(tp, fp, fn, float(arr[:, 3].mean()))
+
+    def batch_aggregate(self, stats: Sequence[dict[str, Any]], weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Pooled counts and mean length factor for every weight row ``[B, n]`` at once."""
+        W = np.asarray(weights, dtype=float)
+        arr = np.array([(s["tp"], s["fp"], s["fn"], s["pen"]) for s in stats], dtype=float).reshape(-1, 4)
+        sums = W @ arr
+        total = W.sum(1)
+        lf = np.divide(sums[:, 3], total, out=np.zeros_like(total), where=total != 0)
+        return scores_from_counts_batch(sums[:, 0], sums[:, 1], sums[:, 2], lf)
 
     def sample_scores(self, stats: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
         rows = []
