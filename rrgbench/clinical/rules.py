@@ -57,6 +57,8 @@ class RuleLabeler:
             self._obs.append((obs, re.compile(pattern), _compile(UNMENTIONS.get(obs, []))))
         self._other = re.compile(phrase_regex(OTHER_FINDINGS))
         self._enlarged = re.compile(phrase_regex(ENLARGEMENT))
+        # report language repeats itself ("No pneumothorax."): mentions are memoised per sentence
+        self._sentence_cache: dict[str, list[tuple[str, str, int]]] = {}
 
     def signature(self) -> str:
         return f"chexpert_rules@{VERSION}"
@@ -64,8 +66,14 @@ class RuleLabeler:
     def mentions(self, text: str) -> list[tuple[str, str, int]]:
         """Every mention ``(observation, matched text, state)`` in ``text`` (for inspection and tests)."""
         out: list[tuple[str, str, int]] = []
+        cache = self._sentence_cache
         for sent in sentences(text):
-            out.extend(self._sentence_mentions(sent))
+            found = cache.get(sent)
+            if found is None:
+                if len(cache) > 200_000:
+                    cache.clear()
+                found = cache[sent] = self._sentence_mentions(sent)
+            out.extend(found)
         return out
 
     def _sentence_mentions(self, text: str) -> list[tuple[str, str, int]]:
