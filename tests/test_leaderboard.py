@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,7 @@ def write_run(runs: Path, method: str, dataset: str = "synthetic", seed: int = 0
             report = f"{XSS_SCRIPT} {XSS_IMG} cardiomegaly"
         row = {"id": sid, "report": report, "reference": f"reference {i}: the heart is enlarged." + (XSS_IMG if evil else "")}
         if images is not None:
-            row["image_paths"] = [write_png(images / f"{sid}_{v}.png", 40 + 30 * i + 60 * v) for v in range(2)]
+            row["image_paths"] = [write_png(images / f"{sid}_{v}.png", 10 + 20 * i + 125 * v) for v in range(2)]
         gens.append(row)
         b4 = round(quality * (0.2 + 0.1 * i) + 0.01 * rng.random(), 6)
         nlg_rows.append({"id": sid, "bleu_1": b4 + 0.2, "bleu_4": b4, "rouge_l": b4 + 0.1})
@@ -157,7 +158,10 @@ def test_run_page_has_viewer_chart_and_escapes_report_text(built: tuple[Path, Pa
     page = next((site / "runs/synthetic/beta").glob("*/index.html"))
     html = page.read_text()
     assert 'id="samples"' in html and "<svg" in html and "per-label F1" in html
-    assert "thumbs/00000_0.png" in html and (page.parent / "thumbs/00000_0.png").is_file()
+    thumbs = re.findall(r'<img src="((?:\.\./)+)(thumbs/[0-9a-f]{20}\.png)"', html)
+    assert len(thumbs) == 12 and len({t for _, t in thumbs}) == 12  # two views per sample, one file each
+    assert all((site / t).is_file() for _, t in thumbs) and thumbs[0][0] == "../" * 4
+    assert len(list((site / "thumbs").iterdir())) == 12  # shared by every run that shows those images
     assert "window.__pwned" in html  # the text is there, but only as escaped text
     assert "<script>window.__pwned" not in html and "<img src=x" not in html
     assert "&lt;script&gt;window.__pwned" in html
@@ -172,7 +176,7 @@ def test_credentialed_dataset_publishes_aggregates_only(built: tuple[Path, Path]
     run_dir = next((site / "runs/mimic_cxr/alpha").iterdir())
     html = (run_dir / "index.html").read_text()
     assert "credentialed" in html and "heart size normal" not in html and "reference 0" not in html
-    assert not (run_dir / "samples.json").exists() and not (run_dir / "thumbs").exists()
+    assert not (run_dir / "samples.json").exists() and "<img" not in html
     everything = b"".join(p.read_bytes() for p in site.rglob("*") if p.is_file() and "mimic_cxr" in p.as_posix())
     assert b"heart size normal" not in everything
     assert b"heart size normal" not in (site / "scores_long.csv").read_bytes()

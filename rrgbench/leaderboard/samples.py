@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,10 @@ class SampleView:
     labels: list[tuple[str, Any, Any]] = field(default_factory=list)  # (label, hyp, ref)
     thumbs: list[str] = field(default_factory=list)  # site-relative paths
 
-    @property
-    def disagreements(self) -> list[str]:
-        return [lab for lab, h, r in self.labels if _pos(h) != _pos(r)]
+    @cached_property
+    def disagreements(self) -> frozenset[str]:
+        """Labels where exactly one of the two reports is positive (set once ``labels`` is final)."""
+        return frozenset(lab for lab, h, r in self.labels if _pos(h) != _pos(r))
 
 
 def _pos(v: Any) -> bool:
@@ -141,23 +143,45 @@ def _dataset_images(rec: RunRecord) -> dict[str, list[str]]:
         return {}
 
 
-def make_thumbnail(src: Path, dst: Path, size: int = 112) -> bool:
-    """A small grayscale PNG of ``src`` at ``dst`` (deterministic bytes). False when it cannot be read."""
-    from PIL import Image
+class Thumbnails:
+    """Small grayscale PNGs under ``<site>/thumbs/``, named by the source file's content hash, so an image
+    shared by many runs is converted and stored once."""
 
-    try:
-        with Image.open(src) as im:
-            im = im.convert("L")
-            im.thumbnail((size, size))
-            import io
+    def __init__(self, site_dir: Path, size: int = 112) -> None:
+        self.site_dir = site_dir
+        self.size = size
+        self.made: dict[str, str | None] = {}  # source path -> site-relative thumbnail (None: unreadable)
 
-            buf = io.BytesIO()
-            im.save(buf, format="PNG", optimize=True)
-    except (OSError, ValueError) as exc:
-        log.info("thumbnail %s: %s", src, exc)
-        return False
-    atomic_write_bytes(dst, buf.getvalue())
-    return True
+    def get(self, src: Path) -> str | None:
+        key = str(src)
+        if key not in self.made:
+            self.made[key] = self._make(src)
+        return self.made[key]
+
+    def _make(self, src: Path) -> str | None:
+        import hashlib
+        import io
+
+        from PIL import Image
+
+        try:
+            data = src.read_bytes()
+            with Image.open(io.BytesIO(data)) as im:
+                im = im.convert("L")
+                im.thumbnail((self.size, self.size))
+                buf = io.BytesIO()
+                im.save(buf, format="PNG", optimize=True)
+        except (OSError, ValueError) as exc:
+            log.info("thumbnail %s: %s", src, exc)
+            return None
+        rel = f"thumbs/{hashlib.sha256(data).hexdigest()[:20]}.png"
+        if not (self.site_dir / rel).is_file():
+            atomic_write_bytes(self.site_dir / rel, buf.getvalue())
+        return rel
+
+    @property
+    def files(self) -> list[str]:
+        return sorted({v for v in self.made.values() if v})
 
 
 @dataclass
@@ -187,7 +211,7 @@ def _relabel(rec: RunRecord, views: list[SampleView]) -> str:
     return f"labels recomputed for display with {sig} ({same}); scores are the run's own"
 
 
-def build_samples(rec: RunRecord, run_page_dir: Path, *, thumbnails: bool = True) -> SampleSet:
+def build_samples(rec: RunRecord, thumbnails: Thumbnails | None = None) -> SampleSet:
     """Sample views of one run, its per-sample score columns and where the label states come from."""
     gens = load_generations(rec)
     if not gens:
@@ -201,10 +225,10 @@ def build_samples(rec: RunRecord, run_page_dir: Path, *, thumbnails: bool = True
                     columns.setdefault(f"{metric}.{key}", schema.display_name(metric, key))
     order = sorted(columns, key=lambda c: (schema.GROUP_ORDER.index(schema.group_of(c.split(".")[0])), c))
     images: dict[str, list[str]] = {}
-    if thumbnails and not any(_image_paths(g) for g in gens[:1]):
+    if thumbnails is not None and not any(_image_paths(g) for g in gens[:1]):
         images = _dataset_images(rec)
     views: list[SampleView] = []
-    for i, g in enumerate(gens):
+    for g in gens:
         sid = str(g.get("id"))
         view = SampleView(id=sid, report=str(g.get("report", "")), reference=str(g.get("reference", "")))
         for metric, rows in per_metric.items():
@@ -221,12 +245,11 @@ def build_samples(rec: RunRecord, run_page_dir: Path, *, thumbnails: bool = True
                     hyp, ref = pair
                     view.labels = [(lab, hyp.get(lab), ref.get(lab)) for lab in CHEXPERT_LABELS
                                    if lab in hyp or lab in ref]
-        if thumbnails:
-            for k, path in enumerate((_image_paths(g) or images.get(sid, []))[:2]):
-                src = Path(path) if Path(path).is_absolute() else rec.path / path
-                name = f"thumbs/{i:05d}_{k}.png"
-                if make_thumbnail(src, run_page_dir / name):
-                    view.thumbs.append(name)
+        if thumbnails is not None:
+            for path in (_image_paths(g) or images.get(sid, []))[:2]:
+                thumb = thumbnails.get(Path(path) if Path(path).is_absolute() else rec.path / path)
+                if thumb:
+                    view.thumbs.append(thumb)
         views.append(view)
     source = next((f"labels from scores/{m}.samples.jsonl" for m in CE_METRICS
                    if any(v.labels for v in views) and m in per_metric), "")

@@ -28,7 +28,7 @@ from . import plots, schema
 from .compare_view import load_comparisons
 from .records import RunRecord, load_runs, safe_part
 from .reported import attach_reported, load_reported
-from .samples import SampleSet, build_samples, per_label_f1
+from .samples import SampleSet, Thumbnails, build_samples, per_label_f1
 from .table import Board, board_frame, board_json, build_board, fmt, long_table
 
 log = logging.getLogger("rrgbench.leaderboard")
@@ -61,6 +61,7 @@ def make_env(template_dir: Path | None = None):
     env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["fmt"] = fmt
+    env.filters["state"] = lambda v: {1: "+", 0: "−", -1: "?"}.get(v, "·")
     env.filters["pretty"] = lambda v: v if isinstance(v, str) else json.dumps(v, sort_keys=True)
     env.filters["num"] = lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else repr(float(v))
     return env
@@ -237,18 +238,16 @@ def build_site(runs_dir: Path, out: Path, *, template_dir: Path | None = None,
         w.text(page, html)
 
     # ---------------------------------------------------------------- per run
+    thumbs = Thumbnails(out) if thumbnails else None
     run_pages: dict[str, str] = {}
     for rec in runs:
         page = f"{rec.site_path}/index.html"
         run_pages[rec.rel] = page
     for rec in runs:
         page = run_pages[rec.rel]
-        page_dir = out / rec.site_path
         hide = cred[rec.rel] and not allow_credentialed_text
-        sset = SampleSet() if hide else build_samples(rec, page_dir, thumbnails=thumbnails)
+        sset = SampleSet() if hide else build_samples(rec, thumbs)
         views, score_cols = sset.views, sset.columns
-        for v in views:
-            w.written.extend(f"{rec.site_path}/{t}" for t in v.thumbs)
         score_rows = [_score_view(metric, sf) for metric, sf in sorted(rec.scores.items(),
                       key=lambda kv: (schema.GROUP_ORDER.index(schema.group_of(kv[0])), kv[0]))]
         flat = [{"metric": metric, "status": sf.status, "signature": sf.signature, "key": k,
@@ -260,7 +259,7 @@ def build_site(runs_dir: Path, out: Path, *, template_dir: Path | None = None,
                                                                        "ci_lo", "ci_hi", "n", "reason"]), flat)
         if views:
             sample_rows = [{"id": v.id, "report": v.report, "reference": v.reference, **v.scores,
-                            "label_disagreements": ";".join(v.disagreements)} for v in views]
+                            "label_disagreements": ";".join(sorted(v.disagreements))} for v in views]
             w.frame(f"{rec.site_path}/samples", pd.DataFrame(sample_rows), sample_rows)
         default_sort = next((c for c, _ in score_cols if c.endswith(".bleu_4")), score_cols[0][0] if score_cols else "")
         if default_sort:
@@ -305,6 +304,8 @@ def build_site(runs_dir: Path, out: Path, *, template_dir: Path | None = None,
                    if p.is_file()}}
         for rec in runs]}
     w.text("manifest.json", dumps(manifest))
+    if thumbs is not None:
+        w.written.extend(thumbs.files)
     html = env.get_template("index.html").render(
         root="", script=script, script_hash=script_hash, version=__version__, generated_at=generated_at,
         boards=boards, ds_pages=ds_pages, runs=runs, run_pages=run_pages, comparisons=comparisons,
