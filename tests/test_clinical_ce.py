@@ -117,6 +117,8 @@ def test_metric_end_to_end_through_the_engine() -> None:
     # TP: cardio a, effusion b, No Finding c; FN: cardio b
     assert res["scores"]["ce_precision_micro"] == 1.0 and res["scores"]["ce_recall_micro"] == pytest.approx(3 / 4)
     assert res["per_sample"][1]["ce_recall"] == pytest.approx(1 / 2)
+    assert res["per_sample"][0]["hyp_labels"]["Pneumothorax"] == 0
+    assert res["per_sample"][1]["ref_labels"]["Cardiomegaly"] == 1 and len(res["per_sample"][1]["ref_labels"]) == 14
     lo, hi = res["ci95"]["ce_f1_micro"]
     assert 0 <= lo <= res["scores"]["ce_f1_micro"] <= hi <= 1
 

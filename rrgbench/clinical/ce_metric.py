@@ -62,5 +62,14 @@ class CEMetric(Metric):
         """Scores for every weight row at once (the engine's vectorised bootstrap / randomization)."""
         return ce_scores_weighted(*self._masks(stats), self.config, weights)
 
-    def sample_scores(self, stats: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
-        return [example_scores(s["hyp_pos"], s["ref_pos"], self.config) for s in stats]
+    def sample_scores(self, stats: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Per report: example-based P / R / F1 / accuracy, plus both label dicts (1 / 0 / -1 / null) so that
+        readers (leaderboard sample pages, analyses) see the states this labeler gave."""
+        rows: list[dict[str, Any]] = []
+        for s in stats:
+            row: dict[str, Any] = dict(example_scores(s["hyp_pos"], s["ref_pos"], self.config))
+            if "hyp_labels" in s:
+                row["hyp_labels"] = dict(zip(CHEXPERT_LABELS, s["hyp_labels"]))
+                row["ref_labels"] = dict(zip(CHEXPERT_LABELS, s["ref_labels"]))
+            rows.append(row)
+        return rows
