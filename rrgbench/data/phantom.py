@@ -34,7 +34,7 @@ from .findings import Finding, parse_mesh
 
 __all__ = ["RENDERER_VERSION", "Plan", "make_plan", "render_study", "study_seed"]
 
-RENDERER_VERSION = "2"
+RENDERER_VERSION = "3"
 _F = np.float32
 
 
@@ -96,7 +96,7 @@ def make_plan(tags: list[str] | tuple[str, ...], seed: int) -> Plan:
     p.gamma = float(rng.uniform(0.85, 1.15))
     p.noise = float(rng.uniform(0.008, 0.022))
     p.ctr = float(rng.uniform(0.40, 0.47))
-    p.lung_halfwidth = float(rng.uniform(0.32, 0.36))
+    p.lung_halfwidth = float(rng.uniform(0.34, 0.375))
     base = float(rng.uniform(0.45, 0.53))
     p.lung_base = {"right": base - 0.04, "left": base}
     p.air = float(rng.uniform(0.37, 0.43))
@@ -366,14 +366,15 @@ class _PA:
             ped = _soft(np.abs(frac - 0.5) * 0.125 - 0.022, 0.006) * _soft(np.abs(U - spine_x - dx) - 0.012, 0.006)
             extra += b * 0.05 * ped * col
         # posterior ribs, each side
-        wall = 0.035 + p.lung_halfwidth + 0.1
+        wall = 0.035 + 2 * p.lung_halfwidth + 0.03  # lateral chest wall
         fractured = {}
         for f in p.of("fracture_rib"):
             for s in _sides(f, rng):
                 fractured[s] = (int(rng.integers(3, 8)), float(rng.uniform(0.45, 0.85)))
         for s in ("right", "left"):
             sg = self.sgn(s)
-            au = ((U - spine_x) * sg - 0.07) / 0.72
+            bend = spine_x * np.clip(1 - np.abs(U) / 0.6, 0, 1)  # ribs follow the spine medially only
+            au = ((U - bend) * sg - 0.07) / 0.72
             inside = (au > 0) & (au < (wall - 0.07) / 0.72 + 0.05)
             # rib k runs along V = -0.74 + 0.125 k + c(au): the nearest rib is one rounding away
             q = (V + 0.74 + 0.10 * au - 0.36 * au * au) / 0.125
