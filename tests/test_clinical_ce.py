@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -104,8 +106,10 @@ def test_agrees_with_sklearn_on_random_labels() -> None:
         assert (got[f"ce_precision_{avg}"], got[f"ce_recall_{avg}"], got[f"ce_f1_{avg}"]) == pytest.approx((p, r, f))
 
 
-def test_metric_end_to_end_through_the_engine() -> None:
+def test_metric_end_to_end_through_the_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from rrgbench.scoring.engine import score
+
+    monkeypatch.setenv("RRGBENCH_CACHE", str(tmp_path))
 
     hyps = ["No pneumothorax. Mild cardiomegaly.", "Small left effusion.", "No acute disease."]
     refs = ["Cardiomegaly. No effusion.", "Large left effusion and cardiomegaly.", "Normal chest."]

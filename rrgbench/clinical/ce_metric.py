@@ -23,7 +23,7 @@ class CEMetric(Metric):
 
     labeler_name: ClassVar[str] = "chexpert_rules"
     group: ClassVar[str] = "CE"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # bump whenever stats or per-sample rows change (the score cache keys on it)
 
     def __init__(self, preset: str | None = None, labels: Any = None, uncertain: str | None = None,
                  averages: Any = None, **labeler_options: Any) -> None:
