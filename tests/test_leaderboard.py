@@ -301,22 +301,29 @@ def test_reported_as_class_attribute(tmp_path: Path, monkeypatch: pytest.MonkeyP
                                 "scores": {"bleu_4": 0.165}}]}
 
 
-def test_compare_json_and_template_override(tmp_path: Path) -> None:
+def test_compare_page_from_rrgbench_compare_and_template_override(tmp_path: Path) -> None:
+    from rrgbench.commands.compare import compare_runs
+
     runs = tmp_path / "runs"
     a = write_run(runs, "alpha", quality=0.9)
     b = write_run(runs, "beta", quality=0.3)
-    atomic_write_json(runs / "_compare" / "alpha_vs_beta.json", {
-        "run_a": str(a), "run_b": str(b),
-        "metrics": {"nlg": {"bleu_4": {"a": 0.41, "b": 0.14, "delta": -0.27, "ci95": [-0.3, -0.2],
-                                       "p_bootstrap": 0.001, "p_randomization": 0.002, "signature": NLG_SIG}}}})
+    # the real paired comparison (offline CE labeler: fast), saved where the leaderboard looks for it
+    res = compare_runs(a, b, ["chexpert_rules"], bootstrap=50, trials=50)
+    atomic_write_json(runs / "_compare" / "alpha_vs_beta.json", res)
     tdir = tmp_path / "tpl"
     tdir.mkdir()
     (tdir / "dataset.html").write_text('{% extends "default:dataset.html" %}{% block title %}CUSTOM {{ board.dataset }}'
                                        '{% endblock %}')
     build_site(runs, tmp_path / "site", template_dir=tdir, thumbnails=False)
-    page = next((tmp_path / "site/compare").glob("*.html")).read_text()
-    assert "−0.2700" in page or "-0.2700" in page
-    assert "p_randomization" in page and "0.0020" in page and a.name in page
+    page = next((tmp_path / "site/compare").glob("*.html"))
+    html = page.read_text()
+    micro = res["metrics"]["chexpert_rules"]["scores"]["ce_f1_micro"]
+    assert f"{micro['delta']:+.4f}" in html and f"{micro['p_randomization']:.4f}" in html
+    assert "p_bootstrap" in html and "Per-label rows" in html and a.name in html and b.name in html
+    assert res["metrics"]["chexpert_rules"]["signature"] in html
+    assert json.loads(page.with_suffix(".json").read_text()) == json.loads(json.dumps(res))
+    run_page = next((tmp_path / "site/runs/synthetic/alpha").glob("*/index.html")).read_text()
+    assert page.name in run_page  # each run links its comparisons
     assert "<title>CUSTOM synthetic</title>" in (tmp_path / "site/datasets/synthetic/index.html").read_text()
 
 

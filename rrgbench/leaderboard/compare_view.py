@@ -14,6 +14,7 @@ from typing import Any
 
 from ..api import RRGBenchError
 from ..io import read_json
+from . import schema
 from .records import RunRecord
 
 _A_KEYS = ("a", "score_a", "value_a", "mean_a")
@@ -33,19 +34,31 @@ class Comparison:
     rows: list[dict[str, Any]] = field(default_factory=list)
     p_keys: list[str] = field(default_factory=list)
     raw: Any = None
+    unavailable: list[tuple[str, str]] = field(default_factory=list)  # (metric, reason)
+    n: int | None = None
+
+    @property
+    def main_rows(self) -> list[dict[str, Any]]:
+        return [r for r in self.rows if not r["per_label"]]
+
+    @property
+    def label_rows(self) -> list[dict[str, Any]]:
+        return [r for r in self.rows if r["per_label"]]
 
 
 def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
-def _walk(obj: Any, trail: tuple[str, ...], out: list[dict[str, Any]]) -> None:
+def _walk(obj: Any, trail: tuple[str, ...], out: list[dict[str, Any]], signature: str = "") -> None:
     if isinstance(obj, dict):
+        signature = str(obj.get("signature") or signature)
         if _num(obj.get("delta")) is not None:
             metric = str(obj.get("metric") or (trail[0] if trail else ""))
             key = str(obj.get("key") or obj.get("score") or (trail[-1] if len(trail) > 1 else ""))
             ci = next((obj[k] for k in _CI_KEYS if isinstance(obj.get(k), list) and len(obj[k]) == 2), None)
-            row = {"metric": metric, "key": key, "signature": str(obj.get("signature", "")),
+            row = {"metric": metric, "key": key, "label": schema.display_name(metric, key), "signature": signature,
+                   "per_label": schema.is_per_label(key),
                    "a": next((_num(obj[k]) for k in _A_KEYS if k in obj), None),
                    "b": next((_num(obj[k]) for k in _B_KEYS if k in obj), None),
                    "delta": float(obj["delta"]), "ci": [_num(ci[0]), _num(ci[1])] if ci else None,
@@ -56,10 +69,10 @@ def _walk(obj: Any, trail: tuple[str, ...], out: list[dict[str, Any]]) -> None:
         for k in sorted(obj, key=str):
             if k in ("run_a", "run_b"):
                 continue
-            _walk(obj[k], (*trail, str(k)) if k not in ("metrics", "results", "scores") else trail, out)
+            _walk(obj[k], (*trail, str(k)) if k not in ("metrics", "results", "scores") else trail, out, signature)
     elif isinstance(obj, list):
         for item in obj:
-            _walk(item, trail, out)
+            _walk(item, trail, out, signature)
 
 
 def _run_ref(raw: dict[str, Any], keys: tuple[str, ...]) -> str:
@@ -94,7 +107,12 @@ def load_comparisons(runs: list[RunRecord], files: list[Path], runs_dir: Path) -
             raise RRGBenchError(f"{path}: expected a JSON object from 'rrgbench compare --json'")
         rows: list[dict[str, Any]] = []
         _walk(raw, (), rows)
-        if not rows:
+        rows.sort(key=lambda r: (schema.GROUP_ORDER.index(schema.group_of(r["metric"])), r["metric"],
+                                 schema.key_order(r["key"])))
+        metrics = raw.get("metrics") if isinstance(raw.get("metrics"), dict) else {}
+        unavailable = [(str(m), str(v.get("reason", ""))) for m, v in sorted(metrics.items())
+                       if isinstance(v, dict) and v.get("status") == "unavailable"]
+        if not rows and not unavailable:
             raise RRGBenchError(f"{path}: no comparison rows (objects with a numeric 'delta') found")
         a = _rel(_run_ref(raw, _RUN_A), runs, runs_dir)
         b = _rel(_run_ref(raw, _RUN_B), runs, runs_dir)
@@ -102,5 +120,6 @@ def load_comparisons(runs: list[RunRecord], files: list[Path], runs_dir: Path) -
         digest = hashlib.sha256(f"{path.name}|{a}|{b}".encode()).hexdigest()[:10]
         p_keys = sorted({k for r in rows for k in r["p"]})
         out.append(Comparison(source=path.name, a=a, b=b, dataset=dataset, page=f"compare/{digest}.html",
-                              rows=rows, p_keys=p_keys, raw=raw))
+                              rows=rows, p_keys=p_keys, raw=raw, unavailable=unavailable,
+                              n=raw.get("n") if isinstance(raw.get("n"), int) else None))
     return out

@@ -96,7 +96,7 @@ class Cell:
         if self.status == "unavailable":
             return f"unavailable: {self.reason}"
         if self.status != "ok":
-            return "not scored"
+            return "no result with this column's signature"
         parts = [f"mean {self.mean:.6g} over {self.n} seed(s)"]
         if not math.isnan(self.lo):
             parts.append(f"95% CI [{self.lo:.6g}, {self.hi:.6g}] ({self.ci_kind})")
@@ -134,6 +134,14 @@ class Board:
                   for i, col in enumerate(self.columns) if col.headline and col.key]
         ranked = [x for x in ranked if x[0][1] > 0]
         return max(ranked)[1] if ranked else None
+
+    def ranked(self, col: int | None) -> list[Row]:
+        """Rows by column ``col`` (best first, unscored last), ties by method name."""
+        if col is None:
+            return list(self.rows)
+        return sorted(self.rows, key=lambda r: (r.cells[col].status != "ok",
+                                                -r.cells[col].mean if r.cells[col].status == "ok" else 0.0,
+                                                r.method, r.preset))
 
     def groups(self) -> list[tuple[str, int, int]]:
         """(group, total columns, headline columns) in display order."""
