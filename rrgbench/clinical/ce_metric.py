@@ -39,7 +39,13 @@ class CEMetric(Metric):
         return check() if check else None
 
     def signature(self) -> str:
-        return f"labeler:{self._labeler().signature()}|{self.config.signature()}|ce:{self.version}"
+        import sys
+
+        from . import ce
+        from .cache import source_hash
+
+        code = source_hash(ce, sys.modules[__name__])
+        return f"labeler:{self._labeler().signature()}|{self.config.signature()}|ce:{self.version}+{code}"
 
     def sample_stats(self, hyps: Sequence[str], refs: Sequence[str]) -> list[dict[str, Any]]:
         hyp_labels = label_reports(hyps, self.labeler_name, **self.labeler_options)

@@ -50,8 +50,14 @@ class RadGraphF1(Metric):
             version = importlib.metadata.version("radgraph")
         except Exception:  # noqa: BLE001
             version = "missing"
+        import sys
+
+        from rrgbench.clinical import radgraph_f1
+        from rrgbench.clinical.cache import source_hash
+
+        code = source_hash(radgraph_f1, sys.modules[__name__])
         return (f"model:{self.annotator.model_type}:{self.annotator.identity()}|radgraph:{version}|"
-                f"case:{'lower' if self.lowercase else 'upstream-0.1.18'}|empty:0|agg:mean|rg:{self.version}")
+                f"case:{'lower' if self.lowercase else 'upstream-0.1.18'}|empty:0|agg:mean|rg:{self.version}+{code}")
 
     def _annotate(self, texts: list[str]) -> dict[str, dict[str, Any]]:
         todo = sorted({t for t in texts if t.strip()})

@@ -48,8 +48,13 @@ class UMLSFactuality(Metric):
         return self.backend.availability()
 
     def signature(self) -> str:
+        import sys
+
+        from rrgbench.clinical.cache import source_hash
+
+        code = source_hash(sys.modules[__name__])
         return (f"backend:{self.backend.signature()}|formula:radscribe(alpha={ALPHA:g},sigma={SIGMA:g},tanh)|"
-                f"pool:micro|umls:{self.version}")
+                f"pool:micro|umls:{self.version}+{code}")
 
     def _concepts(self, texts: list[str]) -> dict[str, list[str]]:
         sig = self.backend.signature()
