@@ -216,6 +216,15 @@ def test_rebuild_in_place_removes_stale_pages_and_refuses_foreign_dirs(tmp_path:
     shutil.rmtree(a)
     build_site(runs, out, thumbnails=False)
     assert [p.name for p in (out / "runs/synthetic").iterdir()] == ["beta"]
+    # a bad record found mid-build: one clear error, and the previous site is left as it was
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    beta = next((runs / "synthetic/beta").iterdir())
+    lines = (beta / "scores/nlg.samples.jsonl").read_text().splitlines()
+    (beta / "scores/nlg.samples.jsonl").write_text("\n".join(["{oops", *lines]) + "\n")
+    with pytest.raises(RRGBenchError, match=r"nlg\.samples\.jsonl:1: not valid JSON"):
+        build_site(runs, out, thumbnails=False)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs", "site"]  # no temporary folder left
     foreign = tmp_path / "notes"
     foreign.mkdir()
     (foreign / "mine.txt").write_text("keep me")

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,21 +100,22 @@ class _Writer:
         self.text(f"{rel_stem}.json", dumps(obj))
 
 
-def _prepare_out(out: Path) -> None:
+def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise RRGBenchError(f"{out}: exists and is not a directory")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
         raise RRGBenchError(f"{out}: not empty and not an rrgbench site; refusing to overwrite (choose --out)")
-    out.mkdir(parents=True, exist_ok=True)
 
 
-def _remove_stale(out: Path, keep: set[str]) -> None:
-    for path in sorted(out.rglob("*"), reverse=True):
-        rel = path.relative_to(out).as_posix()
-        if path.is_file() and rel not in keep and rel != MARKER:
-            path.unlink()
-        elif path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
+def _swap_in(tmp: Path, out: Path) -> None:
+    """Replace ``out`` by the freshly built ``tmp`` (two renames: readers never see a half-built site)."""
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)
 
 
 def _root(page: str) -> str:
@@ -213,12 +215,33 @@ def _score_view(metric: str, sf: Any) -> dict[str, Any]:
 def build_site(runs_dir: Path, out: Path, *, template_dir: Path | None = None,
                allow_credentialed_text: bool = False, thumbnails: bool = True,
                compare_files: list[Path] | None = None, generated_at: str | None = None) -> Site:
-    """Build the static site for every run under ``runs_dir`` into ``out``."""
+    """Build the static site for every run under ``runs_dir`` into ``out`` (replacing a previous site there).
+
+    The site is built in a sibling temporary folder and swapped in at the end, so a failed build (a bad
+    record) leaves the previous site as it was.
+    """
     runs_dir, out = Path(runs_dir), Path(out)
     runs = load_runs(runs_dir)
     env = make_env(template_dir)
+    _check_out(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.building-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        site = _build(runs, runs_dir, tmp, env, allow_credentialed_text, thumbnails, compare_files or [],
+                      generated_at)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _swap_in(tmp, out)
+    site.out = out
+    return site
+
+
+def _build(runs: list[RunRecord], runs_dir: Path, out: Path, env: Any, allow_credentialed_text: bool,
+           thumbnails: bool, compare_files: list[Path], generated_at: str | None) -> Site:
     script, script_hash = _script(env)
-    _prepare_out(out)
     w = _Writer(out)
     if generated_at is None:
         epoch = os.environ.get("SOURCE_DATE_EPOCH")
@@ -230,7 +253,7 @@ def build_site(runs_dir: Path, out: Path, *, template_dir: Path | None = None,
     df = long_table(runs)
     datasets = sorted(df["dataset"].unique()) if not df.empty else []
     ds_pages = {d: f"datasets/{safe_part(d)}/index.html" for d in datasets}
-    comparisons = load_comparisons(runs, compare_files or [], runs_dir)
+    comparisons = load_comparisons(runs, compare_files, runs_dir)
 
     def render(page: str, template: str, **ctx: Any) -> None:
         html = env.get_template(template).render(root=_root(page), script=script, script_hash=script_hash,
@@ -312,6 +335,5 @@ def build_site(runs_dir: Path, out: Path, *, template_dir: Path | None = None,
         incomplete=[r for r in runs if not r.scores])
     w.text("index.html", html)
     atomic_write_text(out / MARKER, "built by rrgbench leaderboard\n")
-    _remove_stale(out, set(w.written))
     pages = sorted(p for p in w.written if p.endswith(".html"))
     return Site(out=out, runs=len(runs), datasets=datasets, pages=pages, files=sorted(set(w.written)))
