@@ -168,6 +168,7 @@ class Runner:
             for name in (TRAIN_STATE_DIR, CHECKPOINT_TMP, CHECKPOINT_OLD):
                 shutil.rmtree(self.run_dir / name, ignore_errors=True)
         self._recover_checkpoint()
+        _remove_stale_temporaries(self.run_dir)
         env = capture(self.host.env_info())
         env["world_size"] = self.world.world_size
         if fresh or self.force or "environment" not in self.record:
@@ -462,6 +463,13 @@ class Runner:
                 for res in results.values():
                     res["generations_sha256"] = gen_hash  # type: ignore[typeddict-unknown-key]
                 engine.write_results(results, scores_dir)
+
+
+def _remove_stale_temporaries(run_dir: Path) -> None:
+    """Delete ``.<name>.*.tmp`` files that a kill during an atomic write left behind (their targets are intact)."""
+    for path in run_dir.rglob(".*.tmp"):
+        if path.is_file():
+            path.unlink(missing_ok=True)
 
 
 def supported_kwargs(fn: Any, **kwargs: Any) -> dict[str, Any]:
