@@ -28,6 +28,8 @@ def test_wordpiece_roundtrip_and_specials(tmp_path):
     assert tok.decode(ids) == "the heart is enlarged . no pneumothorax ."
     assert tok.encode("[POS] heart")[0] == tok.token_id("[POS]")
     assert tok.decode([tok.bos_id, tok.token_id("[POS]"), *ids, tok.eos_id]).startswith("the heart")
+    again = train_wordpiece(REPORTS, vocab_size=200, min_frequency=1, extra_special=["[POS]", "[NEG]"])
+    assert again.tok.get_vocab() == tok.tok.get_vocab()  # canonical ids: same input, same model
     tok.save(tmp_path / "tok.json")
     again = ReportTokenizer.load(tmp_path / "tok.json")
     assert again.encode("no pleural effusion .") == tok.encode("no pleural effusion .")

@@ -67,3 +67,23 @@ class SyntheticDataset(Dataset):
         flags = np.asarray(sample.meta["flags"], dtype=bool)
         rng = np.random.default_rng(int(sample.id[-3:]) + 7)
         return _draw(flags, size, rng)[None]
+
+
+def smoke_config(config: dict, **overrides) -> dict:
+    """Shrink a family ``tiny`` config further for second-scale tests on :class:`SyntheticDataset`."""
+    cfg = {**config, "image_size": 32, "load_size": 32, "batch_size": 8, "epochs": 1, "warmup_steps": 0,
+           "lr": 2e-3, "val_limit": 8, "generate_batch_size": 8,
+           "decoder": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+                       "intermediate_size": 64, "max_position_embeddings": 64},
+           "tokenizer": {"vocab_size": 200, "min_frequency": 1},
+           "generation": {"num_beams": 3, "max_new_tokens": 12, "min_length": 4, "repetition_penalty": 1.0}}
+    for key in ("text_dim", "memory_dim", "lre_dim", "ot_dim", "graph_dim", "memory_ff", "graph_ff",
+                "fusion_hidden"):
+        if key in cfg:
+            cfg[key] = 16
+    for key in ("memory_heads", "ot_heads", "graph_heads", "fusion_heads"):
+        if key in cfg:
+            cfg[key] = 2
+    cfg["stages"] = {k: {} for k in cfg.get("stages", {})}
+    cfg.update(overrides)
+    return cfg

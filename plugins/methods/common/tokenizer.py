@@ -1,7 +1,7 @@
 """A WordPiece report tokenizer (``tokenizers`` package) with BERT-style special tokens.
 
 Faithful path: a local ``bert-base-uncased`` ``vocab.txt`` (see :func:`from_vocab_file`). Substitute: a
-vocabulary trained on the training reports (:func:`train_wordpiece`). Either way the special tokens
+vocabulary built from the training reports (:func:`train_wordpiece`). Either way the special tokens
 ``[PAD] [UNK] [CLS] [SEP] [MASK] [DEC]`` plus any method-specific ones (``[BLA] [POS] ...``) are single ids.
 Decoding joins words with single spaces and merges ``##`` pieces, which matches R2Gen-cleaned text
 ("the heart is normal . no effusion .").
@@ -9,10 +9,11 @@ Decoding joins words with single spaces and merges ``##`` pieces, which matches 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
 
 from rrgbench.api import RRGBenchError
 from rrgbench.io import atomic_write_text
@@ -72,12 +73,27 @@ def _configure(tok: Tokenizer) -> Tokenizer:
 
 def train_wordpiece(texts: Sequence[str], vocab_size: int = 3000, min_frequency: int = 2,
                     extra_special: Sequence[str] = ()) -> ReportTokenizer:
-    """Train a lower-cased WordPiece vocabulary on ``texts`` (the training reports)."""
+    """A lower-cased WordPiece tokenizer whose vocabulary comes from ``texts`` (the training reports).
+
+    Vocabulary: the special tokens, every character seen (as ``c`` and ``##c``, so nothing is ``[UNK]``),
+    then the most frequent whole words (count >= ``min_frequency``, ties alphabetical) up to ``vocab_size``.
+    Built deterministically: ``tokenizers``' own WordPiece trainer breaks ties by hash order, which made
+    equal inputs give different vocabularies.
+    """
     specials = list(dict.fromkeys([*BASE_SPECIAL, *extra_special]))
-    tok = _configure(Tokenizer(models.WordPiece(unk_token="[UNK]")))
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
-                                        special_tokens=specials, show_progress=False)
-    tok.train_from_iterator(list(texts), trainer=trainer)
+    probe = _configure(Tokenizer(models.WordPiece(vocab={"[UNK]": 0}, unk_token="[UNK]")))
+    counts: Counter[str] = Counter()
+    for text in texts:
+        normalised = probe.normalizer.normalize_str(text)
+        counts.update(w for w, _ in probe.pre_tokenizer.pre_tokenize_str(normalised))
+    chars = sorted({c for w in counts for c in w})
+    alphabet = [*chars, *(f"##{c}" for c in chars)]
+    room = max(0, vocab_size - len(specials) - len(alphabet))
+    words = [w for w, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+             if n >= min_frequency and len(w) > 1][:room]
+    vocab = {t: i for i, t in enumerate(dict.fromkeys([*specials, *alphabet, *words]))}
+    tok = _configure(Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]", max_input_chars_per_word=100)))
+    tok.add_special_tokens(specials)
     return ReportTokenizer(tok)
 
 
