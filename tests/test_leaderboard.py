@@ -334,6 +334,10 @@ def test_compare_page_from_rrgbench_compare_and_template_override(tmp_path: Path
     run_page = next((tmp_path / "site/runs/synthetic/alpha").glob("*/index.html")).read_text()
     assert page.name in run_page  # each run links its comparisons
     assert "<title>CUSTOM synthetic</title>" in (tmp_path / "site/datasets/synthetic/index.html").read_text()
+    (tdir / "run.html").write_text('{% extends "default:run.html" %}{% block title %}{{ no_such_thing }}{% endblock %}')
+    with pytest.raises(RRGBenchError, match=r"template .*run\.html.*no_such_thing"):
+        build_site(runs, tmp_path / "site", template_dir=tdir, thumbnails=False)
+    assert "CUSTOM" in (tmp_path / "site/datasets/synthetic/index.html").read_text()  # previous site kept
 
 
 def test_cli_builds_and_reports_errors(tmp_path: Path) -> None:

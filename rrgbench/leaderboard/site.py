@@ -139,10 +139,22 @@ def _credentialed(rec: RunRecord, cache: dict[str, bool]) -> bool:
     return cache[rec.dataset]
 
 
+def _render(env: Any, template: str, ctx: dict[str, Any]) -> str:
+    """Render one template; a broken (e.g. user-supplied) template becomes one clear error naming it."""
+    import jinja2
+
+    try:
+        return env.get_template(template).render(**ctx)
+    except jinja2.TemplateError as exc:
+        where = getattr(exc, "filename", None) or template
+        line = getattr(exc, "lineno", None)
+        raise RRGBenchError(f"template {where}{f':{line}' if line else ''}: {exc.message or exc}") from None
+
+
 def _script(env) -> tuple[Any, str]:
     from markupsafe import Markup
 
-    js = env.get_template("site.js").render()
+    js = _render(env, "site.js", {})
     digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode()
     return Markup(js), Markup(f"'sha256-{digest}'")
 
@@ -256,9 +268,9 @@ def _build(runs: list[RunRecord], runs_dir: Path, out: Path, env: Any, allow_cre
     comparisons = load_comparisons(runs, compare_files, runs_dir)
 
     def render(page: str, template: str, **ctx: Any) -> None:
-        html = env.get_template(template).render(root=_root(page), script=script, script_hash=script_hash,
-                                                 version=__version__, generated_at=None, **ctx)
-        w.text(page, html)
+        ctx = {"root": _root(page), "script": script, "script_hash": script_hash, "version": __version__,
+               "generated_at": None, **ctx}
+        w.text(page, _render(env, template, ctx))
 
     # ---------------------------------------------------------------- per run
     thumbs = Thumbnails(out) if thumbnails else None
@@ -329,11 +341,8 @@ def _build(runs: list[RunRecord], runs_dir: Path, out: Path, env: Any, allow_cre
     w.text("manifest.json", dumps(manifest))
     if thumbs is not None:
         w.written.extend(thumbs.files)
-    html = env.get_template("index.html").render(
-        root="", script=script, script_hash=script_hash, version=__version__, generated_at=generated_at,
-        boards=boards, ds_pages=ds_pages, runs=runs, run_pages=run_pages, comparisons=comparisons,
-        incomplete=[r for r in runs if not r.scores])
-    w.text("index.html", html)
+    render("index.html", "index.html", generated_at=generated_at, boards=boards, ds_pages=ds_pages, runs=runs,
+           run_pages=run_pages, comparisons=comparisons, incomplete=[r for r in runs if not r.scores])
     atomic_write_text(out / MARKER, "built by rrgbench leaderboard\n")
     pages = sorted(p for p in w.written if p.endswith(".html"))
     return Site(out=out, runs=len(runs), datasets=datasets, pages=pages, files=sorted(set(w.written)))
