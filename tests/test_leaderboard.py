@@ -35,7 +35,7 @@ def write_png(path: Path, shade: int) -> str:
 def write_run(runs: Path, method: str, dataset: str = "synthetic", seed: int = 0, preset: str = "tiny", *,
               quality: float = 0.5, n: int = 6, nlg_sig: str = NLG_SIG, credentialed: bool = False,
               fidelity: dict[str, str] | None = None, unavailable: tuple[str, ...] = ("radgraph",),
-              evil: bool = False, images: Path | None = None) -> Path:
+              evil: bool = False, images: Path | None = None, manifest: str = "m" * 12) -> Path:
     """A run directory in the documented record format, with deterministic made-up scores."""
     spec = {"method": method, "dataset": dataset, "preset": preset, "seed": seed, "config": {},
             "metrics": ["nlg", "chexpert_rules", "bertscore", *unavailable], "limit": None, "split": "test",
@@ -48,7 +48,7 @@ def write_run(runs: Path, method: str, dataset: str = "synthetic", seed: int = 0
         "status": {"prepare": "done", "train": "done", "generate": "done", "score": "done"},
         "timings": {"prepare": 0.1, "train": 1.5, "generate": 0.2, "score": 0.4},
         "environment": {"python": "3.11", "torch": "2.13.0", "device": "cpu", "git": "abc123"},
-        "dataset": {"name": dataset, "manifest_hash": "m" * 12, "split": "test", "n": n,
+        "dataset": {"name": dataset, "manifest_hash": manifest, "split": "test", "n": n,
                     "credentialed": credentialed, "licence": "test"},
         "method": {"name": method, "version": "0.1", "description": f"{method} test method"},
         "fidelity": fidelity or {}, "checkpoint": {"path": "checkpoint", "sha256": {}}, "train": {},
@@ -150,7 +150,7 @@ def test_board_pools_seeds_and_never_mixes_signatures(built: tuple[Path, Path]) 
     html = (site / "datasets/synthetic/index.html").read_text()
     assert "unavailable" in html and NLG_SIG in html and "bert-base-uncased" in html
     csv = (site / "datasets/synthetic/leaderboard.csv").read_text().splitlines()
-    assert csv[0].startswith("method,preset,variant,fidelity,n_seeds,") and len(csv) == 4
+    assert csv[0].startswith("method,preset,variant,fidelity,manifest_hash,n_seeds,") and len(csv) == 4
 
 
 def test_run_page_has_viewer_chart_and_escapes_report_text(built: tuple[Path, Path]) -> None:
@@ -374,3 +374,18 @@ def test_empty_runs_dir_and_unscored_runs(tmp_path: Path) -> None:
     board = json.loads((tmp_path / "site/datasets/synthetic/leaderboard.json").read_text())
     assert [r["method"] for r in board["rows"]] == ["beta"]
     assert (tmp_path / "site" / "runs/synthetic/alpha" / run.name / "index.html").is_file()
+
+
+def test_rows_on_different_data_versions_are_flagged(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    write_run(runs, "alpha")
+    write_run(runs, "beta")
+    build_site(runs, tmp_path / "same", thumbnails=False)
+    assert "Different data" not in (tmp_path / "same/datasets/synthetic/index.html").read_text()
+    write_run(runs, "gamma", manifest="f" * 64)
+    build_site(runs, tmp_path / "mixed", thumbnails=False)
+    html = (tmp_path / "mixed/datasets/synthetic/index.html").read_text()
+    assert "Different data" in html and "ffffffffffff" in html
+    assert "different data versions" in (tmp_path / "mixed/index.html").read_text()
+    rows = json.loads((tmp_path / "mixed/datasets/synthetic/leaderboard.json").read_text())["rows"]
+    assert {r["method"]: r["manifest_hash"] for r in rows} == {"alpha": "m" * 12, "beta": "m" * 12, "gamma": "f" * 64}

@@ -119,6 +119,11 @@ class Row:
     def n_seeds(self) -> int:
         return len(self.runs)
 
+    @property
+    def manifest(self) -> str:
+        """The dataset manifest hash of this row's runs (one per row: it is part of ``variant``)."""
+        return str((self.runs[0].run.get("dataset") or {}).get("manifest_hash") or "") if self.runs else ""
+
 
 @dataclass
 class Board:
@@ -127,6 +132,11 @@ class Board:
     rows: list[Row]
     signatures: list[tuple[str, str, str]]  # (sig_id, metric, signature)
     credentialed: bool
+
+    @property
+    def manifests(self) -> list[str]:
+        """Distinct dataset manifest hashes behind the rows; more than one means different data versions."""
+        return sorted({r.manifest for r in self.rows})
 
     def main_column(self) -> int | None:
         """Index of the column shown on the index page: the most-filled BLEU-4, else the most-filled headline."""
@@ -242,7 +252,8 @@ def board_frame(board: Board) -> pd.DataFrame:
     records = []
     for row in board.rows:
         rec: dict[str, Any] = {"method": row.method, "preset": row.preset, "variant": row.variant,
-                               "fidelity": ";".join(row.fidelity), "n_seeds": row.n_seeds}
+                               "fidelity": ";".join(row.fidelity), "manifest_hash": row.manifest,
+                               "n_seeds": row.n_seeds}
         for col, cell in zip(board.columns, row.cells):
             name = f"{col.metric}.{col.key or 'status'}[{col.sig_id}]"
             if cell.status == "ok":
@@ -268,6 +279,7 @@ def board_json(board: Board) -> dict[str, Any]:
         "columns": [{"id": c.id, "group": c.group, "metric": c.metric, "key": c.key, "label": c.label,
                      "signature_id": c.sig_id, "signature": c.signature} for c in board.columns],
         "rows": [{"method": r.method, "preset": r.preset, "variant": r.variant, "fidelity": r.fidelity,
+                  "manifest_hash": r.manifest,
                   "n_seeds": r.n_seeds, "runs": [x.rel for x in r.runs],
                   "cells": [{"status": c.status, "mean": _num(c.mean), "ci95": [_num(c.lo), _num(c.hi)],
                              "n": c.n, "ci_kind": c.ci_kind, "values": c.values, "reason": c.reason or None,
