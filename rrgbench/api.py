@@ -141,13 +141,13 @@ class RunContext:
 
         save(self.resume_dir, states, step=step, epoch=epoch, extra=extra)
 
-    def load_train_state(self, map_location: str = "cpu") -> dict[str, Any] | None:
-        """The last :meth:`save_train_state` of this stage (RNG states restored), or ``None``."""
+    def load_train_state(self, map_location: str = "cpu", restore_rng: bool = True) -> dict[str, Any] | None:
+        """The last :meth:`save_train_state` of this stage (RNG states restored unless told not to), or ``None``."""
         if self.resume_dir is None:
             return None
         from .train_state import load
 
-        return load(self.resume_dir, map_location=map_location)
+        return load(self.resume_dir, map_location=map_location, restore_rng=restore_rng)
 
     @property
     def work_dir(self) -> Path:

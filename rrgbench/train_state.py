@@ -48,6 +48,11 @@ def _rng_states() -> dict[str, Any]:
     return out
 
 
+def restore_rng(state: dict[str, Any]) -> None:
+    """Restore the RNG streams saved with ``state`` (for loaders that called ``load(restore_rng=False)``)."""
+    _restore_rng(state["rng"])
+
+
 def _restore_rng(states: dict[str, Any]) -> None:
     import numpy as np
     import torch
