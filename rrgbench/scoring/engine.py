@@ -4,7 +4,8 @@ Every result carries the metric's signature. A metric that cannot run here is re
 ``unavailable`` with its reason, never as a number.
 
 Flow per metric: cache lookup by (signature, hypotheses hash, references hash) → ``sample_stats``
-(the expensive part; metrics run concurrently in threads) → ``aggregate`` (corpus scores) →
+(the expensive part; metrics run concurrently in threads, after each metric's optional ``load()``
+— model loading and heavy imports — has run in the calling thread, one metric at a time) → ``aggregate`` (corpus scores) →
 ``sample_scores`` (per-sample display values, keyed by id) → bootstrap CI from the statistics
 (:mod:`rrgbench.scoring.resample`, vectorised when the metric has ``batch_aggregate``).
 """
@@ -102,6 +103,10 @@ def score(metric_names: Sequence[str], ids: Sequence[str], hyps: Sequence[str], 
     check_inputs(ids, hyps, refs)
     metrics = {name: make_metric(name, (options or {}).get(name), cleaning) for name in metric_names}
     use_cache = cache and cache_mod.enabled()
+    for metric in metrics.values():  # model loads and heavy imports one at a time (imports are not thread-safe)
+        load = getattr(metric, "load", None)
+        if load is not None and metric.availability() is None:
+            load()
     workers = max_workers or max(1, len(metrics))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rrgbench-metric") as pool:
         futures = {name: pool.submit(_score_one, name, m, ids, hyps, refs, bootstrap, seed, use_cache)

@@ -93,11 +93,15 @@ class BERTScore(Metric):
             parts.append("comparable:not-with-roberta-large-or-distil-L5")
         return "|".join(parts)
 
-    def sample_stats(self, hyps: Sequence[str], refs: Sequence[str]) -> list[dict[str, Any]]:
+    def load(self) -> Any:
+        """The loaded scorer (kept for the process; the engine calls this before scoring in threads)."""
         model_dir, reason = resolve(self.setting, self.model_path)
         if model_dir is None:
             raise UnavailableError(reason)
-        scorer = _scorer(str(model_dir), self.num_layers, self._baseline(), self.device, self.batch_size)
+        return _scorer(str(model_dir), self.num_layers, self._baseline(), self.device, self.batch_size)
+
+    def sample_stats(self, hyps: Sequence[str], refs: Sequence[str]) -> list[dict[str, Any]]:
+        scorer = self.load()
         import torch
 
         with torch.inference_mode():

@@ -76,6 +76,11 @@ class NLG(Metric):
             parts.append("meteor:1.5-en-norm-0.85_0.2_0.6_0.75")
         return "|".join(parts)
 
+    def load(self) -> None:
+        """Start METEOR's JVM in the background, so that it loads while other metrics load or run."""
+        if self.use_meteor:
+            meteor_mod.prewarm()
+
     # -- per-sample statistics --------------------------------------------------------------------
     def sample_stats(self, hyps: Sequence[str], refs: Sequence[str]) -> list[dict[str, Any]]:
         both = tokenize(list(hyps) + list(refs), self.protocol, self.cleaning)

@@ -132,6 +132,10 @@ class TokenMetric(Metric):
         tok = _CACHE[key]
         return tok.tokenize
 
+    def load(self) -> Any:
+        """The tokenize function (loaded once per process; called by the engine before threads start)."""
+        return self._tokenize_fn()
+
     def sample_stats(self, hyps: Sequence[str], refs: Sequence[str]) -> list[dict[str, Any]]:
         tokenize = self._tokenize_fn()
         import transformers
