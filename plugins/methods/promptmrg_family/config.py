@@ -15,6 +15,10 @@ def generation_lengths(dataset: str) -> dict[str, int]:
 def family_config(preset: str, dataset: str) -> dict[str, Any]:
     """Shared defaults; methods add their own keys and per-stage overrides under ``stages``."""
     gen = {"num_beams": 3, "repetition_penalty": 1.0, **generation_lengths(dataset)}
+    if preset != "paper":
+        # min_length counts the 15 prompt tokens; the scripts' 60 forces ~45 report tokens, which pads short
+        # IU findings with filler sentences ("degenerative changes ...") that change their CheXpert labels.
+        gen["min_length"] = 30
     if preset == "paper":
         return {
             "image_arch": "resnet101", "image_size": 224, "load_size": 256,
