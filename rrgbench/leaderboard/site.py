@@ -327,6 +327,10 @@ def _build(runs: list[RunRecord], runs_dir: Path, out: Path, env: Any, allow_cre
     # ----------------------------------------------------------- comparisons
     for c in comparisons:
         w.text(c.page.replace(".html", ".json"), dumps(c.raw))
+        flat = [{"metric": r["metric"], "key": r["key"], "a": r["a"], "b": r["b"], "delta": r["delta"],
+                 "ci_lo": r["ci"][0] if r["ci"] else None, "ci_hi": r["ci"][1] if r["ci"] else None,
+                 **{p: r["p"].get(p) for p in c.p_keys}, "signature": r["signature"]} for r in c.rows]
+        w.text(c.page.replace(".html", ".csv"), pd.DataFrame(flat).to_csv(index=False, lineterminator="\n"))
         render(c.page, "compare.html", c=c, run_pages=run_pages, dataset_page=ds_pages.get(c.dataset))
 
     # ------------------------------------------------------------------ index
