@@ -127,3 +127,31 @@ def test_paired_tests_detect_difference_and_identity(data):
     assert diff["bleu_4"]["delta"] > 0 and diff["bleu_4"]["ci95"][0] > 0 and diff["bleu_4"]["p_value"] < 0.01
     ar = resample.approximate_randomization(metric, good, bad, trials=200)
     assert ar["cider"] < 0.01 and resample.approximate_randomization(metric, bad, bad, trials=50)["cider"] == 1.0
+
+
+class CountingRatio(LengthRatio):
+    pairwise = True
+    calls: list[int] = []
+
+    def sample_stats(self, hyps, refs):
+        self.calls.append(len(hyps))
+        return super().sample_stats(hyps, refs)
+
+
+def test_pairs_are_reused_across_inputs(data, tmp_path):
+    from rrgbench.scoring.cache import ScoreCache
+
+    ids, hyps, refs = data
+    metric = CountingRatio()
+    full = engine.compute_stats("c", metric, ids, hyps, refs, ScoreCache("sig", hyps, refs))
+    sub_ids = ids[5:20] + ["new"]
+    sub_h, sub_r = hyps[5:20] + ["a new report"], refs[5:20] + ["its reference"]
+    sub = engine.compute_stats("c", metric, sub_ids, sub_h, sub_r, ScoreCache("sig", sub_h, sub_r))
+    assert CountingRatio.calls == [60, 1] and sub[:15] == full[5:20]
+    # a refused sample is named by its id even when earlier pairs came from the cache
+    nlg = engine.make_metric("nlg", {"protocol": "raw"})
+    engine.compute_stats("nlg", nlg, ids[:2], hyps[:2], refs[:2], ScoreCache(nlg.signature(), hyps[:2], refs[:2]))
+    big = ["word " * 3000]
+    with pytest.raises(RRGBenchError, match=f"sample '{ids[2]}': the hypothesis has 3,000 tokens"):
+        engine.compute_stats("nlg", nlg, ids[:3], hyps[:2] + big, refs[:3],
+                             ScoreCache(nlg.signature(), hyps[:2] + big, refs[:3]))

@@ -103,15 +103,20 @@ def score(metric_names: Sequence[str], ids: Sequence[str], hyps: Sequence[str], 
     check_inputs(ids, hyps, refs)
     metrics = {name: make_metric(name, (options or {}).get(name), cleaning) for name in metric_names}
     use_cache = cache and cache_mod.enabled()
-    for metric in metrics.values():  # model loads and heavy imports one at a time (imports are not thread-safe)
-        load = getattr(metric, "load", None)
-        if load is not None and metric.availability() is None:
-            load()
-    workers = max_workers or max(1, len(metrics))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rrgbench-metric") as pool:
-        futures = {name: pool.submit(_score_one, name, m, ids, hyps, refs, bootstrap, seed, use_cache)
-                   for name, m in metrics.items()}
-        return {name: fut.result() for name, fut in futures.items()}
+    jobs = {name: _Job(name, m, ids, hyps, refs, bootstrap, seed, use_cache) for name, m in metrics.items()}
+    for job in jobs.values():  # model loads and heavy imports one at a time (imports are not thread-safe)
+        if job.result is None and job.stats is None:
+            load = getattr(job.metric, "load", None)
+            if load is not None:
+                load()
+    todo = [job for job in jobs.values() if job.result is None]
+    if len(todo) == 1:
+        todo[0].run()
+    elif todo:
+        with ThreadPoolExecutor(max_workers=max_workers or len(todo), thread_name_prefix="rrgbench-metric") as pool:
+            for fut in [pool.submit(job.run) for job in todo]:
+                fut.result()
+    return {name: job.result for name, job in jobs.items()}  # type: ignore[misc]
 
 
 def _unavailable(name: str, metric: Metric, reason: str, n: int) -> MetricResult:
@@ -120,49 +125,82 @@ def _unavailable(name: str, metric: Metric, reason: str, n: int) -> MetricResult
                         rrgbench_version=__version__, n=n)
 
 
-def _score_one(name: str, metric: Metric, ids: list[str], hyps: list[str], refs: list[str],
-               bootstrap: int, seed: int, use_cache: bool) -> MetricResult:
-    reason = metric.availability()
-    if reason:
-        return _unavailable(name, metric, reason, len(ids))
-    signature = metric.signature()
-    entry = cache_mod.ScoreCache(signature, hyps, refs) if use_cache else None
-    cached = entry.load_result() if entry else {}
-    ci_key = f"{bootstrap}:{seed}"
-    if cached.get("signature") == signature and ci_key in cached.get("ci95", {}) and \
-            len(cached.get("per_sample", [])) == len(ids):
-        per_sample = [{"id": i, **row} for i, row in zip(ids, cached["per_sample"])]
-        return MetricResult(metric=name, status="ok", signature=signature, rrgbench_version=__version__,
-                            n=len(ids), scores=cached["scores"], ci95=cached["ci95"][ci_key],
-                            bootstrap=bootstrap, bootstrap_seed=seed, cached=True, per_sample=per_sample)
-    stats = entry.load_stats() if entry else None
-    was_cached = stats is not None
-    if stats is None:
+class _Job:
+    """One metric on one input: cache lookups at construction (cheap), :meth:`run` does the work."""
+
+    def __init__(self, name: str, metric: Metric, ids: list[str], hyps: list[str], refs: list[str],
+                 bootstrap: int, seed: int, use_cache: bool) -> None:
+        self.name, self.metric, self.ids, self.hyps, self.refs = name, metric, ids, hyps, refs
+        self.bootstrap, self.seed = bootstrap, seed
+        self.result: MetricResult | None = None
+        self.stats: list[dict[str, Any]] | None = None
+        reason = metric.availability()
+        if reason:
+            self.result = _unavailable(name, metric, reason, len(ids))
+            return
+        self.signature = metric.signature()
+        self.entry = cache_mod.ScoreCache(self.signature, hyps, refs) if use_cache else None
+        self.cached = self.entry.load_result() if self.entry else {}
+        self.ci_key = f"{bootstrap}:{seed}"
+        if self.cached.get("signature") == self.signature and self.ci_key in self.cached.get("ci95", {}) and \
+                len(self.cached.get("per_sample", [])) == len(ids):
+            self.result = self._result(self.cached["scores"], self.cached["ci95"][self.ci_key],
+                                       self.cached["per_sample"], cached=True)
+            return
+        self.stats = self.entry.load_stats() if self.entry else None
+
+    def _result(self, scores: dict[str, float], ci95: dict[str, list[float]], rows: list[dict[str, Any]],
+                cached: bool) -> MetricResult:
+        return MetricResult(metric=self.name, status="ok", signature=self.signature, rrgbench_version=__version__,
+                            n=len(self.ids), scores=scores, ci95=ci95, bootstrap=self.bootstrap,
+                            bootstrap_seed=self.seed, cached=cached,
+                            per_sample=[{"id": i, **row} for i, row in zip(self.ids, rows)])
+
+    def run(self) -> None:
+        was_cached = self.stats is not None
+        stats = self.stats
+        if stats is None:
+            try:
+                stats = compute_stats(self.name, self.metric, self.ids, self.hyps, self.refs, self.entry)
+            except UnavailableError as exc:
+                self.result = _unavailable(self.name, self.metric, str(exc), len(self.ids))
+                return
+        scores = {k: float(v) for k, v in self.metric.aggregate(stats).items()}
+        if self.cached.get("signature") == self.signature and self.cached.get("scores") == scores:
+            rows = self.cached["per_sample"]
+            cis = dict(self.cached.get("ci95", {}))
+        else:
+            rows = self.metric.sample_scores(stats)
+            cis = {}
+        ci95 = bootstrap_ci(self.metric, stats, self.bootstrap, self.seed) if self.bootstrap else {}
+        cis[self.ci_key] = ci95
+        if self.entry:
+            self.entry.save_result({"signature": self.signature, "scores": scores, "per_sample": rows, "ci95": cis})
+        self.result = self._result(scores, ci95, rows, cached=was_cached)
+
+
+def compute_stats(name: str, metric: Metric, ids: list[str], hyps: list[str], refs: list[str],
+                  entry: cache_mod.ScoreCache | None) -> list[dict[str, Any]]:
+    """Per-sample statistics, reusing cached pairs for pair-local metrics (``pairwise = True``)."""
+    known: dict[int, dict[str, Any]] = {}
+    keys = cache_mod.pair_keys(hyps, refs)
+    if entry is not None and getattr(metric, "pairwise", False):
+        known = entry.lookup_pairs(keys)
+    todo = [i for i in range(len(ids)) if i not in known]
+    if todo:
         try:
-            stats = metric.sample_stats(hyps, refs)
-        except UnavailableError as exc:
-            return _unavailable(name, metric, str(exc), len(ids))
+            new = metric.sample_stats([hyps[i] for i in todo], [refs[i] for i in todo])
         except SampleError as exc:
-            raise RRGBenchError(f"metric '{name}', sample '{ids[exc.index]}': {exc.message}") from None
-        if len(stats) != len(ids):
-            raise RRGBenchError(f"metric '{name}' returned {len(stats)} statistics for {len(ids)} samples")
-        if entry:
-            entry.save_stats(stats)
-    scores = {k: float(v) for k, v in metric.aggregate(stats).items()}
-    if cached.get("signature") == signature and cached.get("scores") == scores:
-        sample_rows = cached["per_sample"]
-        cis = dict(cached.get("ci95", {}))
-    else:
-        sample_rows = metric.sample_scores(stats)
-        cis = {}
-    ci95 = bootstrap_ci(metric, stats, bootstrap, seed) if bootstrap else {}
-    cis[ci_key] = ci95
-    if entry:
-        entry.save_result({"signature": signature, "scores": scores, "per_sample": sample_rows, "ci95": cis})
-    per_sample = [{"id": i, **row} for i, row in zip(ids, sample_rows)]
-    return MetricResult(metric=name, status="ok", signature=signature, rrgbench_version=__version__,
-                        n=len(ids), scores=scores, ci95=ci95, bootstrap=bootstrap, bootstrap_seed=seed,
-                        cached=was_cached, per_sample=per_sample)
+            raise RRGBenchError(f"metric '{name}', sample '{ids[todo[exc.index]]}': {exc.message}") from None
+        if len(new) != len(todo):
+            raise RRGBenchError(f"metric '{name}' returned {len(new)} statistics for {len(todo)} samples")
+        known.update(zip(todo, new))
+    if todo and len(todo) < len(ids):
+        log.info("metric %s: %d of %d pairs reused from the cache", name, len(ids) - len(todo), len(ids))
+    stats = [known[i] for i in range(len(ids))]
+    if entry is not None:
+        entry.save_stats(stats, keys)
+    return stats
 
 
 def sample_stats(metric_name: str, hyps: Sequence[str], refs: Sequence[str], *,
@@ -176,9 +214,8 @@ def sample_stats(metric_name: str, hyps: Sequence[str], refs: Sequence[str], *,
     entry = cache_mod.ScoreCache(metric.signature(), hyps, refs) if cache and cache_mod.enabled() else None
     stats = entry.load_stats() if entry else None
     if stats is None:
-        stats = metric.sample_stats(list(hyps), list(refs))
-        if entry:
-            entry.save_stats(stats)
+        ids = [str(i) for i in range(len(hyps))]
+        stats = compute_stats(metric_name, metric, ids, list(hyps), list(refs), entry)
     return metric, stats
 
 

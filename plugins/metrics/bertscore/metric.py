@@ -45,6 +45,7 @@ class BERTScore(Metric):
     description = "BERTScore P/R/F1 (bert-score); offline default all-MiniLM-L6-v2 L6 (not comparable to roberta-large)"
     version = "1.0"
     group = "BERTScore"
+    pairwise = True  # statistics of a pair depend on that pair only: cached pairs are reused
 
     def __init__(self, setting: str = "minilm", model_path: str | None = None, num_layers: int | None = None,
                  rescale: bool | None = None, batch_size: int = 64, device: str | None = None,

@@ -42,6 +42,7 @@ class NLG(Metric):
     description = "BLEU-1..4, METEOR, ROUGE-L, CIDEr-D (pycocoevalcap) with r2gen / ptb / raw tokenization"
     version = "1.0"
     group = "NLG"
+    pairwise = True  # statistics of a pair depend on that pair only: cached pairs are reused
 
     def __init__(self, protocol: str = "r2gen", cleaning: str = "r2gen_iu", meteor: bool = True,
                  meteor_max_tokens: int = METEOR_MAX_TOKENS, **options: Any) -> None:
