@@ -223,7 +223,8 @@ def build_samples(rec: RunRecord, thumbnails: Thumbnails | None = None) -> Sampl
             for key, val in row.items():
                 if key != "id" and isinstance(val, (int, float)) and not isinstance(val, bool):
                     columns.setdefault(f"{metric}.{key}", schema.display_name(metric, key))
-    order = sorted(columns, key=lambda c: (schema.GROUP_ORDER.index(schema.group_of(c.split(".")[0])), c))
+    order = sorted(columns, key=lambda c: (schema.GROUP_ORDER.index(schema.group_of(c.split(".")[0])),
+                                           c.split(".")[0], schema.key_order(c.split(".", 1)[1])))
     images: dict[str, list[str]] = {}
     if thumbnails is not None and not any(_image_paths(g) for g in gens[:1]):
         images = _dataset_images(rec)

@@ -185,7 +185,7 @@ def _run_plots(rec: RunRecord) -> list[Any]:
     for metric, sf in sorted(rec.scores.items()):
         if sf.status != "ok":
             continue
-        for key, val in sf.scores.items():
+        for key, val in sorted(sf.scores.items(), key=lambda kv: schema.key_order(kv[0])):
             if schema.is_per_label(key) or not schema.is_headline(metric, key) and metric not in ("nlg",):
                 continue
             lo, hi = sf.ci95.get(key, [math.nan, math.nan])
