@@ -392,3 +392,24 @@ def test_rows_on_different_data_versions_are_flagged(tmp_path: Path) -> None:
     assert "different data versions" in (tmp_path / "mixed/index.html").read_text()
     rows = json.loads((tmp_path / "mixed/datasets/synthetic/leaderboard.json").read_text())["rows"]
     assert {r["method"]: r["manifest_hash"] for r in rows} == {"alpha": "m" * 12, "beta": "m" * 12, "gamma": "f" * 64}
+
+
+def test_hostile_names_are_escaped_everywhere_including_svg(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    evil = '<img src=x onerror="alert(1)">'
+    run = write_run(runs, "alpha")
+    record = json.loads((run / "run.json").read_text())
+    record["spec"]["method"] = evil
+    record["fidelity"] = {evil: evil}
+    record["environment"]["note"] = "</script><script>alert(2)</script>"
+    atomic_write_json(run / "run.json", record)
+    write_run(runs, "beta")
+    build_site(runs, tmp_path / "site", thumbnails=False)
+    pages = list((tmp_path / "site").rglob("*.html"))
+    assert len(pages) == 4  # index, dataset, two runs
+    for page in pages:
+        html = page.read_text()
+        assert "<img src=x" not in html and "<script>alert" not in html, page
+    board = (tmp_path / "site/datasets/synthetic/index.html").read_text()
+    assert "&lt;img src=x onerror=" in board and "<svg" in board
+    assert all(".." not in p.relative_to(tmp_path / "site").parts for p in (tmp_path / "site").rglob("*"))
