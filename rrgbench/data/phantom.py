@@ -34,7 +34,7 @@ from .findings import Finding, parse_mesh
 
 __all__ = ["RENDERER_VERSION", "Plan", "make_plan", "render_study", "study_seed"]
 
-RENDERER_VERSION = "3"
+RENDERER_VERSION = "4"
 _F = np.float32
 
 
@@ -260,9 +260,9 @@ class _PA:
         ul, t = self.local(side)
         va = self.Va + drop
         tt = np.clip((self.V - va) / (p.lung_base[side] - va), 0.0, 1.3)
-        wl = p.lung_halfwidth * (1.0 - shrink)
+        wl = p.lung_halfwidth * (1.0 - shrink * (1.0 - 0.6 * np.clip(tt, 0, 1)))  # apical-lateral collapse
         g_lat = ul - wl * np.sqrt(tt)
-        g_med = -ul - 0.27 * np.sqrt(tt) + shrink * 0.1
+        g_med = -ul - 0.27 * np.sqrt(tt) - shrink * 0.05  # medially the collapsed lung stays at the hilum
         g_top = va - self.V
         w = p.lung_halfwidth
         dome = p.lung_base[side] - p.dome[side] * np.clip(1 - ((ul + 0.05) / (w + 0.05)) ** 2, 0, 1)
@@ -316,15 +316,18 @@ class _PA:
 
         # lung markings: radial streaks from each hilum, fading outwards
         mark = np.zeros(shape, _F)
+        breakup = np.clip(_smooth_noise(rng, shape, 12) + 0.8, 0, 1)  # vessels fade in and out
         for s in ("right", "left"):
             hx, hy = self.center(s) - self.sgn(s) * 0.2, -0.05
             r = np.sqrt((U - hx) ** 2 + (V - hy) ** 2)
             th = np.arctan2(V - hy, (U - hx) * self.sgn(s))
-            ang = rng.standard_normal(181).astype(_F)
-            ang = np.convolve(np.concatenate([ang, ang[:4]]), np.ones(3) / 3, "same")[:181]
-            idx = ((th + np.pi) / (2 * np.pi) * 180).astype(int)
-            streak = np.clip(ang[idx] - 0.4, 0, None)
-            mark += air[s] * streak * np.exp(-r / 0.42) * 0.09
+            for bins, cut, weight in ((240, 0.7, 0.2), (480, 0.9, 0.14)):
+                ang = rng.standard_normal(bins).astype(_F)
+                ang = (np.roll(ang, 1) + 2 * ang + np.roll(ang, -1)) / _F(2.45)  # soft-edged vessels
+                idx = ((th + np.pi) / (2 * np.pi) * (bins - 1)).astype(int)
+                streak = np.clip(ang[idx] - cut, 0, None)
+                mark += air[s] * streak * np.exp(-r / 0.45) * np.clip(r / 0.3, 0, 1) ** 2 * weight * breakup
+            mark += 0.07 * air[s] * _soft(_ellipse(U, V, hx, hy, 0.06, 0.1), 0.05)  # hilar vessels
         mark *= p.markings_gain
         tex = _smooth_noise(rng, shape, 20) * 0.018
 
