@@ -110,6 +110,8 @@ class NLG(Metric):
         for h, r in zip(htok, rtok):
             hc, rc = ngram.precook(h), ngram.precook(r)
             rows.append({"hyp": h, "ref": r, "bleu": ngram.bleu_counts(hc, h, rc, r), "rouge_l": ngram.rouge_l(h, r)})
+        if thread is not None and rows:
+            self._cider_tokens(htok, rtok)  # while METEOR runs: aggregate() and sample_scores() reuse it
         if thread is not None:
             thread.join()
             if "error" in met:
@@ -130,14 +132,23 @@ class NLG(Metric):
         out["cider"] = float(self._cider(stats)[0])
         return {k: float(v) for k, v in out.items()}
 
-    @staticmethod
-    def _cider(stats: Sequence[dict[str, Any]]) -> tuple[float, np.ndarray]:
+    def _cider(self, stats: Sequence[dict[str, Any]]) -> tuple[float, np.ndarray]:
+        """pycocoevalcap's CIDEr-D (corpus, per-sample) on the token strings; remembered for the last corpus."""
+        return self._cider_tokens([s["hyp"] for s in stats], [s["ref"] for s in stats])
+
+    def _cider_tokens(self, htok: list[str], rtok: list[str]) -> tuple[float, np.ndarray]:
         from pycocoevalcap.cider.cider_scorer import CiderScorer
 
+        key = (tuple(htok), tuple(rtok))
+        memo = getattr(self, "_cider_memo", None)
+        if memo is not None and memo[0] == key:
+            return memo[1]
         scorer = CiderScorer(n=4, sigma=6.0)
-        for s in stats:
-            scorer += (s["hyp"], [s["ref"]])
-        return scorer.compute_score()
+        for h, r in zip(htok, rtok):
+            scorer += (h, [r])
+        result = scorer.compute_score()
+        self._cider_memo = (key, result)
+        return result
 
     def sample_scores(self, stats: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
         """pycocoevalcap's per-sample values (CIDEr-D per sample uses the whole set's document frequencies)."""
