@@ -41,6 +41,9 @@ def test_mesh_parsing() -> None:
     assert parse_tag("Calcinosis/aorta").kind == "aortic_calcification"
     assert parse_tag("Lung/hypoinflation").kind == "hypoinflation"
     assert parse_tag("Surgical Instruments/mediastinum").kind == "sternal_wires"
+    f = parse_tag("Costophrenic Angle/left/blunted/mild")
+    assert (f.kind, f.side, f.severity) == ("effusion", "left", 1)
+    assert parse_tag("Opacity/lung/bilateral/interstitial/diffuse").kind == "interstitial"
     assert parse_tag("Epicardial Fat") is None and parse_mesh(["normal", "No Indexing"]) == []
 
 

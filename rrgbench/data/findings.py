@@ -96,9 +96,11 @@ def _kind(head: str, mods: set[str]) -> str | None:
     if head == "calcinosis" or head == "atherosclerosis":
         if mods & {"aorta", "aorta, thoracic", "thoracic aorta"}:
             return "aortic_calcification"
-        if "lymph nodes" in mods:
+        if mods & {"lymph nodes", "mediastinum", "paratracheal"}:
             return "calcified_nodes"
         return "granuloma" if head == "calcinosis" and ("lung" in mods or not mods) else None
+    if head == "costophrenic angle":
+        return "effusion" if mods & {"blunted", "obscured"} else None
     if head == "density":
         return "nodule" if "round" in mods else "opacity"
     if head == "markings":

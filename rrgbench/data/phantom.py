@@ -34,7 +34,7 @@ from .findings import Finding, parse_mesh
 
 __all__ = ["RENDERER_VERSION", "Plan", "make_plan", "render_study", "study_seed"]
 
-RENDERER_VERSION = "4"
+RENDERER_VERSION = "5"
 _F = np.float32
 
 
