@@ -35,10 +35,11 @@ def write_png(path: Path, shade: int) -> str:
 def write_run(runs: Path, method: str, dataset: str = "synthetic", seed: int = 0, preset: str = "tiny", *,
               quality: float = 0.5, n: int = 6, nlg_sig: str = NLG_SIG, credentialed: bool = False,
               fidelity: dict[str, str] | None = None, unavailable: tuple[str, ...] = ("radgraph",),
-              evil: bool = False, images: Path | None = None, manifest: str = "m" * 12) -> Path:
+              evil: bool = False, images: Path | None = None, manifest: str = "m" * 12,
+              limit: int | None = None) -> Path:
     """A run directory in the documented record format, with deterministic made-up scores."""
     spec = {"method": method, "dataset": dataset, "preset": preset, "seed": seed, "config": {},
-            "metrics": ["nlg", "chexpert_rules", "bertscore", *unavailable], "limit": None, "split": "test",
+            "metrics": ["nlg", "chexpert_rules", "bertscore", *unavailable], "limit": limit, "split": "test",
             "section": "findings", "cleaning": "r2gen_iu"}
     spec_hash = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
     run = runs / dataset / method / f"{preset}-seed{seed}-{spec_hash}"
@@ -150,7 +151,7 @@ def test_board_pools_seeds_and_never_mixes_signatures(built: tuple[Path, Path]) 
     html = (site / "datasets/synthetic/index.html").read_text()
     assert "unavailable" in html and NLG_SIG in html and "bert-base-uncased" in html
     csv = (site / "datasets/synthetic/leaderboard.csv").read_text().splitlines()
-    assert csv[0].startswith("method,preset,variant,fidelity,manifest_hash,n_seeds,") and len(csv) == 4
+    assert csv[0].startswith("method,preset,variant,fidelity,manifest_hash,spec,n_seeds,") and len(csv) == 4
 
 
 def test_run_page_has_viewer_chart_and_escapes_report_text(built: tuple[Path, Path]) -> None:
@@ -386,12 +387,16 @@ def test_rows_on_different_data_versions_are_flagged(tmp_path: Path) -> None:
     build_site(runs, tmp_path / "same", thumbnails=False)
     assert "Different data" not in (tmp_path / "same/datasets/synthetic/index.html").read_text()
     write_run(runs, "gamma", manifest="f" * 64)
+    write_run(runs, "gamma", seed=3, limit=4)
     build_site(runs, tmp_path / "mixed", thumbnails=False)
     html = (tmp_path / "mixed/datasets/synthetic/index.html").read_text()
     assert "Different data" in html and "ffffffffffff" in html
     assert "different data versions" in (tmp_path / "mixed/index.html").read_text()
     rows = json.loads((tmp_path / "mixed/datasets/synthetic/leaderboard.json").read_text())["rows"]
-    assert {r["method"]: r["manifest_hash"] for r in rows} == {"alpha": "m" * 12, "beta": "m" * 12, "gamma": "f" * 64}
+    got = sorted((r["method"], r["manifest_hash"], json.dumps(r["spec"])) for r in rows)
+    assert got == [("alpha", "m" * 12, "{}"), ("beta", "m" * 12, "{}"), ("gamma", "f" * 64, "{}"),
+                   ("gamma", "m" * 12, '{"limit": "4"}')]  # a partial test set is its own row, never pooled
+    assert "limit=4" in html
 
 
 def test_hostile_names_are_escaped_everywhere_including_svg(tmp_path: Path) -> None:

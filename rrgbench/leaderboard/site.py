@@ -171,7 +171,7 @@ def _board_plots(board: Board) -> list[Any]:
         labels = [f"{board.columns[i].label} [{board.columns[i].sig_id}]" for i in idx]
         series = {}
         for r in board.rows:
-            name = r.method + ("" if r.preset == "-" else f" ({r.preset})") + (f" {r.variant}" if r.variant_shown else "")
+            name = r.method + ("" if r.preset == "-" else f" ({r.preset})") + "".join(f" {k}={v}" for k, v in r.spec_tags)
             series[name] = [(r.cells[i].mean, r.cells[i].lo, r.cells[i].hi) for i in idx]
         out.append(Markup(plots.metric_bars(f"{group}: mean and 95% CI", labels, series)))
     return out

@@ -8,6 +8,7 @@ t-interval over seeds when there are two or more, else the run's own bootstrap C
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,10 +111,11 @@ class Row:
     method: str
     preset: str
     variant: str
-    variant_shown: bool
     fidelity: dict[str, str]
     runs: list[RunRecord]
     cells: list[Cell]
+
+    spec_tags: list[tuple[str, str]] = field(default_factory=list)  # spec fields that tell rows apart
 
     @property
     def n_seeds(self) -> int:
@@ -214,7 +216,6 @@ def build_board(dataset: str, df: pd.DataFrame, runs: list[RunRecord]) -> Board:
     by_rel = {r.rel: r for r in runs}
     row_keys = df[["method", "preset", "variant", "fidelity"]].drop_duplicates().sort_values(
         ["method", "preset", "fidelity", "variant"], kind="mergesort")
-    variants_per = row_keys.groupby(["method", "preset"])["variant"].nunique()
     rows: list[Row] = []
     for method, preset, variant, fidelity in row_keys.itertuples(index=False):
         part = df[(df["method"] == method) & (df["preset"] == preset) & (df["variant"] == variant)
@@ -234,17 +235,33 @@ def build_board(dataset: str, df: pd.DataFrame, runs: list[RunRecord]) -> Board:
         fid: dict[str, str] = {}
         for r in row_runs:
             fid.update(r.fidelity)
-        rows.append(Row(method, preset, variant, bool(variants_per[(method, preset)] > 1), dict(sorted(fid.items())),
-                        row_runs, cells))
+        rows.append(Row(method, preset, variant, dict(sorted(fid.items())), row_runs, cells))
     for i in range(len(columns)):  # best mean per column (all rrgbench scores are higher-is-better)
         ok_cells = [r.cells[i] for r in rows if r.cells[i].status == "ok"]
         if len(ok_cells) >= 2:
             top = max(c.mean for c in ok_cells)
             for c in ok_cells:
                 c.best = c.mean == top
+    _tag_specs(rows)
     signatures = [(sid, m, s) for (m, s), sid in sig_ids.items()]
     credentialed = any(by_rel[r].credentialed for r in df["run"].unique())
     return Board(dataset, columns, rows, signatures, credentialed)
+
+
+_SPEC_SKIP = ("method", "preset", "seed", "metrics")
+
+
+def _tag_specs(rows: list[Row]) -> None:
+    """Label each row with the spec fields whose values differ between the board's rows (and any ``limit``:
+    a partial test set must always be visible)."""
+    specs = [{k: v for k, v in (r.runs[0].spec if r.runs else {}).items() if k not in _SPEC_SKIP} for r in rows]
+    keys = sorted({k for sp in specs for k in sp})
+    differ = [k for k in keys if len({json.dumps(sp.get(k), sort_keys=True) for sp in specs}) > 1]
+    for row, sp in zip(rows, specs):
+        tags = [(k, json.dumps(sp.get(k), sort_keys=True)) for k in differ if k != "limit"]
+        if sp.get("limit") is not None:
+            tags.insert(0, ("limit", str(sp["limit"])))
+        row.spec_tags = tags
 
 
 def board_frame(board: Board) -> pd.DataFrame:
@@ -253,6 +270,7 @@ def board_frame(board: Board) -> pd.DataFrame:
     for row in board.rows:
         rec: dict[str, Any] = {"method": row.method, "preset": row.preset, "variant": row.variant,
                                "fidelity": ";".join(row.fidelity), "manifest_hash": row.manifest,
+                               "spec": ";".join(f"{k}={v}" for k, v in row.spec_tags),
                                "n_seeds": row.n_seeds}
         for col, cell in zip(board.columns, row.cells):
             name = f"{col.metric}.{col.key or 'status'}[{col.sig_id}]"
@@ -279,7 +297,7 @@ def board_json(board: Board) -> dict[str, Any]:
         "columns": [{"id": c.id, "group": c.group, "metric": c.metric, "key": c.key, "label": c.label,
                      "signature_id": c.sig_id, "signature": c.signature} for c in board.columns],
         "rows": [{"method": r.method, "preset": r.preset, "variant": r.variant, "fidelity": r.fidelity,
-                  "manifest_hash": r.manifest,
+                  "manifest_hash": r.manifest, "spec": dict(r.spec_tags),
                   "n_seeds": r.n_seeds, "runs": [x.rel for x in r.runs],
                   "cells": [{"status": c.status, "mean": _num(c.mean), "ci95": [_num(c.lo), _num(c.hi)],
                              "n": c.n, "ci_kind": c.ci_kind, "values": c.values, "reason": c.reason or None,
