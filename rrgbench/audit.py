@@ -297,7 +297,7 @@ class _Auditor:
         from .api import RunContext
         from .distributed import World
         from .plugins import get_host
-        from .runner import _device, seed_everything
+        from .runner import _device, seed_everything, weights_only_loads
 
         if not self.rows:
             self.rows = list(iter_jsonl(self.run_dir / GENERATIONS))
@@ -316,7 +316,8 @@ class _Auditor:
             seed_everything(self.spec.seed)
             method = cls(dict(self.spec.config), ctx)
             method.prepare(self.dataset)
-            method.load(self.run_dir / CHECKPOINT_DIR)
+            with weights_only_loads():
+                method.load(self.run_dir / CHECKPOINT_DIR)
             seed_everything(self.spec.seed)
             bs = max(1, method.generate_batch_size())
             new: list[str] = []

@@ -96,6 +96,20 @@ def _device(world: World) -> str:
     return "cpu"
 
 
+@contextmanager
+def weights_only_loads() -> Iterator[None]:
+    """Inside: every ``torch.load`` is ``weights_only=True``, even where a method passes False."""
+    saved = {k: os.environ.pop(k, None) for k in ("TORCH_FORCE_WEIGHTS_ONLY_LOAD", "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD")}
+    os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key, None)
+            if value is not None:
+                os.environ[key] = value
+
+
 def hash_tree(root: Path) -> dict[str, str]:
     """sha256 of every file below ``root`` by relative path (unreadable files raise a clear error)."""
     out: dict[str, str] = {}
@@ -363,7 +377,8 @@ class Runner:
         self.verify_checkpoint()
         ckpt = self.run_dir / CHECKPOINT_DIR
         try:
-            method.load(ckpt)
+            with weights_only_loads():
+                method.load(ckpt)
         except RRGBenchError:
             raise
         except Exception as exc:  # noqa: BLE001 - corrupt, truncated or pickled-code checkpoints

@@ -114,6 +114,22 @@ def test_checkpoint_with_pickled_code_is_refused(finished: Path, tmp_path: Path)
     assert len(list(iter_jsonl(run_dir / "generations.partial.jsonl"))) == 3
 
 
+def test_harness_forces_weights_only_even_when_a_method_asks_otherwise(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from rrgbench.runner import weights_only_loads
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "model.pt"
+    path.write_bytes(_evil_bytes())
+    with weights_only_loads(), pytest.raises(Exception, match="[Ww]eights only load failed"):
+        torch.load(path, weights_only=False)  # what a careless Method.load might do
+    assert not (tmp_path / "EVIL_MARKER").exists()
+    ok = tmp_path / "ok.pt"
+    torch.save({"w": torch.ones(2)}, ok)
+    with weights_only_loads():
+        assert torch.equal(torch.load(ok, weights_only=False)["w"], torch.ones(2))
+
+
 def test_train_state_with_pickled_code_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from rrgbench import train_state
 
