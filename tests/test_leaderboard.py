@@ -36,7 +36,7 @@ def write_run(runs: Path, method: str, dataset: str = "synthetic", seed: int = 0
               quality: float = 0.5, n: int = 6, nlg_sig: str = NLG_SIG, credentialed: bool = False,
               fidelity: dict[str, str] | None = None, unavailable: tuple[str, ...] = ("radgraph",),
               evil: bool = False, images: Path | None = None, manifest: str = "m" * 12,
-              limit: int | None = None) -> Path:
+              limit: int | None = None, epochs: int = 0) -> Path:
     """A run directory in the documented record format, with deterministic made-up scores."""
     spec = {"method": method, "dataset": dataset, "preset": preset, "seed": seed, "config": {},
             "metrics": ["nlg", "chexpert_rules", "bertscore", *unavailable], "limit": limit, "split": "test",
@@ -52,7 +52,8 @@ def write_run(runs: Path, method: str, dataset: str = "synthetic", seed: int = 0
         "dataset": {"name": dataset, "manifest_hash": manifest, "split": "test", "n": n,
                     "credentialed": credentialed, "licence": "test"},
         "method": {"name": method, "version": "0.1", "description": f"{method} test method"},
-        "fidelity": fidelity or {}, "checkpoint": {"path": "checkpoint", "sha256": {}}, "train": {},
+        "fidelity": fidelity or {}, "checkpoint": {"path": "checkpoint", "sha256": {}},
+        "train": {"train": {"epochs": [{"loss": 2.0 / (e + 1), "acc": e / 10} for e in range(epochs)]}},
         "created": "2026-01-01T00:00:00Z", "updated": "2026-01-01T00:00:00Z"})
     gens, nlg_rows, ce_rows, bert_rows = [], [], [], []
     for i in range(n):
@@ -97,7 +98,7 @@ def standard_runs(tmp_path: Path, *, evil: bool = False) -> Path:
     for seed in (0, 1):
         write_run(runs, "alpha", seed=seed, quality=0.9, images=images, evil=evil)
     write_run(runs, "beta", quality=0.3, fidelity={"bert-base-uncased": "random init: weights not found"},
-              images=images, evil=evil)
+              images=images, evil=evil, epochs=5)
     write_run(runs, "gamma", quality=0.6, nlg_sig=NLG_SIG.replace("r2gen", "ptb"), images=images)
     write_run(runs, "alpha", dataset="mimic_cxr", credentialed=True, images=images)
     return runs
@@ -158,7 +159,8 @@ def test_run_page_has_viewer_chart_and_escapes_report_text(built: tuple[Path, Pa
     _, site = built
     page = next((site / "runs/synthetic/beta").glob("*/index.html"))
     html = page.read_text()
-    assert 'id="samples"' in html and "<svg" in html and "per-label F1" in html
+    assert 'id="samples"' in html and html.count("<svg") == 3  # scores, per-label F1, training loss
+    assert "per-label F1" in html and "stage train: per epoch" in html
     thumbs = re.findall(r'<img src="((?:\.\./)+)(thumbs/[0-9a-f]{20}\.png)"', html)
     assert len(thumbs) == 12 and len({t for _, t in thumbs}) == 12  # two views per sample, one file each
     assert all((site / t).is_file() for _, t in thumbs) and thumbs[0][0] == "../" * 4

@@ -77,3 +77,19 @@ def label_bars(title: str, labels: Sequence[str], values: Sequence[float],
     ax.grid(axis="x", color="#ddd", linewidth=0.6)
     ax.set_axisbelow(True)
     return _svg(fig)
+
+
+def curves(title: str, series: dict[str, Sequence[float]], xlabel: str = "epoch") -> str:
+    """Line plot of one or more per-step series (e.g. training losses per epoch)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.8, 2.6))
+    for i, (name, ys) in enumerate(series.items()):
+        ax.plot(range(1, len(ys) + 1), ys, label=name, color=_COLOURS[i % len(_COLOURS)], linewidth=1.4,
+                marker="o" if len(ys) <= 30 else None, markersize=2.5)
+    ax.set_title(title, loc="left", fontsize=10)
+    ax.set_xlabel(xlabel)
+    ax.grid(color="#ddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+    if len(series) > 1:
+        ax.legend(fontsize=7, frameon=False)
+    return _svg(fig)

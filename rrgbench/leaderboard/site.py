@@ -201,6 +201,26 @@ def _run_plots(rec: RunRecord) -> list[Any]:
     return out
 
 
+def _train_plots(rec: RunRecord) -> list[Any]:
+    """Loss curves from ``run.json`` ``train``: any list of per-epoch/step dicts with numeric values."""
+    from markupsafe import Markup
+
+    out = []
+    for stage, facts in sorted((rec.run.get("train") or {}).items()):
+        if not isinstance(facts, dict):
+            continue
+        for key, val in sorted(facts.items()):
+            if not (isinstance(val, list) and len(val) >= 2 and all(isinstance(v, dict) for v in val)):
+                continue
+            names = sorted({k for v in val for k, x in v.items()
+                            if isinstance(x, (int, float)) and not isinstance(x, bool)})
+            series = {n: [float(v.get(n, math.nan)) for v in val] for n in names if "loss" in n} or \
+                     {n: [float(v.get(n, math.nan)) for v in val] for n in names[:4]}
+            if series:
+                out.append(Markup(plots.curves(f"stage {stage}: per {key.rstrip('s')}", series, xlabel=key.rstrip("s"))))
+    return out
+
+
 _STATS = ("f1", "precision", "recall", "accuracy", "support")
 
 
@@ -300,10 +320,9 @@ def _build(runs: list[RunRecord], runs_dir: Path, out: Path, env: Any, allow_cre
         if default_sort:
             views.sort(key=lambda v: (v.scores.get(default_sort, math.inf), v.id))
         render(page, "run.html", rec=rec, dataset_page=ds_pages.get(rec.dataset), score_rows=score_rows,
-               plots=_run_plots(rec), views=views, score_cols=score_cols, hidden=hide,
+               plots=_run_plots(rec), train_plots=_train_plots(rec), views=views, score_cols=score_cols, hidden=hide,
                credentialed=cred[rec.rel], default_sort=default_sort, label_source=sset.label_source,
-               environment=sorted((rec.run.get("environment") or {}).items()),
-               spec=sorted(rec.spec.items()), comparisons=[c for c in comparisons if rec.rel in (c.a, c.b)])
+               comparisons=[c for c in comparisons if rec.rel in (c.a, c.b)])
 
     # ------------------------------------------------------------ per dataset
     boards: list[tuple[Board, list[dict[str, Any]]]] = []
