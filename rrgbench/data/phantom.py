@@ -34,7 +34,7 @@ from .findings import Finding, parse_mesh
 
 __all__ = ["RENDERER_VERSION", "Plan", "make_plan", "render_study", "study_seed"]
 
-RENDERER_VERSION = "5"
+RENDERER_VERSION = "6"
 _F = np.float32
 
 
@@ -341,7 +341,7 @@ class _PA:
 
         for s in lung:
             a_s = air[s] * (1 - occl) * (1 - np.clip(fill[s], 0, 1))
-            D -= p.air * a_s * (1 + 0.15 * ptx[s])
+            D -= p.air * a_s * (1 + 0.25 * ptx[s])  # the pleural space is hyperlucent
             mark *= 1 - ptx[s] * lung[s]
         D += mark * (1 - occl) + tex * body + extra
         # trachea and main bronchi (air)
@@ -423,8 +423,8 @@ class _PA:
                 g_c = self.lung_sdf(s, shrink=shrink, drop=shrink * 0.5)
                 space = (1 - _soft(g_c, 0.008)) * air[s]
                 ptx[s] += space
-                line = np.exp(-((g_c / 0.006) ** 2)) * air[s]
-                extra += 0.16 * line
+                line = np.exp(-((g_c / 0.008) ** 2)) * air[s]
+                extra += 0.22 * line
                 info.setdefault("pneumothorax", []).append(s)
         elif k in ("opacity", "consolidation"):
             for s in _sides(f, rng):
