@@ -172,7 +172,7 @@ def test_site_in_chromium(browser, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_site_from_a_real_majority_run(browser, tmp_path: Path) -> None:
+def test_site_from_a_real_majority_run(browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`rrgbench run --method majority --dataset synthetic`, then the site, then the browser."""
     env = {**os.environ, "RRGBENCH_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
     runs = tmp_path / "runs"
@@ -192,6 +192,13 @@ def test_site_from_a_real_majority_run(browser, tmp_path: Path) -> None:
     assert {"bleu_4", "cider", "ce_f1_micro"} <= keys
     assert all(c["signature"].startswith(("metric:nlg", "labeler:chexpert_rules")) for c in board["columns"])
     run_page = next(out.glob("runs/synthetic/majority/*/index.html"))
+    again = tmp_path / "again"
+    monkeypatch.setenv("RRGBENCH_CACHE", env["RRGBENCH_CACHE"])
+    build_site(runs, again)  # in-process this time: same bytes
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        other = (again / path.relative_to(out)).read_bytes().split(b"\n")
+        mine = path.read_bytes().split(b"\n")
+        assert [x for x in mine if b"generated-at:" not in x] == [x for x in other if b"generated-at:" not in x], path
 
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     watch = Watch(page)
