@@ -420,3 +420,18 @@ def test_hostile_names_are_escaped_everywhere_including_svg(tmp_path: Path) -> N
     board = (tmp_path / "site/datasets/synthetic/index.html").read_text()
     assert "&lt;img src=x onerror=" in board and "<svg" in board
     assert all(".." not in p.relative_to(tmp_path / "site").parts for p in (tmp_path / "site").rglob("*"))
+
+
+def test_best_cell_respects_lower_is_better(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    for method, quality in (("alpha", 0.9), ("beta", 0.3)):
+        run = write_run(runs, method, quality=quality)
+        summary = json.loads((run / "scores/bertscore.json").read_text())
+        summary["higher_is_better"] = False  # e.g. an error-style metric
+        atomic_write_json(run / "scores/bertscore.json", summary)
+    build_site(runs, tmp_path / "site", thumbnails=False)
+    board = json.loads((tmp_path / "site/datasets/synthetic/leaderboard.json").read_text())
+    best = {c["key"]: [r["method"] for r in board["rows"] if r["cells"][i]["best"]]
+            for i, c in enumerate(board["columns"])}
+    assert best["bleu_4"] == ["alpha"] and best["bertscore_f1"] == ["beta"]
+    assert not next(c for c in board["columns"] if c["key"] == "bertscore_f1")["higher_is_better"]

@@ -329,6 +329,7 @@ def _build(runs: list[RunRecord], runs_dir: Path, out: Path, env: Any, allow_cre
     reported_cache: dict[str, Any] = {}
     for d in datasets:
         board = build_board(d, df, runs)
+        board.credentialed = board.credentialed or any(cred[r.rel] for row in board.rows for r in row.runs)
         for r in board.rows:
             if r.method not in reported_cache:
                 reported_cache[r.method] = load_reported(r.method)

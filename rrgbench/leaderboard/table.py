@@ -236,10 +236,12 @@ def build_board(dataset: str, df: pd.DataFrame, runs: list[RunRecord]) -> Board:
         for r in row_runs:
             fid.update(r.fidelity)
         rows.append(Row(method, preset, variant, dict(sorted(fid.items())), row_runs, cells))
-    for i in range(len(columns)):  # best mean per column (all rrgbench scores are higher-is-better)
+    lower_better = {m for r in runs for m, sf in r.scores.items() if sf.raw.get("higher_is_better") is False}
+    for i, col in enumerate(columns):  # best mean per column
+        col.higher_is_better = col.metric not in lower_better
         ok_cells = [r.cells[i] for r in rows if r.cells[i].status == "ok"]
         if len(ok_cells) >= 2:
-            top = max(c.mean for c in ok_cells)
+            top = (max if col.higher_is_better else min)(c.mean for c in ok_cells)
             for c in ok_cells:
                 c.best = c.mean == top
     _tag_specs(rows)
@@ -295,13 +297,14 @@ def board_json(board: Board) -> dict[str, Any]:
         "credentialed": board.credentialed,
         "signatures": {sid: {"metric": m, "signature": s} for sid, m, s in board.signatures},
         "columns": [{"id": c.id, "group": c.group, "metric": c.metric, "key": c.key, "label": c.label,
-                     "signature_id": c.sig_id, "signature": c.signature} for c in board.columns],
+                     "signature_id": c.sig_id, "signature": c.signature,
+                     "higher_is_better": c.higher_is_better} for c in board.columns],
         "rows": [{"method": r.method, "preset": r.preset, "variant": r.variant, "fidelity": r.fidelity,
                   "manifest_hash": r.manifest, "spec": dict(r.spec_tags),
                   "n_seeds": r.n_seeds, "runs": [x.rel for x in r.runs],
                   "cells": [{"status": c.status, "mean": _num(c.mean), "ci95": [_num(c.lo), _num(c.hi)],
                              "n": c.n, "ci_kind": c.ci_kind, "values": c.values, "reason": c.reason or None,
-                             "reported": c.reported}
+                             "reported": c.reported, "best": c.best}
                             for c in r.cells]}
                  for r in board.rows],
     }
