@@ -26,6 +26,7 @@ def test_wordpiece_roundtrip_and_specials(tmp_path):
     ids = tok.encode("the heart is enlarged . no pneumothorax .")
     assert tok.unk_id not in ids
     assert tok.decode(ids) == "the heart is enlarged . no pneumothorax ."
+    assert tok.decode([tok.token_id("##e"), *tok.encode("heart")]) == "e heart"
     assert tok.encode("[POS] heart")[0] == tok.token_id("[POS]")
     assert tok.decode([tok.bos_id, tok.token_id("[POS]"), *ids, tok.eos_id]).startswith("the heart")
     again = train_wordpiece(REPORTS, vocab_size=200, min_frequency=1, extra_special=["[POS]", "[NEG]"])

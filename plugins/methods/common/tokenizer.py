@@ -9,6 +9,7 @@ Decoding joins words with single spaces and merges ``##`` pieces, which matches 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
 from rrgbench.api import RRGBenchError
 from rrgbench.io import atomic_write_text
 
+_STRAY_PIECE = re.compile(r"(^| )##")
 BASE_SPECIAL = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]")
 
 
@@ -51,7 +53,8 @@ class ReportTokenizer:
 
     def decode(self, ids: Sequence[int]) -> str:
         """Text of ``ids`` with special tokens dropped."""
-        return self.tok.decode(list(ids), skip_special_tokens=True).strip()
+        text = self.tok.decode(list(ids), skip_special_tokens=True).strip()
+        return _STRAY_PIECE.sub(r"\1", text)  # a continuation piece generated first has nothing to join
 
     def save(self, path: Path) -> None:
         atomic_write_text(Path(path), self.tok.to_str())

@@ -29,6 +29,7 @@ def family_config(preset: str, dataset: str) -> dict[str, Any]:
             "batch_size": 16, "epochs": 6, "lr": 5e-5, "min_lr": 5e-6, "warmup_lr": 5e-7, "warmup_steps": 2000,
             "weight_decay": 0.05, "clip_value": 0.1, "max_steps": None,
             "val_limit": None, "generation": gen, "generate_batch_size": 16, "assets": {},
+            "image_cache": False,  # MIMIC-size training sets do not fit in memory
         }
     return {
         "image_arch": "tiny", "image_size": 96, "load_size": 108,
