@@ -119,3 +119,36 @@ def test_compare_two_runs(files, tmp_path):
     assert "bleu_4" in text.output and "p(AR)" in text.output
     other = _run_dir(tmp_path / "c", ids, hyps, refs[:-1] + ["another reference"])
     assert "different references" in str(_run("compare", a, other, "--metrics", "nlg").exception)
+
+
+def test_references_from_a_dataset_split(files, tmp_path):
+    from rrgbench.api import Dataset, Sample
+    from rrgbench.plugins import get_host
+
+    ids, _, refs, preds, _ = files
+
+    class Tiny(Dataset):
+        name = "tiny_scoring_test"
+        cleaning = "r2gen_mimic"
+
+        def prepare(self) -> None:
+            pass
+
+        def split(self, name):
+            return [Sample(i, r, (), name) for i, r in zip(ids, refs)] if name == "test" else []
+
+        def manifest_hash(self) -> str:
+            return "0"
+
+    registry = get_host().datasets
+    registry.register(Tiny, name=Tiny.name, plugin="test")
+    try:
+        result = _run("score", "-p", preds, "--dataset", Tiny.name, "--split", "test", "--metrics", "nlg",
+                      "--no-meteor", "--bootstrap", "0", "--json")
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.output)
+        assert out["n"] == 12 and "meteor" not in out and "r2gen_mimic" in out["signatures"]["nlg"]
+        missing = _run("score", "-p", preds, "--dataset", Tiny.name, "--split", "val", "--metrics", "nlg")
+        assert "split 'val' has no samples" in str(missing.exception)
+    finally:
+        registry._entries.pop(Tiny.name, None)

@@ -45,7 +45,7 @@ def _default_metrics(run_a: Path, run_b: Path) -> list[str]:
 
 
 def compare_runs(run_a: Path, run_b: Path, metrics: list[str] | None = None, *, protocol: str | None = None,
-                 bootstrap: int = 1000, trials: int = 1000, seed: int = 0, allow_missing: bool = False
+                 meteor: bool = True, bootstrap: int = 1000, trials: int = 1000, seed: int = 0, allow_missing: bool = False
                  ) -> dict[str, Any]:
     """Per metric key: A, B, delta = A − B, paired-bootstrap CI of the delta, and two p-values."""
     from ..api import RRGBenchError, UnavailableError
@@ -78,7 +78,10 @@ def compare_runs(run_a: Path, run_b: Path, metrics: list[str] | None = None, *, 
     out: dict[str, Any] = {"run_a": str(run_a), "run_b": str(run_b), "n": len(common), "left_out": dropped,
                            "bootstrap": bootstrap, "trials": trials, "seed": seed, "metrics": {}}
     for name in names:
-        options = {"protocol": protocol} if protocol and name == "nlg" else None
+        options: dict[str, Any] = {}
+        if name == "nlg":
+            options.update({"protocol": protocol} if protocol else {})
+            options.update({} if meteor else {"meteor": False})
         try:
             metric, stats_a = engine.sample_stats(name, hyps_a_l, refs_l, options=options, cleaning=cleaning)
             _, stats_b = engine.sample_stats(name, hyps_b_l, refs_l, options=options, cleaning=cleaning)
@@ -116,16 +119,17 @@ def format_comparison(res: dict[str, Any]) -> str:
 @click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--metrics", "-m", default=None, help="Comma-separated metrics (default: those scored in both runs).")
 @click.option("--protocol", type=click.Choice(["r2gen", "ptb", "raw"]), help="nlg tokenization (default r2gen).")
+@click.option("--no-meteor", is_flag=True, help="nlg without METEOR (no Java needed).")
 @click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=1))
 @click.option("--trials", default=1000, show_default=True, type=click.IntRange(min=1),
               help="Approximate-randomization trials.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--allow-missing", is_flag=True, help="Compare the samples present in both runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def compare(run_a: Path, run_b: Path, metrics: str | None, protocol: str | None, bootstrap: int, trials: int,
-            seed: int, allow_missing: bool, as_json: bool) -> None:
+def compare(run_a: Path, run_b: Path, metrics: str | None, protocol: str | None, no_meteor: bool, bootstrap: int,
+            trials: int, seed: int, allow_missing: bool, as_json: bool) -> None:
     """Paired comparison of RUN_A and RUN_B (run directories) by sample id: A − B, its CI, p-values."""
     names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
-    res = compare_runs(run_a, run_b, names, protocol=protocol, bootstrap=bootstrap, trials=trials, seed=seed,
-                       allow_missing=allow_missing)
+    res = compare_runs(run_a, run_b, names, protocol=protocol, meteor=not no_meteor, bootstrap=bootstrap,
+                       trials=trials, seed=seed, allow_missing=allow_missing)
     click.echo(json.dumps(res, indent=2) if as_json else format_comparison(res))

@@ -26,13 +26,21 @@ def load_dataset_refs(name: str, split: str, section: str, data_dir: Path | None
     ds = cls(data_dir=data_dir, section=section)
     ds.prepare()
     samples = ds.split(split)
+    if not samples:
+        from ..api import RRGBenchError
+
+        raise RRGBenchError(f"dataset {name}: split '{split}' has no samples")
     return {s.id: s.report for s in samples}, ds.cleaning
 
 
-def metric_options(metrics: list[str], protocol: str | None, bertscore_setting: str | None) -> dict[str, dict]:
+def metric_options(metrics: list[str], protocol: str | None, bertscore_setting: str | None,
+                   meteor: bool = True) -> dict[str, dict]:
     options: dict[str, dict[str, Any]] = {}
-    if protocol and "nlg" in metrics:
-        options["nlg"] = {"protocol": protocol}
+    if "nlg" in metrics:
+        if protocol:
+            options.setdefault("nlg", {})["protocol"] = protocol
+        if not meteor:
+            options.setdefault("nlg", {})["meteor"] = False
     if bertscore_setting and "bertscore" in metrics:
         options["bertscore"] = {"setting": bertscore_setting}
     return options
@@ -87,6 +95,7 @@ def summarize(results: dict[str, Any], info: dict[str, Any], bootstrap: int, see
               "else r2gen_iu).")
 @click.option("--bertscore-setting", type=click.Choice(["minilm", "rexrank", "radeval", "roberta-large"]),
               help="BERTScore model setting (default minilm, offline).")
+@click.option("--no-meteor", is_flag=True, help="nlg without METEOR (no Java needed; the signature says so).")
 @click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0),
               help="Bootstrap resamples for the 95% CIs (0: none).")
 @click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
@@ -97,7 +106,7 @@ def summarize(results: dict[str, Any], info: dict[str, Any], bootstrap: int, see
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def score(predictions: Path, references: Path | None, dataset: str | None, split: str, section: str,
           data_dir: Path | None, metrics: str, protocol: str | None, cleaning: str | None,
-          bertscore_setting: str | None, bootstrap: int, seed: int, allow_missing: bool, output: Path | None,
+          bertscore_setting: str | None, no_meteor: bool, bootstrap: int, seed: int, allow_missing: bool, output: Path | None,
           no_cache: bool, as_json: bool) -> None:
     """Score PREDICTIONS against references (a JSONL file or a dataset split).
 
@@ -120,7 +129,7 @@ def score(predictions: Path, references: Path | None, dataset: str | None, split
         refs, default_cleaning = load_dataset_refs(dataset, split, section, data_dir)
         ref_name = f"dataset {dataset} ({split})"
     ids, hyps, refs_list, info = pair(preds, refs, allow_missing, str(predictions), ref_name)
-    results = engine.score(names, ids, hyps, refs_list, options=metric_options(names, protocol, bertscore_setting),
+    results = engine.score(names, ids, hyps, refs_list, options=metric_options(names, protocol, bertscore_setting, not no_meteor),
                            bootstrap=bootstrap, seed=seed, cleaning=cleaning or default_cleaning,
                            cache=not no_cache)
     if output is not None:
