@@ -157,3 +157,12 @@ def test_missing_java_is_a_clear_unavailability(monkeypatch, tmp_path):
     reason = NLG().availability()
     assert reason and "java" in reason.lower() and "apt-get install default-jre-headless" in reason
     assert NLG(meteor=False).availability() is None
+
+
+def test_a_stalled_jvm_is_stopped_with_a_clear_error(monkeypatch):
+    monkeypatch.setenv("RRGBENCH_METEOR_TIMEOUT", "1")
+    stalled = meteor.MeteorBridge()  # its first answer needs the paraphrase table: > 1 s
+    with pytest.raises(RRGBenchError, match="no answer for 1 s"):
+        stalled.segment_stats(["a"], ["a"])
+    assert not stalled.alive()
+    stalled.close()

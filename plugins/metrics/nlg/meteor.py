@@ -18,9 +18,11 @@ from __future__ import annotations
 import atexit
 import logging
 import math
+import os
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -58,6 +60,7 @@ class MeteorBridge:
             [java, *_JVM_TUNING, "-jar", "-Xmx2G", jar.name, "-", "-", "-stdio", "-l", "en", "-norm"],
             cwd=jar.parent, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr)
         self.lock = threading.Lock()
+        self.timeout = float(os.environ.get("RRGBENCH_METEOR_TIMEOUT", "300"))
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -74,15 +77,34 @@ class MeteorBridge:
             except BaseException as exc:  # noqa: BLE001 - reported below
                 error.append(exc)
 
+        last = [time.monotonic()]
+        done = threading.Event()
+        stalled: list[bool] = []
+
+        def watchdog() -> None:  # a JVM that stops answering is killed, so readline() returns
+            while not done.wait(1.0):
+                if time.monotonic() - last[0] > self.timeout:
+                    stalled.append(True)
+                    self.proc.kill()
+                    return
+
         t = threading.Thread(target=writer, daemon=True)
         t.start()
+        threading.Thread(target=watchdog, daemon=True).start()
         answers = []
-        for _ in range(n_answers):
-            raw = self.proc.stdout.readline()
-            if not raw:
-                break
-            answers.append(raw.decode("utf-8", "replace").strip())
+        try:
+            for _ in range(n_answers):
+                raw = self.proc.stdout.readline()
+                if not raw:
+                    break
+                last[0] = time.monotonic()
+                answers.append(raw.decode("utf-8", "replace").strip())
+        finally:
+            done.set()
         t.join()
+        if stalled:
+            raise RRGBenchError(f"METEOR gave no answer for {self.timeout:.0f} s; its JVM was stopped "
+                                "(RRGBENCH_METEOR_TIMEOUT sets the limit)")
         if error or len(answers) < n_answers:
             raise RRGBenchError(f"METEOR process stopped answering ({self._stderr_tail()})")
         return answers
