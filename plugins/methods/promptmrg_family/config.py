@@ -37,7 +37,7 @@ def family_config(preset: str, dataset: str) -> dict[str, Any]:
                     "intermediate_size": 256, "max_position_embeddings": 256},
         "tokenizer": {"vocab_size": 1500, "min_frequency": 2},
         "max_words": 60, "label_smoothing": 0.1, "cls_weight": 4.0,
-        "batch_size": 16, "epochs": 4, "lr": 1e-3, "min_lr": 1e-4, "warmup_lr": 1e-5, "warmup_steps": 30,
+        "batch_size": 16, "epochs": 7, "lr": 1e-3, "min_lr": 1e-4, "warmup_lr": 1e-5, "warmup_steps": 30,
         "weight_decay": 0.05, "clip_value": 0.5, "max_steps": None,
         "val_limit": 128, "generation": gen, "generate_batch_size": 32, "assets": {},
     }

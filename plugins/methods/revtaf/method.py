@@ -83,6 +83,7 @@ class REVTAF(FamilyMethod):
             text_dim=512 if paper else 64, memory_dim=512 if paper else 64, memory_heads=8 if paper else 4,
             memory_ff=2048 if paper else 128, retrieval_k=21, lre_dim=512 if paper else 64, lre_layers=3,
             curvature=0.01, ot_dim=1024 if paper else 64, ot_heads=8 if paper else 4, max_sentences=16 if paper else 8,
+            iou_size=224 if paper else 32,  # OT maps are upsampled to the image size (224) before the IoU
         )
         return cfg
 
@@ -132,7 +133,7 @@ class REVTAF(FamilyMethod):
             nn_idx = self.hash_nn[idx.cpu()]
             glob, gmask = self.sent_bank[nn_idx].to(self.device), self.sent_mask[nn_idx].to(self.device)
             memory, (r_attn, g_attn, r_txt, g_txt) = m.fuse(patches, logits, glob, gmask)
-            l_align = consistency_loss(r_attn, g_attn, r_txt, g_txt, int(cfg["image_size"]), gmask)
+            l_align = consistency_loss(r_attn, g_attn, r_txt, g_txt, int(cfg["iou_size"]), gmask)
             l_lm = m.decoder.lm_loss(b["states"], b["reports"], memory)
             l_retr = m.memory.retrieval_loss(avg, idx)
             loss = (l_lm + cfg["cls_weight"] * l_cls + cfg["align_weight"] * l_align + cfg["rank_weight"] * l_rank
