@@ -5,6 +5,7 @@ of ``{"id", "report", "reference"}`` rows such as a run's generations.jsonl — 
 
 1. raw pycocoevalcap: Bleu(4), Meteor (its own JVM start included, and shown apart), Rouge, Cider called
    directly on the same r2gen token strings;
+   (``--dataset iu_xray_phantom`` takes prepared IU X-ray text instead);
 2. ``rrgbench`` engine, full offline suite (nlg + bertscore + token), cold (first call in the process:
    JVM start, model loads) and warm (a second call on other text, cache off), with a per-metric split;
 3. the 1,000-resample bootstrap of all NLG metrics from sufficient statistics (and of the whole suite);
@@ -37,6 +38,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=590)
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (BERTScore)")
     ap.add_argument("--reports", type=Path, help="JSONL with id/report/reference rows instead of generated text")
+    ap.add_argument("--dataset", help="take references from this dataset's test split (e.g. iu_xray_phantom for "
+                    "prepared IU X-ray text); hypotheses are other test reports (a random-retrieval system)")
     ap.add_argument("--metrics", default="nlg,bertscore,token")
     args = ap.parse_args()
 
@@ -58,6 +61,18 @@ def main() -> None:
         rows = [json.loads(line) for line in args.reports.read_text().splitlines() if line.strip()][:args.n]
         ids, hyps, refs = [r["id"] for r in rows], [r["report"] for r in rows], [r["reference"] for r in rows]
         source = str(args.reports)
+    elif args.dataset:
+        import random
+
+        from rrgbench.plugins import get_host
+
+        ds = get_host().datasets.get(args.dataset)()
+        ds.prepare()
+        samples = ds.split("test")[:args.n]
+        ids, refs = [s.id for s in samples], [s.report for s in samples]
+        hyps = refs[:]
+        random.Random(0).shuffle(hyps)
+        source = f"dataset {args.dataset} (test split; hypotheses = shuffled test reports)"
     else:
         ids, hyps, refs = synthetic.pairs(args.n, seed=0)
         source = "rrgbench.scoring.synthetic (seed 0)"
