@@ -44,7 +44,11 @@ def main() -> None:
     args = ap.parse_args()
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ["RRGBENCH_CACHE"] = tempfile.mkdtemp(prefix="rrgbench-bench-cache-")
+    from rrgbench.paths import data_root
+
+    os.environ.setdefault("RRGBENCH_DATA", str(data_root()))  # prepared datasets stay where they are
+    score_cache = tempfile.TemporaryDirectory(prefix="rrgbench-bench-cache-")  # a fresh score cache
+    os.environ["RRGBENCH_CACHE"] = score_cache.name
     import torch
 
     torch.set_num_threads(args.threads)

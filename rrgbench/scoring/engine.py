@@ -3,17 +3,26 @@
 Every result carries the metric's signature. A metric that cannot run here is reported as
 ``unavailable`` with its reason, never as a number.
 
-Flow per metric: cache lookup by (signature, hypotheses hash, references hash) → ``sample_stats``
-(the expensive part; metrics run concurrently in threads, after each metric's optional ``load()``
-— model loading and heavy imports — has run in the calling thread, one metric at a time) → ``aggregate`` (corpus scores) →
-``sample_scores`` (per-sample display values, keyed by id) → bootstrap CI from the statistics
-(:mod:`rrgbench.scoring.resample`, vectorised when the metric has ``batch_aggregate``).
+Flow per metric:
+
+1. cache lookup by (signature, hypotheses hash, references hash) (:mod:`rrgbench.scoring.cache`);
+2. on a miss, the metric's optional ``load()`` (model loading, heavy imports) runs in the calling thread,
+   one metric at a time, then ``sample_stats`` (the expensive part) runs for all metrics concurrently in
+   threads, reusing cached pairs when the metric declares ``pairwise = True``;
+3. ``aggregate`` (corpus scores) and ``sample_scores`` (per-sample display values, keyed by id);
+4. bootstrap CI from the statistics (:mod:`rrgbench.scoring.resample`), vectorised when the metric has
+   ``batch_aggregate(stats, weights[B, n]) -> {key: [B] array}``.
+
+``load``, ``pairwise`` and ``batch_aggregate`` are optional additions to :class:`rrgbench.api.Metric`,
+looked up with ``getattr``; a metric without them still works (serially loaded on first use, bootstrap
+by calling ``aggregate`` on each resample).
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -79,8 +88,7 @@ def check_inputs(ids: Sequence[str], hyps: Sequence[str], refs: Sequence[str]) -
                             "differ in length")
     if not ids:
         raise RRGBenchError("nothing to score: no samples")
-    seen: set[str] = set()
-    dups = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
+    dups = sorted(i for i, count in Counter(ids).items() if count > 1)
     if dups:
         raise RRGBenchError(f"duplicated sample ids: {', '.join(map(str, dups[:10]))}"
                             + (f" (+{len(dups) - 10} more)" if len(dups) > 10 else ""))
