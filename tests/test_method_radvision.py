@@ -21,7 +21,7 @@ def make(tmp_path: Path, preset: str = "tiny", **overrides):
 
     torch.set_num_threads(1)
     cfg = RadVision.default_config(preset, "toy")
-    cfg.update({"batch_size": 8, "epochs": {"vision": 1, "projector": 1, "llm": 2}, **overrides})
+    cfg.update({"batch_size": 8, "image_size": 112, "epochs": {"vision": 1, "projector": 1, "llm": 2}, **overrides})
     return RadVision(cfg, RunContext(run_dir=tmp_path, seed=5, preset=preset))
 
 

@@ -36,7 +36,7 @@ BASE: dict[str, Any] = {
     "train_label_text": "ground_truth",  # label text during training: ground_truth (original) | predicted
     "label_cross_layers": 3,
     "label_seq_len": 253,
-    "label_threshold": 0.5,
+    "label_threshold": "val_f1",       # per-observation F1-optimal threshold on val, or a number
     "label_loss_weight": 1.0,
     "labeler": "chexpert_rules",
     "tokenizer_vocab_size": 8000,
@@ -66,13 +66,13 @@ TINY_OVERRIDES: dict[str, Any] = {
     "vit_frozen_layers": 0,
     "densenet": {"growth_rate": 8, "block_config": [2, 2, 2, 2], "num_init_features": 16, "bn_size": 2},
     "cnn_feature_dim": 128,
-    "bert": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128,
+    "bert": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 256,
              "max_position_embeddings": 128},
-    "t5": {"d_model": 64, "d_ff": 128, "d_kv": 32, "num_layers": 2, "num_decoder_layers": 2, "num_heads": 2},
+    "t5": {"d_model": 128, "d_ff": 256, "d_kv": 32, "num_layers": 3, "num_decoder_layers": 3, "num_heads": 4},
     "label_seq_len": 40,
     "tokenizer_vocab_size": 1000,
     "max_target_tokens": 80,
-    "epochs": 8,
+    "epochs": 10,
     "batch_size": 16,
     "grad_accum": 1,
     "optimizer": {

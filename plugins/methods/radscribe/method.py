@@ -25,6 +25,7 @@ from .config import preset_config
 from .decoding import decoding_params
 from .model import RadScribeNet
 from .text import (
+    LABEL_WORDS,
     Codec,
     HFCodec,
     label_ids,
@@ -32,7 +33,6 @@ from .text import (
     load_codec,
     save_codec,
     target_ids,
-    tokenizer_corpus,
     train_word_vocab,
 )
 
@@ -89,6 +89,8 @@ class RadScribe(Method):
         self.meta: dict[str, Any] = {}
         self.epochs_trained = 0
         self.last_label_texts: list[str] = []  # label text fed at the last generate() (for inspection)
+        fixed = config.get("label_threshold", 0.5)
+        self.thresholds = [float(fixed) if not isinstance(fixed, str) else 0.5] * 14
 
     @classmethod
     def default_config(cls, preset: str, dataset: str) -> dict[str, Any]:
@@ -118,7 +120,7 @@ class RadScribe(Method):
         def trained_codec() -> Codec:
             nonlocal trained
             if trained is None:
-                trained = train_word_vocab(tokenizer_corpus(texts), int(self.config["tokenizer_vocab_size"]))
+                trained = train_word_vocab(texts, int(self.config["tokenizer_vocab_size"]), required=LABEL_WORDS)
             return trained
 
         dec_dir = next((p for p in (self._asset("clinical-t5"), self._asset("t5-base")) if _has_tokenizer(p)), None)
@@ -201,7 +203,8 @@ class RadScribe(Method):
         return torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
 
     def _predicted_label_texts(self, logits: torch.Tensor) -> list[str]:
-        states = (torch.sigmoid(logits.float()) > float(self.config["label_threshold"])).long().cpu().numpy()
+        thresholds = torch.as_tensor(self.thresholds, dtype=torch.float32, device=logits.device)
+        states = (torch.sigmoid(logits.float()) > thresholds).long().cpu().numpy()
         return [label_text(row * POS) for row in states]
 
     def _with_labels(self) -> bool:
@@ -306,9 +309,36 @@ class RadScribe(Method):
         if best_state is not None:
             model.load_state_dict(best_state)
             self.epochs_trained = best_epoch
+        if self._with_labels() and cfg["label_threshold"] == "val_f1" and val_s:
+            self.thresholds = self._tune_thresholds(val_s, report_states(val_texts, cfg["labeler"]), data)
         return {"steps": step, "epochs": history, "best_epoch": self.epochs_trained,
                 "seconds": round(time.perf_counter() - start, 2), "train_samples": len(train_s),
-                "label_source_eval": cfg["label_source"], "train_label_text": cfg["train_label_text"]}
+                "label_source_eval": cfg["label_source"], "train_label_text": cfg["train_label_text"],
+                "label_thresholds": [round(t, 2) for t in self.thresholds]}
+
+    @torch.no_grad()
+    def _tune_thresholds(self, samples: Sequence[Sample], states: np.ndarray, data: Dataset) -> list[float]:
+        """Per-observation threshold of the label head maximising F1 on the validation split (0.5 when the
+        split has no positive of that observation)."""
+        assert self.model is not None
+        self.model.eval()
+        bs = int(self.config["generate_batch_size"])
+        probs = np.concatenate([torch.sigmoid(self.model.encode_image(self._images(samples[i:i + bs], data))[2])
+                                .float().cpu().numpy() for i in range(0, len(samples), bs)])
+        out = []
+        for j in range(probs.shape[1]):
+            y = states[:, j] == POS
+            best_t, best_f1 = 0.5, -1.0
+            if y.any():
+                for t in np.round(np.arange(0.05, 0.96, 0.05), 2)[::-1]:
+                    pred = probs[:, j] > t
+                    tp = float((pred & y).sum())
+                    f1 = 2 * tp / max(1.0, float(pred.sum() + y.sum()))
+                    if f1 > best_f1:
+                        best_t, best_f1 = float(t), f1
+            out.append(best_t)
+        self.model.train()
+        return out
 
     @torch.no_grad()
     def _val_loss(self, samples: Sequence[Sample], texts: Sequence[str], data: Dataset) -> float:
@@ -358,6 +388,7 @@ class RadScribe(Method):
         path.mkdir(parents=True, exist_ok=True)
         shared = self.fusion_codec is self.decoder_codec
         meta = {**self.meta, "epochs_trained": self.epochs_trained, "cleaning": self.cleaning,
+                "thresholds": list(self.thresholds),
                 "decoder_tokenizer": save_codec(self.decoder_codec, path / "decoder_tokenizer"),
                 "shared_tokenizer": shared}
         if not shared:
@@ -375,6 +406,7 @@ class RadScribe(Method):
             load_codec(path / "fusion_tokenizer", meta["fusion_tokenizer"]["kind"])
         self.meta = copy.deepcopy(meta)
         self.epochs_trained = int(meta["epochs_trained"])
+        self.thresholds = [float(t) for t in meta["thresholds"]]
         self.cleaning = self.cleaning or meta["cleaning"]
         model = self._build(pretrained=False)
         state = load_checkpoint(path / "model.pt")["model"]

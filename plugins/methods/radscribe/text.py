@@ -100,19 +100,19 @@ def target_ids(texts: Sequence[str], codec: Codec, max_tokens: int) -> np.ndarra
     return out
 
 
-def tokenizer_corpus(texts: Sequence[str]) -> list[str]:
-    """Training reports plus the label names (so label text tokenises into whole words)."""
-    return [*texts, *(n.lower() for n in CHEXPERT_LABELS)]
+LABEL_WORDS = ("', ", *CHEXPERT_LABELS)  # every token a label text can contain
 
 
 
 
-def train_word_vocab(texts: Sequence[str], vocab_size: int, min_count: int = 1) -> ReportTokenizer:
+def train_word_vocab(texts: Sequence[str], vocab_size: int, min_count: int = 1,
+                     required: Sequence[str] = ()) -> ReportTokenizer:
     """A deterministic whole-word vocabulary (R2Gen style) in a ``tokenizers`` WordLevel model.
 
     ``tokenizers``' WordPiece trainer breaks ties between equally frequent merges differently from run to
     run, so two runs with one seed would get different vocabularies. Words are ranked by count, then
-    alphabetically; the BERT special tokens come first. Unknown words map to ``[UNK]``.
+    alphabetically; the BERT special tokens come first, then the ``required`` words (label-name words).
+    Unknown words map to ``[UNK]``.
     """
     from collections import Counter
 
@@ -123,7 +123,9 @@ def train_word_vocab(texts: Sequence[str], vocab_size: int, min_count: int = 1) 
     counts = Counter(w for t in texts for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(t)))
     words = [w for w, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c >= min_count]
     specials = list(BASE_ORDER)
-    vocab = {t: i for i, t in enumerate(specials + words[:max(0, vocab_size - len(specials))])}
+    must = list(dict.fromkeys(w for t in required for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(t))))
+    rest = [w for w in words if w not in must]
+    vocab = {t: i for i, t in enumerate(specials + must + rest[:max(0, vocab_size - len(specials) - len(must))])}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tok.normalizer = normalizer
     tok.pre_tokenizer = pre

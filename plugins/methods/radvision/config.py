@@ -48,7 +48,7 @@ TINY_MODEL = {
 TINY_OVERRIDES: dict[str, Any] = {
     "model": None,
     "tiny_model": TINY_MODEL,
-    "image_size": 112,                # 8x8 patches of 14 px -> 16 image tokens after the 2x2 merger
+    "image_size": 224,                # 16x16 patches of 14 px -> 64 image tokens after the 2x2 merger
     "max_length": 256,
     "quantize_4bit": False,
     "gradient_checkpointing": False,
