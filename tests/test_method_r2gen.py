@@ -202,6 +202,23 @@ def test_same_seed_same_output(tmp_path, data):
     assert runs[0] == runs[1]
 
 
+def test_visual_stage_pretrains_the_extractor_in_place(tmp_path, data):
+    method = make(tmp_path, data, visual={**tiny_config()["visual"], "max_steps": 2, "bow_size": 8})
+    assert method.stages == ("visual", "train") and method.pretrain_visual
+    before = {k: v.clone() for k, v in method.model.visual_extractor.state_dict().items()}
+    facts = method.train("visual", data)
+    assert facts["steps"] == 2 and "train_positive_rate" in facts
+    after = method.model.visual_extractor.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert "pretrained by rrgbench" in method.ctx.substitutes["resnet-101 (ImageNet)"]
+    # the heads are not part of R2Gen's checkpoint
+    assert not any(k.startswith(("state_head", "bow_head")) for k in method.model.state_dict())
+
+    never = make(tmp_path / "never", data, visual_pretrain="never")
+    assert never.train("visual", data) == {"skipped": "visual_pretrain='never'"}
+    assert "from scratch" in never.ctx.substitutes["resnet-101 (ImageNet)"]
+
+
 def test_configured_but_missing_pretrained_weights_is_an_error(tmp_path, data):
     with pytest.raises(RRGBenchError, match="does not exist"):
         make(tmp_path, data, arch="resnet101", assets={"resnet-101": str(tmp_path / "nope.pt")})

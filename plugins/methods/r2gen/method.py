@@ -1,6 +1,8 @@
 """The ``r2gen`` method: R2Gen (Chen et al., EMNLP 2020) behind the rrgbench :class:`Method` contract.
 
-One training stage (``train``): token cross-entropy, Adam (amsgrad) with lr 5e-5 for the visual extractor
+Stage ``visual`` (a substitute, run only when no ImageNet ResNet-101 weights are found, see README):
+pretrain the visual extractor on the training split to predict the offline labeler's CheXpert states and
+report words. Stage ``train`` (R2Gen proper): token cross-entropy, Adam (amsgrad) with lr 5e-5 for the visual extractor
 and 1e-4 for the rest, weight decay 5e-5, StepLR, gradient values clipped at 0.1; with ``select_on_val``
 the epoch with the best validation BLEU-4 is kept (never the test split). Generation is beam search
 (beam 3) up to ``max_seq_length`` tokens.
@@ -18,8 +20,9 @@ from rrgbench_plugins.methods.common.assets import resolve_asset
 from rrgbench_plugins.methods.common.batching import batches
 from rrgbench_plugins.methods.common.checkpoint import load_checkpoint, save_checkpoint
 from rrgbench_plugins.methods.common.seeding import seed_everything
+from rrgbench_plugins.methods.retrieval.encoder import ReportSupervisedEncoder, bow_vocabulary, train_encoder
 
-from rrgbench.api import Dataset, Method, RRGBenchError, Sample
+from rrgbench.api import CHEXPERT_LABELS, Dataset, Method, RRGBenchError, Sample
 from rrgbench.io import atomic_write_json
 from rrgbench.text import clean
 
@@ -39,7 +42,7 @@ class R2Gen(Method):
     description: ClassVar[str] = ("R2Gen (EMNLP 2020): ResNet-101 patches -> Transformer with relational memory "
                                   "and memory-driven conditional layer norm; beam 3")
     version: ClassVar[str] = "0.1"
-    stages: ClassVar[tuple[str, ...]] = ("train",)
+    stages: ClassVar[tuple[str, ...]] = ("visual", "train")
 
     # ------------------------------------------------------------------------------ configuration
     @classmethod
@@ -62,6 +65,11 @@ class R2Gen(Method):
             # decoding
             "beam_size": 3, "generate_batch_size": 16,
             "assets": {},
+            # substitute for ImageNet weights: "auto" pretrains only when they are absent; "always"; "never"
+            "visual_pretrain": "auto",
+            "visual": {"labeler": "chexpert_rules", "bow_size": 256, "bow_weight": 1.0, "epochs": 30,
+                       "batch_size": 32, "lr": 1e-4, "min_lr": 1e-6, "warmup_lr": 1e-6, "warmup_steps": 500,
+                       "weight_decay": 0.05, "clip_value": None, "clip_norm": 5.0, "max_steps": None},
         }
         if preset == "tiny":  # CPU-sized: a tiny ResNet, a 1-layer 64-d transformer, a larger learning rate
             cfg.update({
@@ -70,6 +78,7 @@ class R2Gen(Method):
                 "epochs": 12, "batch_size": 16, "lr_ve": 1e-3, "lr_ed": 2e-3, "step_size": 8, "gamma": 0.3,
                 "select_on_val": None, "generate_batch_size": 32,
             })
+            cfg["visual"].update({"epochs": 4, "lr": 2e-3, "min_lr": 1e-4, "warmup_steps": 10, "weight_decay": 1e-4})
         elif preset != "paper":
             raise RRGBenchError(f"r2gen has no preset {preset!r}; presets: tiny, paper")
         return cfg
@@ -79,6 +88,7 @@ class R2Gen(Method):
         self.tokenizer: R2GenTokenizer | None = None
         self.model: R2GenModel | None = None
         self.cleaning = "r2gen_iu"
+        self.pretrain_visual = False
 
     # ----------------------------------------------------------------------------------- prepare
     def prepare(self, data: Dataset) -> None:
@@ -96,11 +106,16 @@ class R2Gen(Method):
         assert self.tokenizer is not None
         weights = None
         if pretrained:
-            weights = resolve_asset(PRETRAINED_ASSET, self.config) if self.config["arch"] == "resnet101" else None
+            arch, mode = self.config["arch"], self.config["visual_pretrain"]
+            if mode not in ("auto", "always", "never"):
+                raise RRGBenchError(f"r2gen: visual_pretrain must be auto, always or never, not {mode!r}")
+            weights = resolve_asset(PRETRAINED_ASSET, self.config) if arch == "resnet101" else None
+            self.pretrain_visual = mode == "always" or (mode == "auto" and weights is None)
             if weights is None:
-                self.ctx.substitute(
-                    "resnet-101 (ImageNet)",
-                    f"random-init {self.config['arch']} visual extractor (no local '{PRETRAINED_ASSET}' weights)")
+                how = ("pretrained by rrgbench on the training split (labeler states + words)"
+                       if self.pretrain_visual else "trained from scratch with the decoder")
+                self.ctx.substitute("resnet-101 (ImageNet)", f"random-init {arch} visual extractor {how} "
+                                                             f"(no local '{PRETRAINED_ASSET}' weights)")
         model = R2GenModel(self.config, vocab=len(self.tokenizer) + 1, pretrained=weights)
         return model.to(self.ctx.device)
 
@@ -129,11 +144,13 @@ class R2Gen(Method):
 
     # -------------------------------------------------------------------------------------- train
     def train(self, stage: str, data: Dataset) -> dict[str, Any]:
-        if stage != "train":
-            raise RRGBenchError(f"r2gen has one training stage 'train', not {stage!r}")
+        if stage not in self.stages:
+            raise RRGBenchError(f"r2gen has training stages {self.stages}, not {stage!r}")
         if self.model is None:
             self.prepare(data)
         assert self.model is not None
+        if stage == "visual":
+            return self._train_visual(data)
         cfg = self.config
         train = data.split("train")
         ve = list(self.model.visual_extractor.parameters())
@@ -180,6 +197,21 @@ class R2Gen(Method):
             self.model.load_state_dict(best[2])
             facts["selected_epoch"], facts["selected_val_bleu_4"] = best[1], best[0]
         return facts
+
+    def _train_visual(self, data: Dataset) -> dict[str, Any]:
+        """Substitute for ImageNet weights: fit the visual extractor to the training reports' labels/words."""
+        assert self.model is not None
+        if not self.pretrain_visual:
+            return {"skipped": f"visual_pretrain={self.config['visual_pretrain']!r}"}
+        cfg = self.config["visual"]
+        train = data.split("train")
+        vocab = bow_vocabulary([clean(s.report, self.cleaning) for s in train], int(cfg["bow_size"]))
+        encoder = ReportSupervisedEncoder(self.config["arch"], len(CHEXPERT_LABELS), len(vocab))
+        encoder.backbone = self.model.visual_extractor  # trained in place; the heads are dropped afterwards
+        encoder.to(self.ctx.device)
+        return train_encoder(encoder, train, self.cleaning, vocab,
+                             lambda samples, gen: self._images(samples, data, True, gen), cfg, self.ctx,
+                             desc="r2gen visual")
 
     def _val_bleu4(self, data: Dataset) -> float:
         from pycocoevalcap.bleu.bleu import Bleu

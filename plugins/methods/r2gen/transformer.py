@@ -142,10 +142,29 @@ class RelationalMemory(nn.Module):
         return torch.sigmoid(input_gate) * torch.tanh(candidate) + torch.sigmoid(forget_gate) * memory
 
     def forward(self, inputs: Tensor, memory: Tensor) -> Tensor:
-        """``inputs`` ``[B, T, d]`` -> flattened memories ``[B, T, slots * d]``."""
+        """``inputs`` ``[B, T, d]`` -> flattened memories ``[B, T, slots * d]``.
+
+        Computes exactly :meth:`step` at every position, faster: the projections of the inputs (keys,
+        values, ``W y_t``) are made for all positions at once and q/k/v of the memory in one matmul.
+        """
+        batch, steps, d = inputs.shape
+        heads, d_k = self.attn.heads, self.attn.d_k
+        q_lin, k_lin, v_lin, o_lin = self.attn.linears
+        w_qkv = torch.cat([q_lin.weight, k_lin.weight, v_lin.weight])
+        b_qkv = torch.cat([q_lin.bias, k_lin.bias, v_lin.bias])
+        k_in = k_lin(inputs).view(batch, steps, 1, heads, d_k)
+        v_in = v_lin(inputs).view(batch, steps, 1, heads, d_k)
+        w_in = self.W(inputs)
         states = []
-        for t in range(inputs.size(1)):
-            memory = self.step(inputs[:, t], memory)
+        for t in range(steps):
+            q, k, v = F.linear(memory, w_qkv, b_qkv).view(batch, self.num_slots, 3, heads, d_k).unbind(2)
+            k = torch.cat([k, k_in[:, t]], 1).transpose(1, 2)  # [B, h, slots + 1, d_k]
+            v = torch.cat([v, v_in[:, t]], 1).transpose(1, 2)
+            attended = attention(q.transpose(1, 2), k, v, None, self.attn.dropout)
+            candidate = memory + o_lin(attended.transpose(1, 2).reshape(batch, self.num_slots, d))
+            candidate = candidate + self.mlp(candidate)
+            input_gate, forget_gate = (w_in[:, t:t + 1] + self.U(torch.tanh(memory))).split(d, 2)
+            memory = torch.sigmoid(input_gate) * torch.tanh(candidate) + torch.sigmoid(forget_gate) * memory
             states.append(memory.flatten(1))
         return torch.stack(states, 1)
 

@@ -13,13 +13,20 @@ The retrieval embedding is the L2-normalised average-pooled ResNet feature, aver
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from rrgbench_plugins.methods.common.backbones import ImageEncoder
+from rrgbench_plugins.methods.common.batching import batches
+from rrgbench_plugins.methods.common.labels import report_states
+from rrgbench_plugins.methods.common.training import FitConfig, fit
 from torch import Tensor, nn
+
+from rrgbench.api import CHEXPERT_LABELS, RunContext, Sample
+from rrgbench.text import clean
 
 N_STATES = 4
 
@@ -74,3 +81,27 @@ class ReportSupervisedEncoder(nn.Module):
             loss = loss + bow_weight * bow_loss
         out["loss"] = loss
         return out
+
+
+def train_encoder(encoder: ReportSupervisedEncoder, train: Sequence[Sample], cleaning: str, bow_vocab: Sequence[str],
+                  images: Callable[[Sequence[Sample], torch.Generator], Tensor], cfg: dict[str, Any],
+                  ctx: RunContext, desc: str = "encoder") -> dict[str, Any]:
+    """Fit ``encoder`` on ``train`` with the shared loop; ``images(samples, gen)`` gives augmented batches.
+
+    ``cfg`` holds ``labeler``, ``batch_size``, ``bow_weight`` and the :class:`FitConfig` fields.
+    """
+    states = torch.from_numpy(report_states([s.report for s in train], labeler=cfg["labeler"]))
+    bow = bow_targets([clean(s.report, cleaning) for s in train], bow_vocab)
+    gen = torch.Generator().manual_seed(ctx.seed)
+    device = next(encoder.parameters()).device
+
+    def step(idx: list[int]) -> dict[str, Tensor]:
+        batch = images([train[i] for i in idx], gen)
+        return encoder.losses(batch, states[idx].to(device), bow[idx].to(device), float(cfg["bow_weight"]))
+
+    facts = fit(encoder, step, lambda epoch: batches(len(train), int(cfg["batch_size"]), True, ctx.seed + epoch),
+                FitConfig.from_config(cfg), ctx, desc=desc)
+    positives = (states == 1).float().mean(0).tolist()
+    facts.update({"labeler": cfg["labeler"], "bow_size": len(bow_vocab),
+                  "train_positive_rate": dict(zip(CHEXPERT_LABELS, [round(p, 4) for p in positives]))})
+    return facts

@@ -14,18 +14,15 @@ from typing import Any, ClassVar
 
 import torch
 from rrgbench_plugins.methods.common.assets import resolve_asset
-from rrgbench_plugins.methods.common.batching import batches
 from rrgbench_plugins.methods.common.checkpoint import load_checkpoint, save_checkpoint
-from rrgbench_plugins.methods.common.labels import report_states
 from rrgbench_plugins.methods.common.seeding import seed_everything
-from rrgbench_plugins.methods.common.training import FitConfig, fit
 from rrgbench_plugins.methods.r2gen.images import study_images
 
 from rrgbench.api import CHEXPERT_LABELS, Dataset, Method, RRGBenchError, Sample
 from rrgbench.io import atomic_write_json, read_json
 from rrgbench.text import clean
 
-from .encoder import ReportSupervisedEncoder, bow_targets, bow_vocabulary
+from .encoder import ReportSupervisedEncoder, bow_vocabulary, train_encoder
 
 PRETRAINED_ASSET = "resnet-101"
 
@@ -108,28 +105,14 @@ class Retrieval(Method):
         if self.encoder is None:
             self.prepare(data)
         assert self.encoder is not None
-        cfg = self.config
         train = data.split("train")
-        states = torch.from_numpy(report_states([s.report for s in train], labeler=cfg["labeler"]))
-        bow = bow_targets([clean(s.report, data.cleaning) for s in train], self.bow_vocab)
-        gen = torch.Generator().manual_seed(self.ctx.seed)
-        device = self.ctx.device
-
-        def step(idx: list[int]) -> dict[str, torch.Tensor]:
-            images = self._images([train[i] for i in idx], data, train=True, gen=gen)
-            return self.encoder.losses(images, states[idx].to(device), bow[idx].to(device), float(cfg["bow_weight"]))
-
-        fit_cfg = FitConfig.from_config(cfg)
-        facts = fit(self.encoder, step,
-                    lambda epoch: batches(len(train), int(cfg["batch_size"]), True, self.ctx.seed + epoch),
-                    fit_cfg, self.ctx, desc="retrieval encoder")
+        facts = train_encoder(self.encoder, train, data.cleaning, self.bow_vocab,
+                              lambda samples, gen: self._images(samples, data, train=True, gen=gen),
+                              self.config, self.ctx, desc="retrieval encoder")
         self.bank = self._embed(train, data)
         self.bank_reports = [" ".join(s.report.split()) for s in train]
         self.bank_ids = [s.id for s in train]
-        positives = (states == 1).float().mean(0).tolist()
-        facts.update({"bank_size": len(train), "embedding_dim": int(self.bank.shape[1]),
-                      "bow_size": len(self.bow_vocab), "labeler": cfg["labeler"],
-                      "train_positive_rate": dict(zip(CHEXPERT_LABELS, [round(p, 4) for p in positives]))})
+        facts.update({"bank_size": len(train), "embedding_dim": int(self.bank.shape[1])})
         return facts
 
     # ---------------------------------------------------------------------------------- generate
