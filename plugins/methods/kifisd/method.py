@@ -128,7 +128,7 @@ class KIFISD(FamilyMethod):
             self.pos_prior = update_pos_prior(probs, self.val_states, self.pos_prior)
             return {"pos_prior_mean": round(float(self.pos_prior.mean()), 4)}
 
-        return self.fit_stage(stage, data, step, epoch_end=epoch_end, select=lambda: self._val_example_f1(data))
+        return self.fit_stage(stage, data, step, epoch_end=epoch_end, select=lambda: self.val_ce_f1(data, average="example"))
 
     @torch.no_grad()
     def _val_pos_probs(self, data: Dataset) -> np.ndarray:
@@ -139,14 +139,6 @@ class KIFISD(FamilyMethod):
             out.append(torch.softmax(logits, 1)[:, 1].cpu().numpy())
         self.model.train()
         return np.concatenate(out)
-
-    def _val_example_f1(self, data: Dataset) -> float:
-        """Example-based F1 of POS states vs labeler states on validation (``val_ce_f1`` proxy)."""
-        pred = self.val_predictions(data, lambda x: self.model(x)[1].argmax(1)) == 1
-        true = self.val_states == 1
-        tp = (pred & true).sum(1)
-        denom = pred.sum(1) + true.sum(1)
-        return float(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 1.0).mean())
 
     def generate_ids(self, images: torch.Tensor) -> list[list[int]]:
         fused, logits, _ = self.model(images)

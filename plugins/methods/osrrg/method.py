@@ -101,22 +101,12 @@ class OSRRG(FamilyMethod):
 
         # Only the SBD branch receives gradients in this stage (notes §5).
         params = [(f"sbd.{n}", p) for n, p in sbd.named_parameters()]
+        # selection: macro CE F1 of reports generated with SBD states + SAI (the original's val_ce_f1_class)
         facts = self.fit_stage("sbd", data, step, params=params, epoch_end=epoch_end,
-                               select=lambda: self._val_macro_f1(data))
+                               select=lambda: self.val_ce_f1(data, average="macro"))
         self.state_prior = self.prior.numpy()
         facts["priors_per_epoch"] = len(priors)
         return facts
-
-    def _val_macro_f1(self, data: Dataset) -> float:
-        """Macro F1 of POS over the observations, SBD states vs labeler states (``val_ce_f1_class``-like)."""
-        pred = self.val_predictions(data, self.model.sbd.predict) == 1
-        true = self.val_states == 1
-        f1 = []
-        for c in range(true.shape[1]):
-            tp = float((pred[:, c] & true[:, c]).sum())
-            denom = float(pred[:, c].sum() + true[:, c].sum())
-            f1.append(2 * tp / denom if denom else 0.0)
-        return float(np.mean(f1))
 
     # --------------------------------------------------------------------------------- generation
     def generate_ids(self, images: torch.Tensor) -> list[list[int]]:

@@ -26,7 +26,7 @@ from ..common.assets import resolve_asset
 from ..common.backbones import IMAGENET_MEAN, IMAGENET_STD, ImageEncoder
 from ..common.batching import batches
 from ..common.checkpoint import load_checkpoint, save_checkpoint
-from ..common.labels import STATE_TOKENS, report_states, state_priors
+from ..common.labels import POS, STATE_TOKENS, report_states, state_priors
 from ..common.seeding import seed_everything
 from ..common.tokenizer import ReportTokenizer, from_vocab_file, train_wordpiece
 from ..common.training import FitConfig, fit
@@ -186,6 +186,19 @@ class FamilyMethod(Method):
             out.append(predict(self.images(self.val_samples[i:i + bs], data, train=False)).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.n_obs), dtype=np.int64)
 
+    @torch.no_grad()
+    def val_ce_f1(self, data: Dataset, average: str = "example") -> float:
+        """CE F1 (positive-only, 14 labels) of reports generated for the validation samples against their
+        references, both labelled by the report labeler: the family's ``val_ce_f1`` / ``val_ce_f1_class``."""
+        hyps: list[str] = []
+        bs = int(self.config.get("generate_batch_size", 16))
+        for i in range(0, len(self.val_samples), bs):
+            ids = self.generate_ids(self.images(self.val_samples[i:i + bs], data, train=False))
+            hyps += [self.tokenizer.decode(t) for t in ids]
+        pred = report_states(hyps) == POS
+        true = self.val_states == POS
+        return example_f1(pred, true) if average == "example" else macro_f1(pred, true)
+
     # --------------------------------------------------------------------------------- generation
     def gen_kwargs(self) -> dict[str, Any]:
         g = self.config["generation"]
@@ -230,3 +243,17 @@ class FamilyMethod(Method):
         except RuntimeError as exc:
             raise RRGBenchError(f"{path / 'model.pt'}: does not fit this configuration ({str(exc)[:200]})") from None
         self.model.to(self.device).eval()
+
+
+def example_f1(pred: np.ndarray, true: np.ndarray) -> float:
+    """Mean per-report F1 of boolean ``[N, C]`` predictions (0 when a report has no positive at all)."""
+    tp = (pred & true).sum(1)
+    denom = pred.sum(1) + true.sum(1)
+    return float(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0).mean()) if len(pred) else 0.0
+
+
+def macro_f1(pred: np.ndarray, true: np.ndarray) -> float:
+    """Mean over observations of the per-observation F1 (0 for an observation never predicted nor true)."""
+    tp = (pred & true).sum(0)
+    denom = pred.sum(0) + true.sum(0)
+    return float(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0).mean())

@@ -147,7 +147,7 @@ class REVTAF(FamilyMethod):
             self.pos_prior = update_pos_prior(probs, self.val_states, self.pos_prior)
             return {"pos_prior_mean": round(float(self.pos_prior.mean()), 4)}
 
-        facts = self.fit_stage("train", data, step, epoch_end=epoch_end, select=lambda: self._val_example_f1(data))
+        facts = self.fit_stage("train", data, step, epoch_end=epoch_end, select=lambda: self._val_ce(data))
         self.train_scores = self._train_score_bank(data)
         return facts
 
@@ -162,13 +162,10 @@ class REVTAF(FamilyMethod):
         self.model.train()
         return np.concatenate(out)
 
-    def _val_example_f1(self, data: Dataset) -> float:
-        """Example-based F1 of POS states vs labeler states on validation (``val_ce_f1`` proxy)."""
-        pred = self.val_predictions(data, lambda x: self.model.diagnose(x)[2].argmax(1)) == 1
-        true = self.val_states == 1
-        tp = (pred & true).sum(1)
-        denom = pred.sum(1) + true.sum(1)
-        return float(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 1.0).mean())
+    def _val_ce(self, data: Dataset) -> float:
+        """Validation CE F1 of generated reports (``val_ce_f1``); needs the current training score bank."""
+        self.train_scores = self._train_score_bank(data)
+        return self.val_ce_f1(data, average="example")
 
     @torch.no_grad()
     def _train_score_bank(self, data: Dataset) -> torch.Tensor:
