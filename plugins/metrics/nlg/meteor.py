@@ -103,6 +103,7 @@ class MeteorBridge:
             done.set()
         t.join()
         if stalled:
+            self.proc.wait()  # reap the killed JVM so alive() is accurate at once
             raise RRGBenchError(f"METEOR gave no answer for {self.timeout:.0f} s; its JVM was stopped "
                                 "(RRGBENCH_METEOR_TIMEOUT sets the limit)")
         if error or len(answers) < n_answers:
