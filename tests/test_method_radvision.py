@@ -42,6 +42,8 @@ def test_three_stages_train_their_own_parameters(trained):
     assert facts["llm"]["train_loss"][-1] < facts["vision"]["train_loss"][0]
     sizes = {stage: f["trainable_params"] for stage, f in facts.items()}
     assert len(set(sizes.values())) == 3 and all(v > 0 for v in sizes.values())
+    # tiny preset: the llm stage also trains the (random) vision tower and merger
+    assert sizes["llm"] > sizes["vision"] + sizes["projector"]
 
 
 def test_stage_selection_by_component():
@@ -57,7 +59,7 @@ def test_stage_selection_by_component():
 
 
 def test_lora_only_mode_and_skipped_stage(data, tmp_path):
-    method = make(tmp_path, stage_params="lora", stages=["llm"], max_steps=1)
+    method = make(tmp_path, stage_params="lora", stages=["llm"], max_steps=1, stage_components={"llm": ["llm"]})
     facts = run_all(method, data)
     assert facts["vision"] == {"skipped": True} and facts["projector"] == {"skipped": True}
     trainable = [n for n, p in method.model.named_parameters() if p.requires_grad]

@@ -23,6 +23,7 @@ BASE: dict[str, Any] = {
     "stages": list(STAGES),           # which of vision / projector / llm to train (each selectable)
     "stage_params": "float",          # float: every floating-point parameter of the stage's component
                                       # (the notebook's set_training_stage); lora: LoRA adapters only
+    "stage_components": {"vision": ["vision"], "projector": ["projector"], "llm": ["llm"]},
     "epochs": {"vision": 1, "projector": 1, "llm": 1},
     "batch_size": 1,
     "grad_accum": 4,
@@ -48,7 +49,10 @@ TINY_MODEL = {
 TINY_OVERRIDES: dict[str, Any] = {
     "model": None,
     "tiny_model": TINY_MODEL,
-    "image_size": 224,                # 16x16 patches of 14 px -> 64 image tokens after the 2x2 merger
+    "image_size": 112,                # 8x8 patches of 14 px -> 16 image tokens after the 2x2 merger
+    # A random vision tower cannot learn through a random language model (stages 1-2), nor can a frozen random
+    # one inform the language model: in the tiny preset the llm stage also trains vision tower and merger.
+    "stage_components": {"vision": ["vision"], "projector": ["projector"], "llm": ["llm", "vision", "projector"]},
     "max_length": 256,
     "quantize_4bit": False,
     "gradient_checkpointing": False,

@@ -112,7 +112,7 @@ class RadVision(Method):
         self.prepare(data)
         self._ensure_model()
         assert self.chat is not None
-        names = select_stage(self.model, stage, cfg["stage_params"])
+        names = select_stage(self.model, stage, cfg["stage_params"], (cfg.get("stage_components") or {}).get(stage))
         if not names:
             return {"skipped": True, "reason": "no trainable parameters in this component"}
         self.trained_names.update(names)

@@ -23,8 +23,10 @@ def component(name: str) -> str:
     return "llm"
 
 
-def select_stage(model: nn.Module, stage: str, mode: str = "float") -> list[str]:
-    """Make only ``stage``'s parameters trainable; return their names.
+def select_stage(model: nn.Module, stage: str, mode: str = "float",
+                 components: list[str] | None = None) -> list[str]:
+    """Make only ``stage``'s parameters trainable (those of ``components``, default ``[stage]``); return
+    their names.
 
     ``mode="float"``: every floating-point parameter of the component (the notebook; with a 4-bit base the
     quantised weights are not floating point, so LoRA adapters, norms, biases and embeddings remain).
@@ -34,9 +36,10 @@ def select_stage(model: nn.Module, stage: str, mode: str = "float") -> list[str]
         raise RRGBenchError(f"unknown radvision stage {stage!r}; stages are {', '.join(STAGES)}")
     if mode not in ("float", "lora"):
         raise RRGBenchError(f"stage_params must be 'float' or 'lora', not {mode!r}")
+    parts = set(components or [stage])
     chosen = []
     for name, p in model.named_parameters():
-        train = component(name) == stage and p.is_floating_point() and (mode == "float" or "lora_" in name)
+        train = component(name) in parts and p.is_floating_point() and (mode == "float" or "lora_" in name)
         p.requires_grad = train
         if train:
             chosen.append(name)
