@@ -106,6 +106,8 @@ def test_train_facts_and_generation(trained, data):
     method, facts = trained
     assert facts["steps"] == 12 and len(facts["epochs"]) == 2
     assert facts["epochs"][1]["lm"] < facts["epochs"][0]["lm"]
+    # label-head thresholds tuned on the validation split, one per observation
+    assert len(facts["label_thresholds"]) == 14 and all(0 < t < 1 for t in facts["label_thresholds"])
     out = method.generate(data.split("test"), data)
     assert len(out) == 8 and all(isinstance(r, str) and r for r in out)
     assert method.ctx.substitutes  # tiny preset records its fidelity gap
