@@ -164,7 +164,7 @@ class FamilyMethod(Method):
                 self.model.eval()
                 score = float(select())
                 facts["val"] = round(score, 6)
-                if score > best["score"]:
+                if score >= best["score"]:  # ties go to the later (longer-trained) epoch
                     best.update(score=score, epoch=epoch + 1,
                                 state=copy.deepcopy({k: v.detach().cpu() for k, v in self.model.state_dict().items()}))
             return facts or None
