@@ -202,6 +202,13 @@ def test_same_seed_same_output(tmp_path, data):
     assert runs[0] == runs[1]
 
 
+def test_checkpoint_selection_on_validation_bleu(tmp_path, data):
+    method = make(tmp_path, data, epochs=2, select_on_val="bleu_4", max_val_samples=4, max_seq_length=12)
+    facts = method.train("train", data)
+    assert facts["selected_epoch"] in (1, 2)
+    assert facts["selected_val_bleu_4"] == max(e["val_bleu_4"] for e in facts["epochs"])
+
+
 def test_visual_stage_pretrains_the_extractor_in_place(tmp_path, data):
     method = make(tmp_path, data, visual={**tiny_config()["visual"], "max_steps": 2, "bow_size": 8})
     assert method.stages == ("visual", "train") and method.pretrain_visual
