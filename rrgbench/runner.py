@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import shutil
 import time
 from collections.abc import Iterator
@@ -45,6 +44,7 @@ from .records import (
     now,
     save_record,
 )
+from .seeding import seed_everything
 from .specs import RunSpec, deep_merge
 
 log = logging.getLogger("rrgbench.runner")
@@ -66,23 +66,6 @@ def build_spec(method: str, dataset: str, *, preset: str = "tiny", seed: int = 0
         raise RRGBenchError(f"method '{method}' has no preset '{preset}'; presets: {', '.join(method_cls.presets)}")
     config = deep_merge(method_cls.default_config(preset, dataset), overrides or {})
     return RunSpec(method=method, dataset=dataset, preset=preset, seed=seed, config=config, **fields)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    os.environ.setdefault("PYTHONHASHSEED", str(seed))
-    try:
-        import numpy as np
-
-        np.random.seed(seed % (2**32))
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        import torch
-
-        torch.manual_seed(seed)
-    except ImportError:  # pragma: no cover
-        pass
 
 
 def _device(world: World) -> str:
@@ -121,8 +104,6 @@ def hash_tree(root: Path) -> dict[str, str]:
                 raise RRGBenchError(f"cannot read checkpoint file {p}: {exc.strerror or exc}") from None
     return out
 
-
-_hash_tree = hash_tree  # backwards-compatible name
 
 
 class Runner:

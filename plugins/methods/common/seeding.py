@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import random
-
-import numpy as np
 import torch
+
+from rrgbench.seeding import seed_everything as _seed_everything
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
-    """Seed every RNG we use; with ``deterministic`` ask torch for deterministic kernels where it can."""
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-    os.environ.setdefault("PYTHONHASHSEED", str(seed))
-    if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        if torch.backends.cudnn.is_available():
-            torch.backends.cudnn.benchmark = False
+    """The harness's seeding (python, numpy, torch), with deterministic torch kernels by default."""
+    _seed_everything(seed, deterministic=deterministic)
 
 
 def generator(seed: int) -> torch.Generator:
