@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -25,7 +24,6 @@ from ..promptmrg_family.heads import (
     StateClassifier,
     TextBank,
     logit_adjusted_loss,
-    update_pos_prior,
 )
 from ..promptmrg_family.method import FamilyMethod
 from .distill import logit_kd, relational_kd
@@ -122,23 +120,9 @@ class KIFISD(FamilyMethod):
             return {"loss": loss, **losses}
 
         def epoch_end(epoch: int) -> dict[str, Any]:
-            if not self.val_samples:
-                return {}
-            probs = self._val_pos_probs(data)
-            self.pos_prior = update_pos_prior(probs, self.val_states, self.pos_prior)
-            return {"pos_prior_mean": round(float(self.pos_prior.mean()), 4)}
+            return self.update_pos_prior_on_val(data, lambda images: self.model(images)[1])
 
         return self.fit_stage(stage, data, step, epoch_end=epoch_end, select=lambda: self.val_ce_f1(data, average="example"))
-
-    @torch.no_grad()
-    def _val_pos_probs(self, data: Dataset) -> np.ndarray:
-        self.model.eval()
-        bs, out = int(self.config["generate_batch_size"]), []
-        for i in range(0, len(self.val_samples), bs):
-            _, logits, _ = self.model(self.images(self.val_samples[i:i + bs], data, train=False))
-            out.append(torch.softmax(logits, 1)[:, 1].cpu().numpy())
-        self.model.train()
-        return np.concatenate(out)
 
     def generate_ids(self, images: torch.Tensor) -> list[list[int]]:
         fused, logits, _ = self.model(images)

@@ -32,7 +32,7 @@ from ..common.tokenizer import ReportTokenizer, from_vocab_file, train_wordpiece
 from ..common.training import FitConfig, fit
 from .config import family_config
 from .decoder import PromptDecoder
-from .heads import pos_prior_from_labels
+from .heads import pos_prior_from_labels, update_pos_prior
 
 
 class FamilyMethod(Method):
@@ -177,14 +177,24 @@ class FamilyMethod(Method):
         self.model.eval()
         return facts
 
-    @torch.no_grad()
-    def val_predictions(self, data: Dataset, predict: Callable[[torch.Tensor], torch.Tensor]) -> np.ndarray:
-        """Predicted states ``[N_val, 14]`` from ``predict(images) -> [B, 14]`` (validation selection)."""
+    def update_pos_prior_on_val(self, data: Dataset,
+                                logits_of: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, Any]:
+        """PromptMRG's per-epoch ``base_probs`` update from validation POS probabilities.
+
+        ``logits_of(images)`` gives state logits ``[B, 4, 14]``; returns the epoch fact to log.
+        """
+        if not self.val_samples:
+            return {}
+        self.model.eval()
         out = []
-        bs = int(self.config.get("generate_batch_size", 16))
-        for i in range(0, len(self.val_samples), bs):
-            out.append(predict(self.images(self.val_samples[i:i + bs], data, train=False)).cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.n_obs), dtype=np.int64)
+        bs = int(self.config["generate_batch_size"])
+        with torch.no_grad():
+            for i in range(0, len(self.val_samples), bs):
+                logits = logits_of(self.images(self.val_samples[i:i + bs], data, train=False))
+                out.append(torch.softmax(logits, 1)[:, 1].cpu().numpy())
+        self.model.train()
+        self.pos_prior = update_pos_prior(np.concatenate(out), self.val_states, self.pos_prior)
+        return {"pos_prior_mean": round(float(self.pos_prior.mean()), 4)}
 
     @torch.no_grad()
     def val_ce_f1(self, data: Dataset, average: str = "example") -> float:

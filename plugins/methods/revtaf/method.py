@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -27,7 +26,6 @@ from ..promptmrg_family.heads import (
     StateClassifier,
     TextBank,
     logit_adjusted_loss,
-    update_pos_prior,
 )
 from ..promptmrg_family.method import FamilyMethod
 from .hyperbolic import PoincareEncoder, distance, rank_loss
@@ -141,26 +139,11 @@ class REVTAF(FamilyMethod):
             return {"loss": loss, "lm": l_lm, "cls": l_cls, "align": l_align, "rank": l_rank, "retr": l_retr}
 
         def epoch_end(epoch: int) -> dict[str, Any]:
-            if not self.val_samples:
-                return {}
-            probs = self._val_pos_probs(data)
-            self.pos_prior = update_pos_prior(probs, self.val_states, self.pos_prior)
-            return {"pos_prior_mean": round(float(self.pos_prior.mean()), 4)}
+            return self.update_pos_prior_on_val(data, lambda images: m.diagnose(images)[2])
 
         facts = self.fit_stage("train", data, step, epoch_end=epoch_end, select=lambda: self._val_ce(data))
         self.train_scores = self._train_score_bank(data)
         return facts
-
-    @torch.no_grad()
-    def _val_pos_probs(self, data: Dataset) -> np.ndarray:
-        self.model.eval()
-        out = []
-        bs = int(self.config["generate_batch_size"])
-        for i in range(0, len(self.val_samples), bs):
-            _, _, logits = self.model.diagnose(self.images(self.val_samples[i:i + bs], data, train=False))
-            out.append(F.softmax(logits, 1)[:, 1].cpu().numpy())
-        self.model.train()
-        return np.concatenate(out)
 
     def _val_ce(self, data: Dataset) -> float:
         """Validation CE F1 of generated reports (``val_ce_f1``); needs the current training score bank."""
