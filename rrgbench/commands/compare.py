@@ -51,6 +51,7 @@ def compare_runs(run_a: Path, run_b: Path, metrics: list[str] | None = None, *, 
     from ..api import RRGBenchError, UnavailableError
     from ..scoring import engine
     from ..scoring.resample import approximate_randomization, paired_bootstrap
+    from .score import metric_options
 
     hyps_a, refs_a, rec_a = _load_run(run_a)
     hyps_b, refs_b, rec_b = _load_run(run_b)
@@ -78,10 +79,7 @@ def compare_runs(run_a: Path, run_b: Path, metrics: list[str] | None = None, *, 
     out: dict[str, Any] = {"run_a": str(run_a), "run_b": str(run_b), "n": len(common), "left_out": dropped,
                            "bootstrap": bootstrap, "trials": trials, "seed": seed, "metrics": {}}
     for name in names:
-        options: dict[str, Any] = {}
-        if name == "nlg":
-            options.update({"protocol": protocol} if protocol else {})
-            options.update({} if meteor else {"meteor": False})
+        options = metric_options([name], protocol, None, meteor).get(name, {})
         try:
             metric, stats_a = engine.sample_stats(name, hyps_a_l, refs_l, options=options, cleaning=cleaning)
             _, stats_b = engine.sample_stats(name, hyps_b_l, refs_l, options=options, cleaning=cleaning)

@@ -155,7 +155,7 @@ class NLG(Metric):
         cider = self._cider(stats)[1] if stats else []
         out = []
         for s, c in zip(stats, cider):
-            row = dict(zip(KEYS[:4], ngram.bleu_sentence(s["bleu"])))
+            row = dict(zip(KEYS[:4], ngram.bleu_from_totals(s["bleu"])))
             if self.use_meteor:
                 row["meteor"] = meteor_mod.score_from_stats(s["meteor"])
             row["rouge_l"] = s["rouge_l"]

@@ -52,30 +52,18 @@ def bleu_counts(hyp_counts: dict, hyp: str, ref_counts: dict, ref: str) -> list[
 
 
 def bleu_from_totals(t: Sequence[float]) -> list[float]:
-    """Corpus BLEU-1..4 from summed counts, in ``BleuScorer.compute_score``'s operation order."""
+    """BLEU-1..4 from ``[testlen, reflen, guess_1..4, correct_1..4]`` counts, in pycocoevalcap's operation
+    order: corpus BLEU from summed counts (``BleuScorer.compute_score``), or one pair's (its ``bleu_list``)."""
     bleus = []
     bleu = 1.0
     for k in range(N):
-        bleu *= float(t[6 + k] + TINY) / (t[2 + k] + SMALL)
+        bleu *= (float(t[6 + k]) + TINY) / (float(t[2 + k]) + SMALL)
         bleus.append(bleu ** (1.0 / (k + 1)))
     ratio = (t[0] + TINY) / (t[1] + SMALL)
     if ratio < 1:
         for k in range(N):
             bleus[k] *= math.exp(1 - 1 / ratio)
     return bleus
-
-
-def bleu_sentence(c: Sequence[float]) -> list[float]:
-    """pycocoevalcap's per-sample BLEU-1..4 (its ``bleu_list``) for one pair."""
-    out = []
-    bleu = 1.0
-    for k in range(N):
-        bleu *= (float(c[6 + k]) + TINY) / (float(c[2 + k]) + SMALL)
-        out.append(bleu ** (1.0 / (k + 1)))
-    ratio = (c[0] + TINY) / (c[1] + SMALL)
-    if ratio < 1:
-        out = [b * math.exp(1 - 1 / ratio) for b in out]
-    return out
 
 
 def bleu_batch(counts: np.ndarray, weights: np.ndarray) -> np.ndarray:
