@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -118,26 +119,37 @@ def _image_paths(row: dict[str, Any]) -> list[str]:
     return []
 
 
-def _dataset_images(rec: RunRecord) -> dict[str, list[str]]:
+def _dataset_images(rec: RunRecord, seen: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     """Image paths from the dataset plugin, only when its data is already on disk here and its manifest hash
-    equals the run's (never prepares data; never shows images of different data)."""
-    try:
-        from ..plugins import get_host
+    equals the run's (never prepares data; never shows images of different data).
 
-        cls = get_host().datasets.get(rec.dataset)
-        spec = rec.spec
-        ds = cls(section=spec.get("section") or "findings", **(spec.get("dataset_options") or {}))
-        root = getattr(ds, "root", None)
-        if root is None or not (Path(root()) / "annotation.json").is_file():
-            log.info("no images for %s: dataset %s is not prepared here", rec.rel, rec.dataset)
-            return {}
-        samples = ds.split(spec.get("split") or "test")
-        expected = (rec.run.get("dataset") or {}).get("manifest_hash")
-        if expected and ds.manifest_hash() != expected:
+    ``seen`` keeps the dataset, its paths and manifest hash per configuration, so runs on the same data load the
+    dataset and hash its manifest once per build.
+    """
+    spec = rec.spec
+    expected = (rec.run.get("dataset") or {}).get("manifest_hash")
+    key = json.dumps([rec.dataset, spec.get("section") or "findings", spec.get("dataset_options") or {},
+                      spec.get("split") or "test"], sort_keys=True, default=str)
+    try:
+        if key not in seen:
+            from ..plugins import get_host
+
+            cls = get_host().datasets.get(rec.dataset)
+            ds = cls(section=spec.get("section") or "findings", **(spec.get("dataset_options") or {}))
+            root = getattr(ds, "root", None)
+            if root is None or not (Path(root()) / "annotation.json").is_file():
+                log.info("no images for %s: dataset %s is not prepared here", rec.rel, rec.dataset)
+                return {}
+            samples = ds.split(spec.get("split") or "test")
+            seen[key] = {"dataset": ds, "images": {s.id: list(s.image_paths) for s in samples}}
+        entry = seen[key]
+        if expected and "hash" not in entry:
+            entry["hash"] = entry["dataset"].manifest_hash()
+        if expected and entry["hash"] != expected:
             log.warning("no images for %s: dataset %s here differs from the run's (manifest hash)", rec.rel,
                         rec.dataset)
             return {}
-        return {s.id: list(s.image_paths) for s in samples}
+        return entry["images"]
     except Exception as exc:  # noqa: BLE001 - thumbnails are optional
         log.info("no images for %s: %s", rec.rel, exc)
         return {}
@@ -151,6 +163,7 @@ class Thumbnails:
         self.site_dir = site_dir
         self.size = size
         self.made: dict[str, str | None] = {}  # source path -> site-relative thumbnail (None: unreadable)
+        self.sources: dict[str, dict[str, Any]] = {}  # dataset config -> dataset, image paths, manifest hash
 
     def get(self, src: Path) -> str | None:
         key = str(src)
@@ -227,7 +240,7 @@ def build_samples(rec: RunRecord, thumbnails: Thumbnails | None = None) -> Sampl
                                            c.split(".")[0], schema.key_order(c.split(".", 1)[1])))
     images: dict[str, list[str]] = {}
     if thumbnails is not None and not any(_image_paths(g) for g in gens[:1]):
-        images = _dataset_images(rec)
+        images = _dataset_images(rec, thumbnails.sources)
     views: list[SampleView] = []
     for g in gens:
         sid = str(g.get("id"))
