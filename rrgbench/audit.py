@@ -228,12 +228,11 @@ class _Auditor:
                 if (self.run_dir / SCORES_DIR / f"{m}.json").is_file()}
 
     def check_signatures(self) -> None:
-        from .runner import supported_kwargs
         from .scoring import engine
 
         diffs, notes = {}, []
         for name, stored in self._score_files().items():
-            metric = engine.make_metric(name, **supported_kwargs(engine.make_metric, cleaning=self.cleaning))
+            metric = engine.make_metric(name, cleaning=self.cleaning)
             now = metric.signature()
             if stored.get("signature") != now:
                 diffs[name] = [stored.get("signature"), now]
@@ -261,7 +260,6 @@ class _Auditor:
             self.add("environment", "ok", "environment unchanged")
 
     def check_rescore(self) -> None:
-        from .runner import supported_kwargs
         from .scoring import engine
 
         if not self.rows:
@@ -276,7 +274,7 @@ class _Auditor:
                 continue
             res = engine.score([name], ids, hyps, refs, bootstrap=int(stored.get("bootstrap") or 0),
                                seed=self.spec.seed,  # recomputed: never read from the score cache
-                               **supported_kwargs(engine.score, cleaning=self.cleaning, cache=False))[name]
+                               cleaning=self.cleaning, cache=False)[name]
             if res.get("status") != "ok":
                 self.add(check, "skip", f"cannot re-score here: {res.get('reason', '')}")
                 continue

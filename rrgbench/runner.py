@@ -455,7 +455,7 @@ class Runner:
                     log.info("metric %s: reusing %s", name, scores_dir / f"{name}.json")
                     continue
                 results = engine.score([name], ids, hyps, refs, bootstrap=self.bootstrap, seed=self.spec.seed,
-                                       **_cleaning_kw(engine, cleaning))
+                                       cleaning=cleaning)
                 for res in results.values():
                     res["generations_sha256"] = gen_hash  # type: ignore[typeddict-unknown-key]
                 engine.write_results(results, scores_dir)
@@ -468,17 +468,9 @@ def _remove_stale_temporaries(run_dir: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def supported_kwargs(fn: Any, **kwargs: Any) -> dict[str, Any]:
-    """The subset of ``kwargs`` that ``fn`` accepts (engine options added over time stay optional)."""
-    import inspect
-
-    params = inspect.signature(fn).parameters
-    return {k: v for k, v in kwargs.items() if k in params}
-
-
 def current_signature(engine: Any, name: str, cleaning: str) -> str:
     """The signature metric ``name`` has here and now under the run's cleaning protocol."""
-    return engine.make_metric(name, **supported_kwargs(engine.make_metric, cleaning=cleaning)).signature()
+    return engine.make_metric(name, cleaning=cleaning).signature()
 
 
 def _cached_score(path: Path, engine: Any, name: str, gen_hash: str, cleaning: str) -> bool:
@@ -495,10 +487,6 @@ def _cached_score(path: Path, engine: Any, name: str, gen_hash: str, cleaning: s
         return res.get("signature") == current_signature(engine, name, cleaning)
     except Exception:  # noqa: BLE001 - a metric that cannot even build is rescored (and reports why)
         return False
-
-
-def _cleaning_kw(engine: Any, cleaning: str) -> dict[str, str]:
-    return supported_kwargs(engine.score, cleaning=cleaning)
 
 
 def execute(spec: RunSpec, runs_dir: Path, **kwargs: Any) -> Path:
