@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from rrgbench_plugins.methods.common.batching import image_tensor
@@ -32,3 +33,10 @@ def study_images(samples: Sequence[Sample], data: Dataset, views: int, size: int
             crop = crop.flip(-1)
         out[i] = crop
     return out
+
+
+def config_study_images(samples: Sequence[Sample], data: Dataset, cfg: Mapping[str, Any], *, train: bool,
+                        gen: torch.Generator | None = None) -> torch.Tensor:
+    """:func:`study_images` with ``views``, ``image_size``, ``train_resize``, ``hflip`` from ``cfg``."""
+    return study_images(samples, data, int(cfg["views"]), int(cfg["image_size"]), train=train,
+                        train_resize=int(cfg["train_resize"]), hflip=bool(cfg["hflip"]), gen=gen)

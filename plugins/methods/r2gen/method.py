@@ -19,14 +19,14 @@ import torch
 from rrgbench_plugins.methods.common.assets import resolve_asset
 from rrgbench_plugins.methods.common.batching import batches
 from rrgbench_plugins.methods.common.checkpoint import load_checkpoint, save_checkpoint
-from rrgbench_plugins.methods.common.seeding import seed_everything
+from rrgbench_plugins.methods.common.seeding import generator, seed_everything
 from rrgbench_plugins.methods.retrieval.encoder import ReportSupervisedEncoder, bow_vocabulary, train_encoder
 
 from rrgbench.api import CHEXPERT_LABELS, Dataset, Method, RRGBenchError, Sample
 from rrgbench.io import atomic_write_json
 from rrgbench.text import clean
 
-from .images import study_images
+from .images import config_study_images
 from .model import R2GenModel, language_model_loss
 from .tokenizer import R2GenTokenizer
 
@@ -122,10 +122,7 @@ class R2Gen(Method):
     # ------------------------------------------------------------------------------------- batches
     def _images(self, samples: Sequence[Sample], data: Dataset, train: bool,
                 gen: torch.Generator | None = None) -> torch.Tensor:
-        cfg = self.config
-        return study_images(samples, data, int(cfg["views"]), int(cfg["image_size"]), train=train,
-                            train_resize=int(cfg["train_resize"]), hflip=bool(cfg["hflip"]),
-                            gen=gen).to(self.ctx.device)
+        return config_study_images(samples, data, self.config, train=train, gen=gen).to(self.ctx.device)
 
     def _ids(self, samples: Sequence[Sample]) -> torch.Tensor:
         assert self.tokenizer is not None
@@ -159,7 +156,7 @@ class R2Gen(Method):
         optimizer = torch.optim.Adam([{"params": ve, "lr": cfg["lr_ve"]}, {"params": ed, "lr": cfg["lr_ed"]}],
                                      weight_decay=cfg["weight_decay"], amsgrad=bool(cfg["amsgrad"]))
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, int(cfg["step_size"]), float(cfg["gamma"]))
-        gen = torch.Generator().manual_seed(self.ctx.seed)
+        gen = generator(self.ctx.seed)
         max_steps = cfg.get("max_steps")
         history: list[dict[str, float]] = []
         best: tuple[float, int, dict[str, torch.Tensor]] | None = None

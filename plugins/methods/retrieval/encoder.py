@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from rrgbench_plugins.methods.common.backbones import ImageEncoder
 from rrgbench_plugins.methods.common.batching import batches
 from rrgbench_plugins.methods.common.labels import report_states
+from rrgbench_plugins.methods.common.seeding import generator
 from rrgbench_plugins.methods.common.training import FitConfig, fit
 from torch import Tensor, nn
 
@@ -92,7 +93,7 @@ def train_encoder(encoder: ReportSupervisedEncoder, train: Sequence[Sample], cle
     """
     states = torch.from_numpy(report_states([s.report for s in train], labeler=cfg["labeler"]))
     bow = bow_targets([clean(s.report, cleaning) for s in train], bow_vocab)
-    gen = torch.Generator().manual_seed(ctx.seed)
+    gen = generator(ctx.seed)
     device = next(encoder.parameters()).device
 
     def step(idx: list[int]) -> dict[str, Tensor]:

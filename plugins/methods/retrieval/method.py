@@ -16,7 +16,7 @@ import torch
 from rrgbench_plugins.methods.common.assets import resolve_asset
 from rrgbench_plugins.methods.common.checkpoint import load_checkpoint, save_checkpoint
 from rrgbench_plugins.methods.common.seeding import seed_everything
-from rrgbench_plugins.methods.r2gen.images import study_images
+from rrgbench_plugins.methods.r2gen.images import config_study_images
 
 from rrgbench.api import CHEXPERT_LABELS, Dataset, Method, RRGBenchError, Sample
 from rrgbench.io import atomic_write_json, read_json
@@ -62,10 +62,7 @@ class Retrieval(Method):
     # ----------------------------------------------------------------------------------- helpers
     def _images(self, samples: Sequence[Sample], data: Dataset, train: bool,
                 gen: torch.Generator | None = None) -> torch.Tensor:
-        cfg = self.config
-        return study_images(samples, data, int(cfg["views"]), int(cfg["image_size"]), train=train,
-                            train_resize=int(cfg["train_resize"]), hflip=bool(cfg["hflip"]),
-                            gen=gen).to(self.ctx.device)
+        return config_study_images(samples, data, self.config, train=train, gen=gen).to(self.ctx.device)
 
     def _build_encoder(self, pretrained: bool) -> ReportSupervisedEncoder:
         weights = None
