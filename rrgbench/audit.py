@@ -202,7 +202,7 @@ class _Auditor:
             self.add("dataset_manifest", "ok", f"manifest hash {now[:16]}... unchanged")
 
     def check_checkpoint(self) -> None:
-        from .runner import hash_tree
+        from .runner import checkpoint_mismatches
 
         recorded = (self.record.get("checkpoint") or {}).get("sha256")
         if recorded is None:
@@ -212,12 +212,11 @@ class _Auditor:
         if not ckpt.is_dir():
             self.add("checkpoint", "fail", f"{ckpt} missing")
             return
-        current = hash_tree(ckpt)
-        bad = sorted(n for n in set(recorded) | set(current) if recorded.get(n) != current.get(n))
+        bad = list(checkpoint_mismatches(ckpt, recorded))
         if bad:
             self.add("checkpoint", "fail", f"sha256 differs for {len(bad)} file(s): {', '.join(bad[:5])}", files=bad)
         else:
-            self.add("checkpoint", "ok", f"{len(current)} file(s) match their recorded sha256")
+            self.add("checkpoint", "ok", f"{len(recorded)} file(s) match their recorded sha256")
 
     @property
     def cleaning(self) -> str:

@@ -106,6 +106,13 @@ def hash_tree(root: Path) -> dict[str, str]:
 
 
 
+def checkpoint_mismatches(ckpt: Path, recorded: dict[str, str]) -> dict[str, str]:
+    """Files of ``ckpt`` whose sha256 differs from ``recorded``: name -> missing | unexpected | changed."""
+    current = hash_tree(ckpt)
+    return {name: "missing" if name not in current else "unexpected" if name not in recorded else "changed"
+            for name in sorted(set(recorded) | set(current)) if recorded.get(name) != current.get(name)}
+
+
 class Runner:
     """Runs one spec inside its run directory (on every rank when launched with several processes)."""
 
@@ -347,12 +354,9 @@ class Runner:
             raise RRGBenchError(f"{ckpt}: checkpoint directory missing; rerun with --force to retrain")
         if recorded is None:
             return
-        current = hash_tree(ckpt)
-        for name in sorted(set(recorded) | set(current)):
-            if recorded.get(name) != current.get(name):
-                state = "missing" if name not in current else "unexpected" if name not in recorded else "changed"
-                raise RRGBenchError(f"{ckpt / name}: checkpoint file {state} since run.json recorded it "
-                                    f"(sha256 mismatch); rerun with --force to retrain")
+        for name, state in checkpoint_mismatches(ckpt, recorded).items():
+            raise RRGBenchError(f"{ckpt / name}: checkpoint file {state} since run.json recorded it "
+                                f"(sha256 mismatch); rerun with --force to retrain")
 
     def _load_checkpoint(self, method: Method) -> None:
         self.verify_checkpoint()
