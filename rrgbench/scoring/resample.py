@@ -71,14 +71,13 @@ def paired_bootstrap(metric: Metric, stats_a: Sequence[dict[str, Any]], stats_b:
     """Per key: ``{"delta", "ci95", "p_value"}`` for A − B, same resamples for both systems."""
     if len(stats_a) != len(stats_b):
         raise ValueError("paired statistics must have the same length")
-    full = np.ones((1, len(stats_a)))
-    obs_a, obs_b = batch_scores(metric, stats_a, full), batch_scores(metric, stats_b, full)
-    w = resample_weights(len(stats_a), b, seed)
-    da, db = batch_scores(metric, stats_a, w), batch_scores(metric, stats_b, w)
+    # row 0: the observed corpus; rows 1..b: the resamples (one call per system: CIDEr's setup runs once)
+    w = np.vstack([np.ones((1, len(stats_a))), resample_weights(len(stats_a), b, seed)])
+    sa, sb = batch_scores(metric, stats_a, w), batch_scores(metric, stats_b, w)
     out = {}
-    for k in obs_a:
-        delta = float(obs_a[k][0] - obs_b[k][0])
-        draws = da[k] - db[k]
+    for k in sa:
+        delta = float(sa[k][0] - sb[k][0])
+        draws = sa[k][1:] - sb[k][1:]
         centred = draws - np.nanmean(draws)
         p = (1 + int(np.sum(np.abs(centred) >= abs(delta) - 1e-12))) / (1 + b)
         out[k] = {"delta": delta, "ci95": percentile_ci(draws), "p_value": min(1.0, p)}
@@ -96,13 +95,13 @@ def approximate_randomization(metric: Metric, stats_a: Sequence[dict[str, Any]],
     rng = np.random.default_rng(seed)
     swap = (rng.random((trials, n)) < 0.5).astype(float)
     keep = 1.0 - swap
+    # rows: observed A, observed B, then the permuted A's and the permuted B's (one call: one setup)
     obs_w = np.vstack([np.concatenate([np.ones(n), np.zeros(n)]), np.concatenate([np.zeros(n), np.ones(n)])])
-    obs = batch_scores(metric, both, obs_w)
-    sa = batch_scores(metric, both, np.hstack([keep, swap]))
-    sb = batch_scores(metric, both, np.hstack([swap, keep]))
+    scores = batch_scores(metric, both, np.vstack([obs_w, np.hstack([keep, swap]), np.hstack([swap, keep])]))
     out = {}
-    for k in obs:
-        delta = abs(float(obs[k][0] - obs[k][1]))
-        hits = int(np.sum(np.abs(sa[k] - sb[k]) >= delta - 1e-12))
+    for k, v in scores.items():
+        delta = abs(float(v[0] - v[1]))
+        sa, sb = v[2:2 + trials], v[2 + trials:]
+        hits = int(np.sum(np.abs(sa - sb) >= delta - 1e-12))
         out[k] = (1 + hits) / (1 + trials)
     return out
