@@ -18,6 +18,13 @@ SCHEMA_VERSION = 1
 DEFAULT_METRICS = ("nlg", "bertscore", "token", "chexpert_rules", "umls", "chexbert", "radgraph")
 
 
+def default_metrics() -> tuple[str, ...]:
+    """The default suite: every metric of :data:`DEFAULT_METRICS` that is installed here."""
+    from .plugins import get_host
+
+    return tuple(m for m in DEFAULT_METRICS if m in get_host().metrics)
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """What to run. ``config`` is the method's full configuration (preset defaults + overrides)."""

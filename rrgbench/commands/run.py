@@ -47,7 +47,7 @@ def run(method: str | None, dataset: str | None, preset: str | None, seed: int |
     from ..api import RRGBenchError
     from ..paths import runs_root
     from ..runner import Runner, build_spec
-    from ..specs import DEFAULT_METRICS, load_spec_file, parse_overrides, spec_from_dict
+    from ..specs import default_metrics, load_spec_file, parse_overrides, spec_from_dict
 
     fields: dict = {}
     if spec_file is not None:
@@ -68,10 +68,8 @@ def run(method: str | None, dataset: str | None, preset: str | None, seed: int |
         raise RRGBenchError("--bootstrap must be >= 0")
     if fields.get("limit") is not None and fields["limit"] <= 0:
         raise RRGBenchError("--limit must be a positive integer")
-    if "metrics" not in fields:  # the default suite: every built-in metric that is installed
-        from ..plugins import get_host
-
-        fields["metrics"] = tuple(m for m in DEFAULT_METRICS if m in get_host().metrics)
+    if "metrics" not in fields:
+        fields["metrics"] = default_metrics()
     fields["metrics"] = tuple(fields["metrics"])
     user_overrides = fields.pop("overrides", {}) or {}
     from ..specs import deep_merge

@@ -57,13 +57,11 @@ def sweep(methods: str, datasets: str, seeds: str, preset: str, metrics: str | N
 
     from ..api import RRGBenchError
     from ..paths import runs_root
-    from ..plugins import get_host
-    from ..specs import DEFAULT_METRICS, parse_overrides
+    from ..specs import default_metrics, parse_overrides
     from ..sweep import SlurmOptions, SweepJob, grid, run_sweep
 
     seed_list = _seeds(seeds)
-    metric_names = tuple(_names(metrics)) if metrics is not None else tuple(
-        m for m in DEFAULT_METRICS if m in get_host().metrics)
+    metric_names = tuple(_names(metrics)) if metrics is not None else default_metrics()
     fields = {"preset": preset, "metrics": metric_names, "limit": limit,
               "overrides": parse_overrides(overrides), "dataset_options": parse_overrides(dataset_opts)}
     if limit is not None and limit <= 0:
