@@ -47,7 +47,7 @@ def run(method: str | None, dataset: str | None, preset: str | None, seed: int |
     from ..api import RRGBenchError
     from ..paths import runs_root
     from ..runner import Runner, build_spec
-    from ..specs import default_metrics, load_spec_file, parse_overrides, spec_from_dict
+    from ..specs import deep_merge, default_metrics, load_spec_file, parse_overrides, spec_from_dict
 
     fields: dict = {}
     if spec_file is not None:
@@ -68,13 +68,8 @@ def run(method: str | None, dataset: str | None, preset: str | None, seed: int |
         raise RRGBenchError("--bootstrap must be >= 0")
     if fields.get("limit") is not None and fields["limit"] <= 0:
         raise RRGBenchError("--limit must be a positive integer")
-    if "metrics" not in fields:
-        fields["metrics"] = default_metrics()
-    fields["metrics"] = tuple(fields["metrics"])
-    user_overrides = fields.pop("overrides", {}) or {}
-    from ..specs import deep_merge
-
-    user_overrides = deep_merge(user_overrides, parse_overrides(overrides))
+    fields["metrics"] = tuple(fields["metrics"]) if "metrics" in fields else default_metrics()
+    user_overrides = deep_merge(fields.pop("overrides", {}) or {}, parse_overrides(overrides))
     spec = build_spec(fields.pop("method"), fields.pop("dataset"), preset=fields.pop("preset", "tiny"),
                       seed=fields.pop("seed", 0), overrides=user_overrides, **fields)
     runs_dir = runs_dir or runs_root()
