@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -194,6 +195,22 @@ class LayoutDataset(Dataset):
 
         key = hashlib.sha256(str(self.root().resolve()).encode("utf-8")).hexdigest()[:12]
         return cache_root() / "datasets" / f"{self.name}-{key}"
+
+    def _build_once(self, params: dict[str, Any], build: Callable[[Path], dict[str, int] | None]) -> None:
+        """Run ``build(root)`` under the build lock unless ``root`` already holds a build made with ``params``.
+
+        ``build`` returns split counts to record in ``prepared.json``, or ``None`` when it wrote that itself.
+        """
+        from .build import build_lock, is_prepared, mark_prepared
+
+        root = self.root()
+        with build_lock(root):
+            if is_prepared(root, params):
+                return
+            counts = build(root)
+            if counts is not None:
+                mark_prepared(root, params, counts)
+        self._splits = None
 
     # -- samples -----------------------------------------------------------------------------------
     def _load(self) -> dict[str, list[Sample]]:

@@ -79,7 +79,7 @@ class OpenIHF(LayoutDataset):
     cleaning: ClassVar[str] = "r2gen_iu"
 
     def prepare(self) -> None:
-        from rrgbench.data.build import build_lock, is_prepared, mark_prepared, seeded_split
+        from rrgbench.data.build import seeded_split
         from rrgbench.io import atomic_write_bytes, atomic_write_json
 
         root = self.root()
@@ -91,9 +91,8 @@ class OpenIHF(LayoutDataset):
                                 "`rrgbench data prepare openi_hf --parquet PATH` with a local copy of the "
                                 "ykumards/open-i parquet files")
         params = {"dataset": self.name, "parquet": str(source), "seed": int(self.options.get("seed", 0))}
-        with build_lock(root):
-            if is_prepared(root, params):
-                return
+
+        def build(root: Path) -> dict[str, int]:
             studies = rows_to_studies(_read_parquet(Path(source)))
             if not studies:
                 raise RRGBenchError(f"{source}: no rows with an image and report text")
@@ -109,8 +108,9 @@ class OpenIHF(LayoutDataset):
                                             "impression": s["impression"], "mesh": s["mesh"],
                                             "image_path": paths, "split": split[s["id"]]})
             atomic_write_json(root / "annotation.json", ann)
-            mark_prepared(root, params, {k: len(v) for k, v in ann.items()})
-        self._splits = None
+            return {k: len(v) for k, v in ann.items()}
+
+        self._build_once(params, build)
 
 
 def _read_parquet(path: Path) -> list[dict[str, Any]]:

@@ -48,14 +48,12 @@ class Synthetic(LayoutDataset):
     def prepare(self) -> None:
         import numpy as np
 
-        from rrgbench.data.build import build_lock, is_prepared, seeded_split, write_phantom_layout
+        from rrgbench.data.build import seeded_split, write_phantom_layout
         from rrgbench.data.grammar import synthetic_study
 
         params = self.params()
-        root = self.root()
-        with build_lock(root):
-            if is_prepared(root, params):
-                return
+
+        def build(root: Path) -> None:
             rng = np.random.default_rng([params["seed"], 7])
             ids = [f"SYN{i:05d}" for i in range(params["n_studies"])]
             split = seeded_split(ids, params["seed"])
@@ -66,7 +64,8 @@ class Synthetic(LayoutDataset):
                                 "mesh": list(st.mesh)})
             write_phantom_layout(root, studies, params, params["seed"], params["size"],
                                  workers=self.options.get("workers"))
-        self._splits = None
+
+        self._build_once(params, build)
 
 
 class IUXrayPhantom(LayoutDataset):
@@ -103,18 +102,17 @@ class IUXrayPhantom(LayoutDataset):
                 "split_from": str(self.options.get("split_from") or "")}
 
     def prepare(self) -> None:
-        from rrgbench.data.build import build_lock, is_prepared, write_phantom_layout
+        from rrgbench.data.build import write_phantom_layout
         from rrgbench.data.openi import load_openi_reports, openi_studies
 
         params = self.params()
-        root = self.root()
-        with build_lock(root):
-            if is_prepared(root, params):
-                return
+
+        def build(root: Path) -> None:
             _log(f"iu_xray_phantom: report text licence {OPENI_LICENCE}; "
                  "see http://creativecommons.org/licenses/by-nc-nd/4.0/")
             reports = load_openi_reports(self.options.get("reports"), log=_log)
             studies = openi_studies(reports, params["seed"], self.options.get("split_from"), require_images=False)
             write_phantom_layout(root, studies, params, params["seed"], params["size"],
                                  workers=self.options.get("workers"), log=_log)
-        self._splits = None
+
+        self._build_once(params, build)

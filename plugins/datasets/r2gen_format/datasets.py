@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rrgbench.api import RRGBenchError
@@ -43,19 +44,17 @@ class IUXray(LayoutDataset):
                 f"{root / 'annotation.json'}: not found. Put an R2Gen annotation.json + images/ there (or pass "
                 "--data-dir), or build it with `rrgbench data prepare iu_xray --images NLMCXR_png.tgz|URL`; "
                 "for an offline default use --dataset iu_xray_phantom")
-        from rrgbench.data.build import build_lock, is_prepared, mark_prepared
         from rrgbench.data.importers import import_iu_xray
 
         params = {"dataset": self.name, "images": str(images), "reports": str(self.options.get("reports") or "wheel"),
                   "seed": int(self.options.get("seed", 0)), "split_from": str(self.options.get("split_from") or "")}
-        with build_lock(root):
-            if is_prepared(root, params):
-                return
+
+        def build(root: Path) -> dict[str, int]:
             _log(f"iu_xray: licence {self.licence}; see http://creativecommons.org/licenses/by-nc-nd/4.0/")
-            counts = import_iu_xray(root, images, self.options.get("reports"), params["seed"],
-                                    self.options.get("split_from"), log=_log)
-            mark_prepared(root, params, counts)
-        self._splits = None
+            return import_iu_xray(root, images, self.options.get("reports"), params["seed"],
+                                  self.options.get("split_from"), log=_log)
+
+        self._build_once(params, build)
 
 
 class MimicCXR(LayoutDataset):
@@ -76,14 +75,10 @@ class MimicCXR(LayoutDataset):
             raise RRGBenchError(
                 f"{root / 'annotation.json'}: not found. Put an R2Gen MIMIC annotation.json + images/ there "
                 "(or pass --data-dir), or run `rrgbench data prepare mimic_cxr --from MIMIC_CXR_JPG_DIR`")
-        from rrgbench.data.build import build_lock, is_prepared, mark_prepared
         from rrgbench.data.importers import import_mimic_cxr
 
-        params = {"dataset": self.name, "source": str(source)}
-        with build_lock(root):
-            if is_prepared(root, params):
-                return
+        def build(root: Path) -> dict[str, int]:
             _log(f"mimic_cxr: licence {self.licence}; credentialed data: never publish its text or images")
-            counts = import_mimic_cxr(root, source, log=_log)
-            mark_prepared(root, params, counts)
-        self._splits = None
+            return import_mimic_cxr(root, source, log=_log)
+
+        self._build_once({"dataset": self.name, "source": str(source)}, build)
