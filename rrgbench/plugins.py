@@ -12,8 +12,8 @@ Environment variables:
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import os
-import traceback
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -21,10 +21,11 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .api import Dataset, Method, Metric, RRGBenchError
+from .api import Dataset, Method, Metric
 from .registry import Registry
 
 ENTRY_POINT_GROUP = "rrgbench"
+log = logging.getLogger("rrgbench.plugins")
 
 
 @dataclass
@@ -73,7 +74,7 @@ class Host:
                         raise
                     info.status = "failed"
                     info.error = f"{type(exc).__name__}: {exc}"
-                    info.traceback = traceback.format_exc()  # type: ignore[attr-defined]
+                    log.debug("plugin %s failed to load", ep.name, exc_info=True)
             self.plugins.append(info)
 
     def register_plugin(self, module: Any, plugin_name: str) -> None:
@@ -114,11 +115,3 @@ def reset_host() -> None:
     """Forget the loaded host (tests install plugins at run time)."""
     get_host.cache_clear()
     importlib.invalidate_caches()
-
-
-def registry_for(kind: str) -> Registry[Any]:
-    host = get_host()
-    try:
-        return {"method": host.methods, "metric": host.metrics, "dataset": host.datasets}[kind]
-    except KeyError:
-        raise RRGBenchError(f"unknown plugin kind '{kind}'") from None
