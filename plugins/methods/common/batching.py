@@ -24,7 +24,12 @@ def image_tensor(samples: Sequence[Sample], data: Dataset, size: int, view: int 
             raise RRGBenchError(f"sample {sample.id}: load_images returned shape {views.shape}, "
                                 f"expected [views, {size}, {size}]")
         out[i] = views[min(view, views.shape[0] - 1)]
-    images = torch.from_numpy(out).unsqueeze(1).expand(-1, 3, -1, -1)
+    return normalise_grey(torch.from_numpy(out))
+
+
+def normalise_grey(grey: torch.Tensor) -> torch.Tensor:
+    """``[B, S, S]`` grey images -> ``[B, 3, S, S]`` ImageNet-normalised, the grey repeated on 3 channels."""
+    images = grey.unsqueeze(1).expand(-1, 3, -1, -1)
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     return ((images - mean) / std).contiguous()

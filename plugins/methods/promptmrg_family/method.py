@@ -23,8 +23,8 @@ from rrgbench.api import Dataset, Method, RRGBenchError, RunContext, Sample
 from rrgbench.text import clean
 
 from ..common.assets import resolve_asset
-from ..common.backbones import IMAGENET_MEAN, IMAGENET_STD, ImageEncoder
-from ..common.batching import batches
+from ..common.backbones import ImageEncoder
+from ..common.batching import batches, normalise_grey
 from ..common.checkpoint import load_checkpoint, save_checkpoint
 from ..common.labels import POS, STATE_TOKENS, report_states, state_priors
 from ..common.seeding import seed_everything
@@ -127,10 +127,7 @@ class FamilyMethod(Method):
             top = int(gen.integers(0, load - size + 1)) if train else (load - size) // 2
             left = int(gen.integers(0, load - size + 1)) if train else (load - size) // 2
             rows.append(img[top:top + size, left:left + size].float())
-        x = torch.stack(rows).unsqueeze(1).expand(-1, 3, -1, -1)
-        mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-        std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-        return ((x - mean) / std).to(self.device)
+        return normalise_grey(torch.stack(rows)).to(self.device)
 
     def train_batch(self, idx: list[int], data: Dataset, seed: int) -> dict[str, Any]:
         return {
