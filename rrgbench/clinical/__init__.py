@@ -34,7 +34,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from .cache import LabelCache
+from .cache import shared_cache
 
 __all__ = ["LABELERS", "get_labeler", "label_reports"]
 
@@ -45,7 +45,6 @@ LABELERS: dict[str, str] = {
 }
 
 _INSTANCES: dict[tuple[str, tuple[tuple[str, Any], ...]], Any] = {}
-_CACHES: dict[str, LabelCache] = {}
 _LOCK = threading.Lock()  # the scoring engine runs metrics in threads
 
 
@@ -73,9 +72,5 @@ def label_reports(texts: Sequence[str], labeler: str = "chexpert_rules", **optio
                   ) -> list[dict[str, int | None]]:
     """CheXpert labels of each text: ``{label: 1 | 0 | -1 | None}`` with the 14 CheXbert-order keys."""
     impl = get_labeler(labeler, **options)
-    sig = impl.signature()
-    with _LOCK:
-        cache = _CACHES.get(sig)
-        if cache is None:
-            cache = _CACHES[sig] = LabelCache(sig, persist=getattr(impl, "persist_cache", False))
+    cache = shared_cache(impl.signature(), persist=getattr(impl, "persist_cache", False))
     return cache.label(list(texts), impl.label)

@@ -104,3 +104,16 @@ class LabelCache:
                 except OSError as exc:
                     log.warning("cannot persist labels to %s: %s", self.path, exc)
         return [found[k].copy() for k in keys]
+
+
+_SHARED: dict[str, LabelCache] = {}
+_SHARED_LOCK = threading.Lock()  # the scoring engine runs metrics in threads
+
+
+def shared_cache(signature: str, persist: bool = False) -> LabelCache:
+    """The process-wide :class:`LabelCache` of ``signature`` (created on first use)."""
+    with _SHARED_LOCK:
+        cache = _SHARED.get(signature)
+        if cache is None:
+            cache = _SHARED[signature] = LabelCache(signature, persist=persist)
+        return cache

@@ -14,10 +14,8 @@ from typing import Any
 import numpy as np
 
 from rrgbench.api import Metric
-from rrgbench.clinical.cache import LabelCache
+from rrgbench.clinical.cache import shared_cache
 from rrgbench.clinical.radgraph_f1 import LEVELS, RadGraphAnnotator, rewards
-
-_CACHES: dict[str, LabelCache] = {}
 
 
 def _truthy(value: Any) -> bool:
@@ -62,7 +60,7 @@ class RadGraphF1(Metric):
     def _annotate(self, texts: list[str]) -> dict[str, dict[str, Any]]:
         todo = sorted({t for t in texts if t.strip()})
         key = f"radgraph@{self.annotator.model_type}:{self.annotator.identity()}"
-        cache = _CACHES.setdefault(key, LabelCache(key, persist=True))
+        cache = shared_cache(key, persist=True)
         return dict(zip(todo, cache.label(todo, self.annotator.annotate))) if todo else {}
 
     def sample_stats(self, hyps: Sequence[str], refs: Sequence[str]) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from rrgbench.api import Metric
-from rrgbench.clinical.cache import LabelCache
+from rrgbench.clinical.cache import shared_cache
 from rrgbench.clinical.umls import (
     ALPHA,
     SIGMA,
@@ -24,7 +24,6 @@ from rrgbench.clinical.umls import (
     scores_from_counts_batch,
 )
 
-_CACHES: dict[str, LabelCache] = {}
 _BACKENDS: dict[tuple[str, ...], Any] = {}
 
 
@@ -58,7 +57,7 @@ class UMLSFactuality(Metric):
 
     def _concepts(self, texts: list[str]) -> dict[str, list[str]]:
         sig = self.backend.signature()
-        cache = _CACHES.setdefault(sig, LabelCache(f"umls@{sig}", persist=self.backend.name != "lexicon"))
+        cache = shared_cache(f"umls@{sig}", persist=self.backend.name != "lexicon")
         uniq = sorted(set(texts))
         return dict(zip(uniq, cache.label(uniq, self.backend.concepts))) if uniq else {}
 
