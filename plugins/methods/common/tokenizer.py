@@ -100,6 +100,30 @@ def train_wordpiece(texts: Sequence[str], vocab_size: int = 3000, min_frequency:
     return ReportTokenizer(tok)
 
 
+_BERT_NORMALIZER = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
+_BERT_PRE = pre_tokenizers.BertPreTokenizer()
+
+
+def bert_words(text: str) -> list[str]:
+    """The lower-cased, accent-stripped words of ``text`` as BERT's normalizer and pre-tokenizer split it."""
+    return [w for w, _ in _BERT_PRE.pre_tokenize_str(_BERT_NORMALIZER.normalize_str(text))]
+
+
+def ranked_words(texts: Sequence[str]) -> list[tuple[str, int]]:
+    """``(word, count)`` over ``texts`` (:func:`bert_words`), most frequent first, ties alphabetical."""
+    counts = Counter(w for t in texts for w in bert_words(t))
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def word_level(tokens: Sequence[str], specials: Sequence[str], unk: str = "[UNK]") -> Tokenizer:
+    """A whole-word (R2Gen style) ``tokenizers`` model: ``tokens`` get ids in order, other words map to ``unk``."""
+    tok = Tokenizer(models.WordLevel({t: i for i, t in enumerate(tokens)}, unk_token=unk))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.add_special_tokens(list(specials))
+    return tok
+
+
 def from_vocab_file(vocab_file: Path, extra_special: Sequence[str] = ()) -> ReportTokenizer:
     """A tokenizer from a BERT ``vocab.txt`` (e.g. bert-base-uncased) plus ``[DEC]`` and ``extra_special``."""
     vocab_file = Path(vocab_file)

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 from rrgbench_plugins.methods.common.tokenizer import BASE_SPECIAL as BASE_ORDER
-from rrgbench_plugins.methods.common.tokenizer import ReportTokenizer
+from rrgbench_plugins.methods.common.tokenizer import ReportTokenizer, bert_words, ranked_words, word_level
 
 from rrgbench.api import CHEXPERT_LABELS
 
@@ -103,31 +103,16 @@ def target_ids(texts: Sequence[str], codec: Codec, max_tokens: int) -> np.ndarra
 LABEL_WORDS = ("', ", *CHEXPERT_LABELS)  # every token a label text can contain
 
 
-
-
 def train_word_vocab(texts: Sequence[str], vocab_size: int, min_count: int = 1,
                      required: Sequence[str] = ()) -> ReportTokenizer:
     """A deterministic whole-word vocabulary (R2Gen style) in a ``tokenizers`` WordLevel model.
 
-    ``tokenizers``' WordPiece trainer breaks ties between equally frequent merges differently from run to
-    run, so two runs with one seed would get different vocabularies. Words are ranked by count, then
-    alphabetically; the BERT special tokens come first, then the ``required`` words (label-name words).
-    Unknown words map to ``[UNK]``.
+    Words are ranked by count, then alphabetically; the BERT special tokens come first, then the
+    ``required`` words (label-name words). Unknown words map to ``[UNK]``.
     """
-    from collections import Counter
-
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
-
-    normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
-    pre = pre_tokenizers.BertPreTokenizer()
-    counts = Counter(w for t in texts for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(t)))
-    words = [w for w, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c >= min_count]
+    words = [w for w, c in ranked_words(texts) if c >= min_count]
     specials = list(BASE_ORDER)
-    must = list(dict.fromkeys(w for t in required for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(t))))
+    must = list(dict.fromkeys(w for t in required for w in bert_words(t)))
     rest = [w for w in words if w not in must]
-    vocab = {t: i for i, t in enumerate(specials + must + rest[:max(0, vocab_size - len(specials) - len(must))])}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tok.normalizer = normalizer
-    tok.pre_tokenizer = pre
-    tok.add_special_tokens(specials)
-    return ReportTokenizer(tok)
+    return ReportTokenizer(word_level(specials + must + rest[:max(0, vocab_size - len(specials) - len(must))],
+                                      specials))

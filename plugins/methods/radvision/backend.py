@@ -6,13 +6,13 @@ weights, a CUDA device or bitsandbytes are missing. bitsandbytes is imported onl
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from rrgbench_plugins.methods.common.assets import resolve_asset
+from rrgbench_plugins.methods.common.tokenizer import bert_words, ranked_words, word_level
 from torch import nn
 from transformers import (
     PreTrainedTokenizerFast,
@@ -33,25 +33,17 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int, prompt: str) -> PreTr
 
     Qwen's special tokens keep their roles (``<|endoftext|>`` pads, ``<|im_end|>`` ends a turn).
     """
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
-
-    normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
-    pre = pre_tokenizers.BertPreTokenizer()
     template = qwen_chat_prompt(prompt)
     for special in SPECIALS:
         template = template.replace(special, " ")
-    counts = Counter(w for t in [*texts, template] for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(t)))
-    words = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    words = [w for w, _ in ranked_words([*texts, template])]
     specials = [*SPECIALS, UNK]
-    template_words = {w for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(template))}
+    template_words = set(bert_words(template))
     keep = [w for w in words if w in template_words]
     keep += [w for w in words if w not in template_words][:max(0, vocab_size - len(specials) - len(keep))]
-    tok = Tokenizer(models.WordLevel({t: i for i, t in enumerate(specials + keep)}, unk_token=UNK))
-    tok.normalizer = normalizer
-    tok.pre_tokenizer = pre
-    tok.add_special_tokens(specials)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token=UNK, pad_token="<|endoftext|>",
-                                   eos_token="<|im_end|>", additional_special_tokens=list(SPECIALS[1:]))
+    return PreTrainedTokenizerFast(tokenizer_object=word_level(specials + keep, specials, UNK), unk_token=UNK,
+                                   pad_token="<|endoftext|>", eos_token="<|im_end|>",
+                                   additional_special_tokens=list(SPECIALS[1:]))
 
 
 def tiny_model_config(spec: dict[str, Any], tokenizer: PreTrainedTokenizerFast) -> Qwen2_5_VLConfig:
