@@ -143,8 +143,8 @@ class FamilyMethod(Method):
                   epoch_end: Callable[[int], dict[str, Any] | None] | None = None) -> dict[str, Any]:
         """Run the common loop for ``stage``; keep the epoch whose ``select()`` (validation) is highest."""
         seed_everything(self.ctx.seed + 1000 * (1 + list(self.stages).index(stage)))  # dropout, crops
-        cfg = FitConfig.from_config({**self.config, **self.config.get("stages", {}).get(stage, {})})
-        bs = int(self.config.get("stages", {}).get(stage, {}).get("batch_size", self.config["batch_size"]))
+        stage_config = {**self.config, **self.config.get("stages", {}).get(stage, {})}
+        cfg, bs = FitConfig.from_config(stage_config), int(stage_config["batch_size"])
         n, seed = len(self.train_samples), self.ctx.seed
         counter = [0]
 
