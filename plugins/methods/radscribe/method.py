@@ -113,7 +113,7 @@ class RadScribe(Method):
             return
         if self.ctx.preset == "tiny":
             self.ctx.substitute("radscribe-pretrained", "tiny preset: every network is small and randomly "
-                                "initialised; one WordPiece vocabulary trained on the training reports")
+                                "initialised; one whole-word vocabulary built from the training reports")
         texts = [clean(s.report, self.cleaning) for s in data.split("train")]
         trained = None
 

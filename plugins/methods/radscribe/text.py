@@ -2,7 +2,7 @@
 
 Two tokenizers, as in the original: a BERT WordPiece vocabulary for the label text fed to the fusion encoder
 (``bert-base-uncased``) and a T5 tokenizer for the report targets (``t5-base`` / ClinicalT5). When those are
-not on local disk, one WordPiece vocabulary trained on the cleaned training reports plus the 14 label names
+not on local disk, one whole-word vocabulary built from the cleaned training reports plus the 14 label names
 serves both sides (recorded as a substitute).
 """
 
