@@ -22,7 +22,7 @@ import numpy as np
 from ..api import SPLITS
 from ..io import atomic_write_json
 
-__all__ = ["build_lock", "is_prepared", "mark_prepared", "png_bytes", "seeded_split", "write_phantom_layout"]
+__all__ = ["build_lock", "is_prepared", "mark_prepared", "png_bytes", "replace_dir", "seeded_split", "write_phantom_layout"]
 
 
 def seeded_split(ids: Sequence[str], seed: int = 0, ratios: tuple[float, float, float] = (0.7, 0.1, 0.2)
@@ -80,6 +80,15 @@ def mark_prepared(root: Path, params: dict[str, Any], counts: dict[str, int] | N
     atomic_write_json(Path(root) / "prepared.json", {"params": params, "counts": counts or {}})
 
 
+def replace_dir(staging: Path, dest: Path) -> None:
+    """Move the finished folder ``staging`` to ``dest``, replacing (then deleting) whatever was there."""
+    old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+    if dest.exists():
+        dest.rename(old)
+    staging.rename(dest)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def _render_chunk(args: tuple[str, list[tuple[str, tuple[str, ...]]], int, int]) -> int:
     from .phantom import render_study, study_seed
 
@@ -123,12 +132,7 @@ def write_phantom_layout(root: Path, studies: list[dict[str, Any]], params: dict
     else:
         with ProcessPoolExecutor(max_workers=n) as pool:
             list(pool.map(_render_chunk, jobs))
-    images = root / "images"
-    old = root / f".images.old-{os.getpid()}"
-    if images.exists():
-        images.rename(old)
-    staging.rename(images)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_dir(staging, root / "images")
     ann: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
     for s in studies:
         entry = dict(s)

@@ -60,6 +60,7 @@ def _image_sources(images: str | Path, wanted: set[str], log: Log | None) -> Ite
 def import_iu_xray(root: Path, images: str | Path, reports: str | Path | None = None, seed: int = 0,
                    split_from: str | Path | None = None, log: Log | None = None) -> dict[str, int]:
     """Write ``root/annotation.json`` + ``root/images/<id>/{0,1}.png`` from Open-i downloads."""
+    from .build import replace_dir
     from .openi import load_openi_reports, openi_studies
 
     root = Path(root)
@@ -78,9 +79,7 @@ def import_iu_xray(root: Path, images: str | Path, reports: str | Path | None = 
         shutil.rmtree(staging, ignore_errors=True)
         raise RRGBenchError(f"{images}: none of the Open-i report images were found (expected files such as "
                             f"{next(iter(wanted), 'CXR1_1_IM-0001-3001')}.png)")
-    if (root / "images").exists():
-        shutil.rmtree(root / "images")
-    staging.rename(root / "images")
+    replace_dir(staging, root / "images")
     ann: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
     for s in complete:
         entry = {k: v for k, v in s.items() if k != "image_ids"}
