@@ -12,11 +12,8 @@ from rrgbench.api import Dataset, RRGBenchError, Sample
 from .backbones import IMAGENET_MEAN, IMAGENET_STD
 
 
-def image_tensor(samples: Sequence[Sample], data: Dataset, size: int, view: int = 0) -> torch.Tensor:
-    """``[B, 3, size, size]`` float32, ImageNet-normalised, of view ``view`` (clamped) of each sample.
-
-    The grey image is repeated on the three channels as torchvision's ``Grayscale(3)`` would.
-    """
+def grey_views(samples: Sequence[Sample], data: Dataset, size: int, view: int = 0) -> np.ndarray:
+    """``[B, size, size]`` float32 in [0, 1]: view ``view`` (clamped) of each sample, shape-checked."""
     out = np.empty((len(samples), size, size), dtype=np.float32)
     for i, sample in enumerate(samples):
         views = np.asarray(data.load_images(sample, size), dtype=np.float32)
@@ -24,15 +21,23 @@ def image_tensor(samples: Sequence[Sample], data: Dataset, size: int, view: int 
             raise RRGBenchError(f"sample {sample.id}: load_images returned shape {views.shape}, "
                                 f"expected [views, {size}, {size}]")
         out[i] = views[min(view, views.shape[0] - 1)]
-    return normalise_grey(torch.from_numpy(out))
+    return out
 
 
-def normalise_grey(grey: torch.Tensor) -> torch.Tensor:
-    """``[B, S, S]`` grey images -> ``[B, 3, S, S]`` ImageNet-normalised, the grey repeated on 3 channels."""
+def image_tensor(samples: Sequence[Sample], data: Dataset, size: int, view: int = 0) -> torch.Tensor:
+    """``[B, 3, size, size]`` float32, ImageNet-normalised, of view ``view`` (clamped) of each sample.
+
+    The grey image is repeated on the three channels as torchvision's ``Grayscale(3)`` would.
+    """
+    return normalise_grey(torch.from_numpy(grey_views(samples, data, size, view)))
+
+
+def normalise_grey(grey: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN,
+                   std: Sequence[float] = IMAGENET_STD) -> torch.Tensor:
+    """``[B, S, S]`` grey images -> ``[B, 3, S, S]`` normalised per channel (ImageNet statistics unless given),
+    the grey repeated on 3 channels."""
     images = grey.unsqueeze(1).expand(-1, 3, -1, -1)
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    return ((images - mean) / std).contiguous()
+    return ((images - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)).contiguous()
 
 
 def batches(n: int, batch_size: int, shuffle: bool, seed: int = 0) -> list[list[int]]:

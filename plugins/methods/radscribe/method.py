@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 from rrgbench_plugins.methods.common.assets import resolve_asset
+from rrgbench_plugins.methods.common.batching import grey_views, normalise_grey
 from rrgbench_plugins.methods.common.checkpoint import load_checkpoint, save_checkpoint
 from rrgbench_plugins.methods.common.labels import POS, report_states
 from rrgbench_plugins.methods.common.tokenizer import from_vocab_file
@@ -182,19 +183,8 @@ class RadScribe(Method):
     # -- data ------------------------------------------------------------------------------------
     def _images(self, samples: Sequence[Sample], data: Dataset) -> torch.Tensor:
         """``[B, 3, S, S]`` normalised as the original (grey -> 3 channels, mean 0.492.., std 0.293)."""
-        size = int(self.config["img_size"])
-        out = np.empty((len(samples), size, size), dtype=np.float32)
-        for i, s in enumerate(samples):
-            views = np.asarray(data.load_images(s, size), dtype=np.float32)
-            if views.ndim != 3 or views.shape[1:] != (size, size) or not len(views):
-                raise RRGBenchError(f"sample {s.id}: load_images returned shape {views.shape}")
-            out[i] = views[0]
-        return self._normalise(torch.from_numpy(out))
-
-    def _normalise(self, grey: torch.Tensor) -> torch.Tensor:
-        mean = torch.tensor(self.config["image_mean"]).view(1, 3, 1, 1)
-        std = torch.tensor(self.config["image_std"]).view(1, 3, 1, 1)
-        return ((grey.unsqueeze(1).expand(-1, 3, -1, -1) - mean) / std).to(self.device)
+        grey = torch.from_numpy(grey_views(samples, data, int(self.config["img_size"])))
+        return normalise_grey(grey, self.config["image_mean"], self.config["image_std"]).to(self.device)
 
     def _label_tensors(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         assert self.fusion_codec is not None

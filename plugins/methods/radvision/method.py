@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from rrgbench_plugins.methods.common.batching import grey_views
 from rrgbench_plugins.methods.common.checkpoint import load_checkpoint, save_checkpoint
 
 from rrgbench.api import Dataset, Method, RRGBenchError, RunContext, Sample
@@ -90,14 +91,7 @@ class RadVision(Method):
 
     def _grey(self, samples: Sequence[Sample], data: Dataset) -> list[np.ndarray]:
         """First view of each study (the notebook used the frontal image only)."""
-        size = int(self.config["image_size"])
-        out = []
-        for s in samples:
-            views = np.asarray(data.load_images(s, size), dtype=np.float32)
-            if views.ndim != 3 or views.shape[1:] != (size, size) or not len(views):
-                raise RRGBenchError(f"sample {s.id}: load_images returned shape {views.shape}")
-            out.append(views[0])
-        return out
+        return list(grey_views(samples, data, int(self.config["image_size"])))
 
     def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {k: v.to(self.device) for k, v in batch.items()}
