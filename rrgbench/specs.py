@@ -109,13 +109,13 @@ def load_spec_file(path: Path) -> dict[str, Any]:
         raise RRGBenchError(f"{path}: cannot parse spec file ({type(exc).__name__}: {exc})") from None
 
 
-def parse_overrides(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
+def parse_overrides(items: tuple[str, ...] | list[str], flag: str = "--set") -> dict[str, Any]:
     """``key=value`` pairs (value parsed as JSON when it can be, else a string); dots nest keys."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key:
-            raise RRGBenchError(f"--set expects key=value, got '{item}'")
+            raise RRGBenchError(f"{flag} expects key=value, got '{item}'")
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:

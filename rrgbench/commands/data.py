@@ -46,18 +46,9 @@ def _print(info: dict[str, Any], as_json: bool) -> None:
 
 
 def _options(pairs: tuple[str, ...]) -> dict[str, Any]:
-    from ..api import RRGBenchError
+    from ..specs import parse_overrides
 
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise RRGBenchError(f"--opt expects KEY=VALUE, got {pair!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+    return parse_overrides(pairs, flag="--opt")
 
 
 _common = [

@@ -59,7 +59,7 @@ def run(method: str | None, dataset: str | None, preset: str | None, seed: int |
                   "split": split, "section": section}
     fields.update({k: v for k, v in cli_fields.items() if v is not None})
     if dataset_opts:
-        fields["dataset_options"] = {**fields.get("dataset_options", {}), **parse_overrides(dataset_opts)}
+        fields["dataset_options"] = {**fields.get("dataset_options", {}), **parse_overrides(dataset_opts, flag="--dataset-opt")}
     if metrics is not None:
         fields["metrics"] = tuple(m.strip() for m in metrics.split(",") if m.strip())
     if not fields.get("method") or not fields.get("dataset"):

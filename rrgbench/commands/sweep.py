@@ -63,7 +63,7 @@ def sweep(methods: str, datasets: str, seeds: str, preset: str, metrics: str | N
     seed_list = _seeds(seeds)
     metric_names = tuple(_names(metrics)) if metrics is not None else default_metrics()
     fields = {"preset": preset, "metrics": metric_names, "limit": limit,
-              "overrides": parse_overrides(overrides), "dataset_options": parse_overrides(dataset_opts)}
+              "overrides": parse_overrides(overrides), "dataset_options": parse_overrides(dataset_opts, flag="--dataset-opt")}
     if limit is not None and limit <= 0:
         raise RRGBenchError("--limit must be a positive integer")
     specs = grid(_names(methods), _names(datasets), seed_list, **fields)
