@@ -108,6 +108,46 @@ def test_fit_decreases_loss_and_is_seeded(tmp_path):
     assert run()["epochs"] == facts["epochs"]
 
 
+class _Killed(Exception):
+    pass
+
+
+def test_fit_resumes_bit_identically_after_an_interruption(tmp_path):
+    """Kill the loop mid-epoch (after a save), start it again on a fresh model: same weights, losses, state."""
+
+    def run(resume_dir, kill_at=None):
+        seed_everything(5)
+        model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.3), torch.nn.Linear(8, 1))
+        x, y = torch.randn(40, 4), torch.randn(40, 1)
+        calls = [0]
+        owner = {"seen": 0}
+
+        def step(idx):
+            calls[0] += 1
+            if calls[0] == kill_at:
+                raise _Killed
+            owner["seen"] += len(idx)
+            return {"loss": torch.nn.functional.mse_loss(model(x[idx]), y[idx])}
+
+        cfg = FitConfig(epochs=3, lr=0.05, warmup_steps=2, clip_value=None, save_every=3)
+        ctx = RunContext(run_dir=tmp_path, resume_dir=resume_dir)
+        facts = fit(model, step, lambda e: batches(40, 8, True, e), cfg, ctx,
+                    state_hooks=(lambda: dict(owner), owner.update))
+        return facts, model, owner
+
+    plain, plain_model, plain_owner = run(None)
+    resume_dir = tmp_path / "state"
+    resume_dir.mkdir()
+    with pytest.raises(_Killed):
+        run(resume_dir, kill_at=8)  # epoch 2, batch 3: the last save was after step 6
+    resumed, model, owner = run(resume_dir)
+    assert resumed["steps"] == plain["steps"] == 15
+    assert resumed["epochs"] == plain["epochs"]
+    assert owner == plain_owner == {"seen": 120}
+    for a, b in zip(model.parameters(), plain_model.parameters()):
+        assert torch.equal(a, b)
+
+
 def test_checkpoint_roundtrip_and_errors(tmp_path):
     model = torch.nn.Linear(2, 2)
     save_checkpoint(tmp_path / "c.pt", {"model": model.state_dict(), "prior": [0.1, 0.2], "name": "x"})

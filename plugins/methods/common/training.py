@@ -3,6 +3,10 @@
 The schedule is the LAVIS ``LinearWarmupCosineLRScheduler`` the PromptMRG family uses (notes §2): in
 epoch 0 the LR rises linearly from ``warmup_lr`` to ``lr`` over ``warmup_steps`` steps; from epoch 1 on it
 follows a per-epoch cosine from ``lr`` down to ``min_lr``.
+
+Resumable: every ``save_every`` steps and at each epoch end the loop saves model, optimizer, progress and
+the caller's own state (``state_hooks``) through ``ctx.save_train_state``; a killed stage restarted by the
+runner continues from the last save (:mod:`rrgbench.train_state`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class FitConfig:
     clip_value: float | None = 0.1  # clip_grad_value_ (PromptMRG family); None disables
     clip_norm: float | None = None
     max_steps: int | None = None  # stop early (tests, smoke runs)
+    save_every: int | None = 500  # steps between mid-epoch resume saves (None: epoch ends only)
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> FitConfig:
@@ -59,24 +64,51 @@ def lr_at(cfg: FitConfig, epoch: int, step: int) -> float:
 def fit(model: nn.Module, step_fn: Callable[[Any], dict[str, torch.Tensor]],
         epoch_batches: Callable[[int], Sequence[Any]], cfg: FitConfig, ctx: RunContext, *,
         params: Iterable[tuple[str, nn.Parameter]] | None = None,
-        on_epoch_end: Callable[[int], dict[str, Any] | None] | None = None, desc: str = "train") -> dict[str, Any]:
+        on_epoch_end: Callable[[int], dict[str, Any] | None] | None = None, desc: str = "train",
+        state_hooks: tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], None]] | None = None,
+        ) -> dict[str, Any]:
     """Train ``model``; ``step_fn(batch)`` returns a dict of scalar losses whose ``"loss"`` is optimised.
 
-    ``epoch_batches(epoch)`` gives the batches of one epoch. Returns training facts: steps, seconds,
-    the mean of each loss per epoch, and whatever ``on_epoch_end(epoch)`` returned.
+    ``epoch_batches(epoch)`` gives the batches of one epoch; it must depend only on the epoch (and seeds),
+    so that a resumed run sees the same batches. ``state_hooks = (get, set)`` lets the caller save and
+    restore its own per-epoch state (best epoch so far, priors) with the resume saves. Returns training
+    facts: steps, seconds, the mean of each loss per epoch, and whatever ``on_epoch_end(epoch)`` returned.
     """
     optimizer = torch.optim.AdamW(param_groups(params if params is not None else model.named_parameters(),
                                                cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.999))
     trainable = [p for g in optimizer.param_groups for p in g["params"]]
     history: list[dict[str, float]] = []
     extra: list[Any] = []
-    step, start = 0, time.perf_counter()
-    for epoch in range(cfg.epochs):
+    step, start, first_epoch, skip = 0, time.perf_counter(), 0, 0
+    sums: dict[str, float] = {}
+    count = 0
+
+    def save(epoch: int, batch: int) -> None:
+        owner = state_hooks[0]() if state_hooks else {}
+        ctx.save_train_state({"model": model.state_dict(), "optim": optimizer.state_dict()}, step=step, epoch=epoch,
+                             extra={"batch": batch, "history": history, "epoch_end": extra, "sums": sums,
+                                    "count": count, "owner": owner})
+
+    saved = ctx.load_train_state()
+    if saved is not None:
+        model.load_state_dict(saved["states"]["model"])
+        optimizer.load_state_dict(saved["states"]["optim"])
+        step, first_epoch, info = int(saved["step"]), int(saved["epoch"]), saved["extra"]
+        skip, history, extra = int(info["batch"]), list(info["history"]), list(info["epoch_end"])
+        sums, count = (dict(info["sums"]), int(info["count"])) if skip else ({}, 0)
+        if state_hooks:
+            state_hooks[1](info["owner"])
+        ctx.logger.info("%s: resuming at epoch %d, batch %d (step %d)", desc, first_epoch + 1, skip, step)
+    for epoch in range(first_epoch, cfg.epochs):
+        if cfg.max_steps is not None and step >= cfg.max_steps:
+            break
         model.train()
-        sums: dict[str, float] = {}
-        count = 0
+        if epoch != first_epoch or not skip:
+            sums, count = {}, 0
         bar = ctx.progress(epoch_batches(epoch), desc=f"{desc} {epoch + 1}/{cfg.epochs}", leave=False)
-        for batch in bar:
+        for index, batch in enumerate(bar):
+            if epoch == first_epoch and index < skip:
+                continue  # done before the interruption (built anyway: batch seeds follow their order)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(cfg, epoch, step)
             losses = step_fn(batch)
@@ -95,13 +127,15 @@ def fit(model: nn.Module, step_fn: Callable[[Any], dict[str, torch.Tensor]],
                 bar.set_postfix(loss=f"{float(losses['loss'].detach()):.3f}")
             if cfg.max_steps is not None and step >= cfg.max_steps:
                 break
+            if cfg.save_every and step % cfg.save_every == 0:
+                save(epoch, index + 1)
         means = {k: v / max(1, count) for k, v in sums.items()}
         history.append(means)
         ctx.logger.info("%s epoch %d: %s", desc, epoch + 1, " ".join(f"{k}={v:.4f}" for k, v in means.items()))
         if on_epoch_end is not None:
             extra.append(on_epoch_end(epoch))
-        if cfg.max_steps is not None and step >= cfg.max_steps:
-            break
+        sums, count = {}, 0
+        save(epoch + 1, 0)
     facts: dict[str, Any] = {"steps": step, "seconds": round(time.perf_counter() - start, 2), "epochs": history}
     if any(e is not None for e in extra):
         facts["epoch_end"] = extra

@@ -102,8 +102,14 @@ class OSRRG(FamilyMethod):
         # Only the SBD branch receives gradients in this stage (notes §5).
         params = [(f"sbd.{n}", p) for n, p in sbd.named_parameters()]
         # selection: macro CE F1 of reports generated with SBD states + SAI (the original's val_ce_f1_class)
+        def set_state(saved: dict[str, Any]) -> None:
+            estimator[0].sums, estimator[0].counts = saved["sums"], saved["counts"]
+            priors[:] = saved["priors"]
+
         facts = self.fit_stage("sbd", data, step, params=params, epoch_end=epoch_end,
-                               select=lambda: self.val_ce_f1(data, average="macro"))
+                               select=lambda: self.val_ce_f1(data, average="macro"),
+                               stage_state=(lambda: {"sums": estimator[0].sums, "counts": estimator[0].counts,
+                                                     "priors": priors}, set_state))
         self.state_prior = self.prior.numpy()
         facts["priors_per_epoch"] = len(priors)
         return facts

@@ -140,8 +140,15 @@ class FamilyMethod(Method):
     # ----------------------------------------------------------------------------------- training
     def fit_stage(self, stage: str, data: Dataset, step: Callable[[dict[str, Any]], dict[str, torch.Tensor]],
                   *, params: Any = None, select: Callable[[], float] | None = None,
-                  epoch_end: Callable[[int], dict[str, Any] | None] | None = None) -> dict[str, Any]:
-        """Run the common loop for ``stage``; keep the epoch whose ``select()`` (validation) is highest."""
+                  epoch_end: Callable[[int], dict[str, Any] | None] | None = None,
+                  stage_state: tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], None]] | None = None,
+                  ) -> dict[str, Any]:
+        """Run the common loop for ``stage``; keep the epoch whose ``select()`` (validation) is highest.
+
+        A killed stage resumes from the loop's last save: the best epoch so far, :meth:`extra_state` (priors)
+        and whatever ``stage_state = (get, set)`` holds (e.g. statistics accumulated within an epoch) are
+        saved with it.
+        """
         seed_everything(self.ctx.seed + 1000 * (1 + list(self.stages).index(stage)))  # dropout, crops
         stage_config = {**self.config, **self.config.get("stages", {}).get(stage, {})}
         cfg, bs = FitConfig.from_config(stage_config), int(stage_config["batch_size"])
@@ -166,8 +173,18 @@ class FamilyMethod(Method):
                                 state=copy.deepcopy({k: v.detach().cpu() for k, v in self.model.state_dict().items()}))
             return facts or None
 
+        def get_state() -> dict[str, Any]:
+            return {"best": dict(best), "extra": self.extra_state(), "stage": stage_state[0]() if stage_state else {}}
+
+        def set_state(saved: dict[str, Any]) -> None:
+            best.update(saved["best"])
+            self.load_extra_state(saved["extra"])
+            if stage_state:
+                stage_state[1](saved["stage"])
+
         self.model.train()
-        facts = fit(self.model, step, batches_of, cfg, self.ctx, params=params, on_epoch_end=on_epoch_end, desc=stage)
+        facts = fit(self.model, step, batches_of, cfg, self.ctx, params=params, on_epoch_end=on_epoch_end, desc=stage,
+                    state_hooks=(get_state, set_state))
         if best["state"] is not None:
             self.model.load_state_dict(best["state"])
             facts.update(selected_epoch=best["epoch"], selected_on="val", val_score=round(best["score"], 6))
