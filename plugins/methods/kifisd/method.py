@@ -62,7 +62,7 @@ class KIFISD(FamilyMethod):
         cfg = super().default_config(preset, dataset)
         paper = preset == "paper"
         cfg.update(
-            epochs=10 if paper else 4, cls_weight=4.0, kd_weight=0.01, kd_temperature=4.0,
+            epochs=10 if paper else 8, cls_weight=4.0, kd_weight=0.01, kd_temperature=4.0,
             mid_weight=1.0, retrieval_weight=1.0, graph_dim=768 if paper else 64, graph_heads=6 if paper else 4,
             graph_ff=1024 if paper else 128, fusion_heads=16 if paper else 4, fusion_hidden=1024 if paper else 128,
             text_dim=512 if paper else 64, memory_dim=512 if paper else 64, memory_heads=8 if paper else 4,

@@ -39,6 +39,6 @@ def family_config(preset: str, dataset: str) -> dict[str, Any]:
         "decoder": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
                     "intermediate_size": 256, "max_position_embeddings": 256},
         "tokenizer": {"vocab_size": 1500, "min_frequency": 2}, "max_words": 60,
-        "epochs": 7, "lr": 1e-3, "min_lr": 1e-4, "warmup_lr": 1e-5, "warmup_steps": 30, "clip_value": 0.5,
+        "epochs": 7, "lr": 3e-3, "min_lr": 3e-4, "warmup_lr": 1e-5, "warmup_steps": 30, "clip_value": 0.5,
         "val_limit": 128, "generate_batch_size": 32,
     }
