@@ -130,13 +130,16 @@ def load_paper_model(path: Path, config: dict[str, Any], device: torch.device) -
     return lora_wrap(model, config["lora"]), processor
 
 
-def make_optimizer(name: str, params: list[nn.Parameter], lr: float) -> tuple[torch.optim.Optimizer, str]:
-    """The notebook's PagedAdamW8bit on CUDA with bitsandbytes, else torch AdamW; returns what was used."""
+def make_optimizer(name: str, params: list[nn.Parameter], lr: float,
+                   weight_decay: float = 0.01) -> tuple[torch.optim.Optimizer, str]:
+    """The notebook's PagedAdamW8bit on CUDA with bitsandbytes, else torch AdamW; returns what was used.
+
+    ``weight_decay`` 0.01 is the default of both optimizers (the notebook does not set it)."""
     if name == "paged_adamw_8bit" and torch.cuda.is_available():
         try:
             import bitsandbytes as bnb
 
-            return bnb.optim.PagedAdamW8bit(params, lr=lr), "paged_adamw_8bit"
+            return bnb.optim.PagedAdamW8bit(params, lr=lr, weight_decay=weight_decay), "paged_adamw_8bit"
         except ImportError:
             pass
-    return torch.optim.AdamW(params, lr=lr), "adamw"
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay), "adamw"

@@ -29,6 +29,13 @@ BASE: dict[str, Any] = {
     "grad_accum": 4,
     "lr": 1e-4,
     "optimizer": "paged_adamw_8bit",  # the notebook's bnb.optim.PagedAdamW8bit; adamw on CPU
+    "weight_decay": 0.01,             # the optimizers' default (the notebook sets none)
+    "warmup_steps": 0,                # constant learning rate, as in the notebook's loop
+    "cosine": False,
+    "augment": 0.0,                   # training-image jitter strength (vision_labels.jitter); none in the notebook
+    "vision_objective": "lm",         # lm: stage 1 learns through the language-model loss (the notebook);
+                                      # report_labels: tiny preset substitute (vision_labels.py)
+    "vision_labels": None,
     "clip_norm": 1.0,
     "amp": True,                      # fp16 autocast on CUDA
     "max_steps": None,
@@ -50,16 +57,26 @@ TINY_OVERRIDES: dict[str, Any] = {
     "model": None,
     "tiny_model": TINY_MODEL,
     "image_size": 112,                # 8x8 patches of 14 px -> 16 image tokens after the 2x2 merger
-    # A random vision tower cannot learn through a random language model (stages 1-2), nor can a frozen random
-    # one inform the language model: in the tiny preset the llm stage also trains vision tower and merger.
-    "stage_components": {"vision": ["vision"], "projector": ["projector"], "llm": ["llm", "vision", "projector"]},
+    # A random vision tower cannot learn through a random language model, nor can a frozen random one inform
+    # the language model (README, "What differs"): the tiny vision stage trains tower + merger on the training
+    # reports' CheXpert states and words; the projector stage (LM loss into a random LM) is skipped; the llm
+    # stage trains the language model only, as in the notebook.
+    "stages": ["vision", "llm"],
+    "vision_objective": "report_labels",
+    "vision_labels": {"steps": 1500, "batch_size": 32, "lr": 3e-3, "weight_decay": 0.05, "warmup": 50,
+                      "bow_size": 256, "labeler": "chexpert_rules"},
+    "stage_components": {"vision": ["vision", "projector"], "projector": ["projector"], "llm": ["llm"]},
     "max_length": 256,
     "quantize_4bit": False,
     "gradient_checkpointing": False,
-    "epochs": {"vision": 1, "projector": 1, "llm": 6},
+    "epochs": {"vision": 1, "projector": 1, "llm": 10},
     "batch_size": 16,
     "grad_accum": 1,
-    "lr": 2e-3,
+    "lr": 3e-3,
+    "weight_decay": 0.05,
+    "warmup_steps": 100,
+    "cosine": True,
+    "augment": 1.0,
     "optimizer": "adamw",
     "amp": False,
     "decoding": {"max_new_tokens": 80, "num_beams": 1, "do_sample": False, "repetition_penalty": 1.0},

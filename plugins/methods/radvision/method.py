@@ -29,6 +29,7 @@ from .backend import (
 from .chat import ChatFormat, processor_chat_prompt, qwen_chat_prompt
 from .config import STAGES, preset_config
 from .stages import select_stage
+from .vision_labels import jitter, lr_factor, train_on_labels
 
 
 class RadVision(Method):
@@ -115,7 +116,10 @@ class RadVision(Method):
             for p in params:
                 if p.dtype != torch.float32:
                     p.data = p.data.float()
-        optimizer, opt_name = make_optimizer(cfg["optimizer"], params, float(cfg["lr"]))
+        if stage == "vision" and cfg.get("vision_objective", "lm") == "report_labels":
+            return self._train_vision_on_labels(data, params, len(names))
+        optimizer, opt_name = make_optimizer(cfg["optimizer"], params, float(cfg["lr"]),
+                                             float(cfg.get("weight_decay", 0.01)))
         if opt_name != cfg["optimizer"]:
             self.ctx.substitute(f"optimizer:{cfg['optimizer']}", f"{opt_name} used (needs CUDA + bitsandbytes)")
         amp = bool(cfg["amp"]) and self.device.type == "cuda"
@@ -125,6 +129,12 @@ class RadVision(Method):
         bs, accum = int(cfg["batch_size"]), int(cfg["grad_accum"])
         epochs = int(cfg["epochs"][stage])
         max_steps = int(cfg["max_steps"]) if cfg.get("max_steps") else None
+        updates = (epochs * -(-len(train_s) // bs)) // accum
+        if max_steps is not None:
+            updates = min(updates, max_steps // accum)
+        warmup, cosine = int(cfg.get("warmup_steps", 0)), bool(cfg.get("cosine", False))
+        strength = float(cfg.get("augment", 0.0))
+        gen = torch.Generator().manual_seed(self.ctx.seed * 1000 + STAGES.index(stage))
         start, step, history = time.perf_counter(), 0, []
         self.model.train()
         optimizer.zero_grad(set_to_none=True)
@@ -136,8 +146,11 @@ class RadVision(Method):
                                     leave=False)
             for i in bar:
                 idx = order[i:i + bs].tolist()
-                batch = self._to_device(self.chat.train_batch(self._grey([train_s[j] for j in idx], data),
-                                                              [texts[j] for j in idx]))
+                if step % accum == 0:
+                    for group in optimizer.param_groups:
+                        group["lr"] = float(cfg["lr"]) * lr_factor(step // accum, updates, warmup, cosine)
+                grey = jitter(np.stack(self._grey([train_s[j] for j in idx], data)), strength, gen)
+                batch = self._to_device(self.chat.train_batch(list(grey), [texts[j] for j in idx]))
                 with torch.autocast(self.device.type, dtype=torch.float16, enabled=amp):
                     loss = self.model(**batch).loss
                 scaler.scale(loss / accum).backward()
@@ -162,6 +175,32 @@ class RadVision(Method):
         if val:
             facts["val_loss"] = round(self._val_loss(val, data), 4)
         self.ctx.logger.info("radvision stage %s: %s", stage, facts)
+        return facts
+
+    def _train_vision_on_labels(self, data: Dataset, params: list[torch.nn.Parameter], n_tensors: int
+                                ) -> dict[str, Any]:
+        """Tiny preset: the vision stage learns the training reports' CheXpert states and words (see
+        :mod:`.vision_labels`) instead of the language-model loss through a random language model."""
+        cfg = self.config
+        self.ctx.substitute("vision-stage:lm-loss", "tiny preset: vision tower and merger trained on the training "
+                            "reports' CheXpert states (offline labeler) and bag of words, in place of Lingshu-7B's "
+                            "pretrained vision encoder and the LM loss through a random language model")
+        train_s = data.split("train")
+        strength = float(cfg.get("augment", 0.0))
+
+        def batch_pixels(idx: list[int], gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+            grey = jitter(np.stack(self._grey([train_s[j] for j in idx], data)), strength, gen)
+            return self.chat.pixels(list(grey))
+
+        start = time.perf_counter()
+        self.model.train()
+        facts = train_on_labels(self.model.get_base_model().model.visual, params, [s.report for s in train_s],
+                                [clean(s.report, self.cleaning) for s in train_s], batch_pixels,
+                                {**cfg["vision_labels"], "clip_norm": cfg["clip_norm"]}, self.ctx.seed,
+                                self.ctx.progress)
+        facts.update({"trainable_tensors": n_tensors, "trainable_params": int(sum(p.numel() for p in params)),
+                      "seconds": round(time.perf_counter() - start, 2)})
+        self.ctx.logger.info("radvision stage vision: %s", facts)
         return facts
 
     @torch.no_grad()

@@ -1,0 +1,141 @@
+"""Tiny preset only: the vision stage trained on report-derived labels, and image jitter for training.
+
+The notebook's stage 1 trains a *pretrained* vision tower through a *pretrained* language model. With random
+weights neither exists: the language-model loss through a random language model teaches the vision tower
+nothing, and a frozen random tower gives the language model nothing to condition on (every measured variant
+generated one normal report for all test studies). The tiny preset therefore trains its vision tower and
+merger on what the training reports say, as rrgbench's ``retrieval`` encoder does: the 14 CheXpert
+observations of each training report as 4 states (offline labeler, one softmax per observation) plus a bag of
+the most frequent report words, both read from the mean of the merger's output tokens. The heads are thrown
+away afterwards; only the tower and merger keep what they learnt. Dataset metadata labels are never used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from rrgbench_plugins.methods.common.labels import report_states
+from torch import Tensor, nn
+
+N_STATES = 4
+
+
+def bag_of_words(cleaned: Sequence[str], size: int) -> Tensor:
+    """``[N, V]`` 0/1: whether each of the ``size`` most frequent words (ties alphabetical, "." excluded)
+    occurs in each report."""
+    counts = Counter(w for r in cleaned for w in set(r.split()) if w != ".")
+    vocab = {w: j for j, (w, _) in enumerate(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size])}
+    out = torch.zeros(len(cleaned), len(vocab))
+    for i, report in enumerate(cleaned):
+        for w in set(report.split()):
+            if w in vocab:
+                out[i, vocab[w]] = 1.0
+    return out
+
+
+def lr_factor(step: int, total: int, warmup: int, cosine: bool) -> float:
+    """Linear warmup over ``warmup`` steps, then constant or cosine decay to 0 at ``total``."""
+    factor = min(1.0, (step + 1) / warmup) if warmup else 1.0
+    if cosine and total > 0:
+        factor *= 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+    return factor
+
+
+def jitter(grey: np.ndarray, strength: float, gen: torch.Generator) -> np.ndarray:
+    """Training-time jitter of ``[B, S, S]`` grey images in [0, 1]: scale +-8 %, shift +-3 % of the side,
+    gain +-10 %, gamma +-15 %, Gaussian noise sd 0.02, each times ``strength`` (0 returns the input)."""
+    if strength <= 0:
+        return grey
+    x = torch.from_numpy(np.ascontiguousarray(grey, dtype=np.float32))[:, None]
+    n = x.shape[0]
+
+    def uniform(*shape: int) -> Tensor:
+        return torch.rand(*shape, generator=gen) * 2 - 1
+
+    theta = torch.zeros(n, 2, 3)
+    scale = 1 + uniform(n) * 0.08 * strength
+    theta[:, 0, 0] = scale
+    theta[:, 1, 1] = scale
+    theta[:, :, 2] = uniform(n, 2) * 0.06 * strength
+    x = F.grid_sample(x, F.affine_grid(theta, list(x.shape), align_corners=False), padding_mode="border",
+                      align_corners=False)
+    gain = 1 + uniform(n, 1, 1, 1) * 0.1 * strength
+    gamma = 1 + uniform(n, 1, 1, 1) * 0.15 * strength
+    x = x.clamp(0, 1) ** gamma * gain + torch.randn(x.shape, generator=gen) * 0.02 * strength
+    return x.clamp(0, 1)[:, 0].numpy()
+
+
+class LabelHeads(nn.Module):
+    """CheXpert-state (14 x 4 softmax) and bag-of-words heads on the mean of one image's merger tokens."""
+
+    def __init__(self, dim: int, n_labels: int, bow_size: int) -> None:
+        super().__init__()
+        self.n_labels = n_labels
+        self.states = nn.Linear(dim, n_labels * N_STATES)
+        self.bow = nn.Linear(dim, bow_size) if bow_size else None
+
+    def loss(self, pooled: Tensor, states: Tensor, bow: Tensor | None) -> Tensor:
+        logits = self.states(pooled).view(-1, N_STATES)
+        loss = F.cross_entropy(logits, states.reshape(-1))
+        if self.bow is not None and bow is not None:
+            loss = loss + F.binary_cross_entropy_with_logits(self.bow(pooled), bow)
+        return loss
+
+
+def pooled_image_tokens(visual: nn.Module, pixel_values: Tensor, grid_thw: Tensor) -> Tensor:
+    """``[B, D]``: the mean of each image's merger output tokens (what the language model receives)."""
+    tokens = visual(pixel_values, grid_thw=grid_thw)
+    sizes = (grid_thw.prod(-1) // (visual.spatial_merge_size ** 2)).tolist()
+    return torch.stack([chunk.mean(0) for chunk in torch.split(tokens, sizes)])
+
+
+def train_on_labels(visual: nn.Module, params: list[nn.Parameter], reports: Sequence[str], cleaned: Sequence[str],
+                    batch_pixels: Callable[[list[int], torch.Generator], tuple[Tensor, Tensor]],
+                    cfg: dict[str, Any], seed: int, progress: Callable[..., Any] = lambda it, **_: it
+                    ) -> dict[str, Any]:
+    """Train ``params`` (the vision tower and merger) with the label heads for ``cfg["steps"]`` steps.
+
+    ``batch_pixels(indices, gen)`` returns ``pixel_values, image_grid_thw`` of those training studies.
+    ``cfg``: steps, batch_size, lr, weight_decay, warmup, bow_size, labeler, clip_norm.
+    """
+    device = params[0].device
+    states = torch.from_numpy(report_states(list(reports), labeler=cfg["labeler"])).to(device)
+    bow = bag_of_words(cleaned, int(cfg["bow_size"])).to(device)
+    torch.manual_seed(seed)
+    heads = LabelHeads(int(visual.config.out_hidden_size), states.shape[1], bow.shape[1]).to(device)
+    optimizer = torch.optim.AdamW([*params, *heads.parameters()], lr=float(cfg["lr"]),
+                                  weight_decay=float(cfg["weight_decay"]))
+    steps, bs = int(cfg["steps"]), int(cfg["batch_size"])
+    gen = torch.Generator().manual_seed(seed)
+    losses: list[float] = []
+    epoch = 0
+    bar = progress(range(steps), desc="radvision vision (report labels)", leave=False)
+    it = iter(bar)
+    while len(losses) < steps:
+        order = np.random.default_rng([seed, epoch]).permutation(len(reports))
+        for i in range(0, len(order), bs):
+            if len(losses) >= steps:
+                break
+            next(it, None)
+            idx = order[i:i + bs].tolist()
+            for group in optimizer.param_groups:
+                group["lr"] = float(cfg["lr"]) * lr_factor(len(losses), steps, int(cfg["warmup"]), True)
+            pixel_values, grid = batch_pixels(idx, gen)
+            loss = heads.loss(pooled_image_tokens(visual, pixel_values.to(device), grid.to(device)), states[idx],
+                              bow[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, float(cfg["clip_norm"]))
+            optimizer.step()
+            losses.append(float(loss.detach()))
+        epoch += 1
+    window = max(1, min(50, steps // 4))
+    return {"objective": "report_labels", "steps": steps, "labeler": cfg["labeler"], "bow_size": int(bow.shape[1]),
+            "label_loss_first": round(float(np.mean(losses[:window])), 4),
+            "label_loss_last": round(float(np.mean(losses[-window:])), 4)}
