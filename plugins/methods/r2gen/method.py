@@ -75,7 +75,7 @@ class R2Gen(Method):
             cfg.update({
                 "image_size": 64, "train_resize": 72, "arch": "tiny", "d_model": 64, "d_ff": 128,
                 "num_layers": 1, "num_heads": 4, "rm_num_heads": 4, "rm_d_model": 64, "drop_prob_lm": 0.1,
-                "epochs": 10, "batch_size": 16, "lr_ve": 2e-4, "lr_ed": 2e-3, "step_size": 7, "gamma": 0.3,
+                "epochs": 20, "batch_size": 16, "lr_ve": 2e-4, "lr_ed": 2e-3, "step_size": 7, "gamma": 0.3,
                 "select_on_val": None, "generate_batch_size": 32,
             })
             cfg["visual"].update({"epochs": 8, "lr": 2e-3, "min_lr": 1e-4, "warmup_steps": 10, "weight_decay": 1e-4})
