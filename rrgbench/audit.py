@@ -164,19 +164,16 @@ class _Auditor:
     @property
     def dataset(self) -> Dataset:
         if self._dataset is None:
-            from .plugins import get_host
+            from .runner import open_dataset
 
-            cls = get_host().datasets.get(self.spec.dataset)
-            ds = cls(data_dir=self.data_dir, section=self.spec.section, **self.spec.dataset_options)
-            ds.prepare()
-            self._dataset = ds
+            self._dataset = open_dataset(self.spec, self.data_dir)
         return self._dataset
 
     def check_generation_ids(self) -> None:
+        from .runner import evaluated_samples
+
         self.rows = list(iter_jsonl(self.run_dir / GENERATIONS))
-        samples = self.dataset.split(self.spec.split)
-        if self.spec.limit is not None:
-            samples = samples[: self.spec.limit]
+        samples = evaluated_samples(self.spec, self.dataset)
         want, got = [s.id for s in samples], [r.get("id") for r in self.rows]
         if want != got:
             extra, lost = sorted(set(got) - set(want)), sorted(set(want) - set(got))

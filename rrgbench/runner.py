@@ -113,6 +113,20 @@ def checkpoint_mismatches(ckpt: Path, recorded: dict[str, str]) -> dict[str, str
             for name in sorted(set(recorded) | set(current)) if recorded.get(name) != current.get(name)}
 
 
+def open_dataset(spec: RunSpec, data_dir: Path | None = None, *, skip_bad: bool = False) -> Dataset:
+    """The prepared dataset a spec names, with its section and options."""
+    cls = get_host().datasets.get(spec.dataset)
+    dataset = cls(data_dir=data_dir, section=spec.section, skip_bad=skip_bad, **spec.dataset_options)
+    dataset.prepare()
+    return dataset
+
+
+def evaluated_samples(spec: RunSpec, dataset: Dataset) -> list[Sample]:
+    """The samples a spec generates and scores: its split, cut to ``limit``."""
+    samples = dataset.split(spec.split)
+    return samples[: spec.limit] if spec.limit is not None else samples
+
+
 class Runner:
     """Runs one spec inside its run directory (on every rank when launched with several processes)."""
 
@@ -231,10 +245,7 @@ class Runner:
     @property
     def dataset(self) -> Dataset:
         if self._dataset is None:
-            cls = self.host.datasets.get(self.spec.dataset)
-            self._dataset = cls(data_dir=self.data_dir, section=self.spec.section, skip_bad=self.skip_bad,
-                                **self.spec.dataset_options)
-            self._dataset.prepare()
+            self._dataset = open_dataset(self.spec, self.data_dir, skip_bad=self.skip_bad)
         return self._dataset
 
     @property
@@ -254,9 +265,7 @@ class Runner:
         return self._method
 
     def test_samples(self) -> list[Sample]:
-        samples = self.dataset.split(self.spec.split)
-        if self.spec.limit is not None:
-            samples = samples[: self.spec.limit]
+        samples = evaluated_samples(self.spec, self.dataset)
         if not samples:
             raise RRGBenchError(f"dataset '{self.spec.dataset}' has no samples in split '{self.spec.split}'")
         return samples
