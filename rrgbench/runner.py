@@ -463,15 +463,20 @@ class Runner:
         with self._stage("score"):
             cleaning = self.record.get("dataset", {}).get("cleaning", "r2gen_iu")
             ids, hyps, refs = [r["id"] for r in rows], [r["report"] for r in rows], [r["reference"] for r in rows]
+            todo = []
             for name in self.spec.metrics:
                 if not self.force and _cached_score(scores_dir / f"{name}.json", engine, name, gen_hash, cleaning):
                     log.info("metric %s: reusing %s", name, scores_dir / f"{name}.json")
-                    continue
-                results = engine.score([name], ids, hyps, refs, bootstrap=self.bootstrap, seed=self.spec.seed,
-                                       cleaning=cleaning)
-                for res in results.values():
-                    res["generations_sha256"] = gen_hash  # type: ignore[typeddict-unknown-key]
-                engine.write_results(results, scores_dir)
+                else:
+                    todo.append(name)
+
+            def write(name: str, res: Any) -> None:  # each metric is on disk as soon as it is done
+                res["generations_sha256"] = gen_hash
+                engine.write_results({name: res}, scores_dir)
+
+            if todo:
+                engine.score(todo, ids, hyps, refs, bootstrap=self.bootstrap, seed=self.spec.seed, cleaning=cleaning,
+                             on_result=write)
 
 
 def _remove_stale_temporaries(run_dir: Path) -> None:

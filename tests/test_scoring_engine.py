@@ -155,3 +155,23 @@ def test_pairs_are_reused_across_inputs(data, tmp_path):
     with pytest.raises(RRGBenchError, match=f"sample '{ids[2]}': the hypothesis has 3,000 tokens"):
         engine.compute_stats("nlg", nlg, ids[:3], hyps[:2] + big, refs[:3],
                              ScoreCache(nlg.signature(), hyps[:2] + big, refs[:3]))
+
+
+def test_each_metric_is_handed_over_as_it_finishes(data, monkeypatch, tmp_path):
+    """``on_result`` sees every metric once (computed, cached or unavailable) with the returned result."""
+    monkeypatch.setenv("RRGBENCH_CHEXBERT", str(tmp_path / "absent" / "chexbert.pth"))
+    ids, hyps, refs = data
+    seen: dict[str, Any] = {}
+
+    def on_result(name: str, result: Any) -> None:
+        assert name not in seen
+        seen[name] = result
+
+    names = ["nlg", "chexpert_rules", "chexbert"]
+    results = engine.score(names, ids, hyps, refs, options=NO_METEOR, bootstrap=20, on_result=on_result)
+    assert seen == results and list(results) == names
+    assert results["nlg"]["status"] == results["chexpert_rules"]["status"] == "ok"
+    assert results["chexbert"]["status"] == "unavailable"  # weights pointed at a missing file
+    seen.clear()
+    again = engine.score(names[:2], ids, hyps, refs, options=NO_METEOR, bootstrap=20, on_result=on_result)
+    assert seen == again and all(r["cached"] for r in again.values())

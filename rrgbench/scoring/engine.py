@@ -23,7 +23,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypedDict
@@ -100,12 +100,14 @@ def check_inputs(ids: Sequence[str], hyps: Sequence[str], refs: Sequence[str]) -
 
 def score(metric_names: Sequence[str], ids: Sequence[str], hyps: Sequence[str], refs: Sequence[str], *,
           options: dict[str, dict[str, Any]] | None = None, bootstrap: int = 1000, seed: int = 0,
-          cleaning: str = "r2gen_iu", cache: bool = True, max_workers: int | None = None
-          ) -> dict[str, MetricResult]:
+          cleaning: str = "r2gen_iu", cache: bool = True, max_workers: int | None = None,
+          on_result: Callable[[str, MetricResult], None] | None = None) -> dict[str, MetricResult]:
     """Score the pairs with each metric; returns ``{metric_name: MetricResult}`` in the given order.
 
     ``cleaning`` is the default cleaning protocol for metrics that take one (e.g. ``nlg``'s ``r2gen``
     protocol); ``options[name]`` overrides it. ``bootstrap`` resamples (0 = no CI) use ``seed``.
+    Metrics run concurrently; ``on_result(name, result)`` is called as each one finishes (from its thread),
+    so a caller can persist finished metrics before the slowest is done.
     """
     ids, hyps, refs = list(ids), list(hyps), list(refs)
     check_inputs(ids, hyps, refs)
@@ -118,11 +120,21 @@ def score(metric_names: Sequence[str], ids: Sequence[str], hyps: Sequence[str], 
             if load is not None:
                 load()
     todo = [job for job in jobs.values() if job.result is None]
+    if on_result is not None:
+        for job in jobs.values():
+            if job.result is not None:  # unavailable, or fully cached
+                on_result(job.name, job.result)
+
+    def run(job: _Job) -> None:
+        job.run()
+        if on_result is not None:
+            on_result(job.name, job.result)  # type: ignore[arg-type]
+
     if len(todo) == 1:
-        todo[0].run()
+        run(todo[0])
     elif todo:
         with ThreadPoolExecutor(max_workers=max_workers or len(todo), thread_name_prefix="rrgbench-metric") as pool:
-            for fut in [pool.submit(job.run) for job in todo]:
+            for fut in [pool.submit(run, job) for job in todo]:
                 fut.result()
     return {name: job.result for name, job in jobs.items()}  # type: ignore[misc]
 
