@@ -36,9 +36,9 @@ def write_run(runs: Path, method: str, dataset: str = "synthetic", seed: int = 0
               quality: float = 0.5, n: int = 6, nlg_sig: str = NLG_SIG, credentialed: bool = False,
               fidelity: dict[str, str] | None = None, unavailable: tuple[str, ...] = ("radgraph",),
               evil: bool = False, images: Path | None = None, manifest: str = "m" * 12,
-              limit: int | None = None, epochs: int = 0) -> Path:
+              limit: int | None = None, epochs: int = 0, config: dict | None = None) -> Path:
     """A run directory in the documented record format, with deterministic made-up scores."""
-    spec = {"method": method, "dataset": dataset, "preset": preset, "seed": seed, "config": {},
+    spec = {"method": method, "dataset": dataset, "preset": preset, "seed": seed, "config": config or {},
             "metrics": ["nlg", "chexpert_rules", "bertscore", *unavailable], "limit": limit, "split": "test",
             "section": "findings", "cleaning": "r2gen_iu"}
     spec_hash = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
@@ -435,3 +435,17 @@ def test_best_cell_respects_lower_is_better(tmp_path: Path) -> None:
             for i, c in enumerate(board["columns"])}
     assert best["bleu_4"] == ["alpha"] and best["bertscore_f1"] == ["beta"]
     assert not next(c for c in board["columns"] if c["key"] == "bertscore_f1")["higher_is_better"]
+
+
+def test_rows_are_told_apart_by_what_differs_within_their_method(tmp_path: Path) -> None:
+    """Methods always have different configs; only a method's own variants get tags, and only the keys
+    that differ (flattened), never the whole config."""
+    runs = tmp_path / "runs"
+    write_run(runs, "alpha", config={"lr": 1e-3, "decoder": {"layers": 2}})
+    write_run(runs, "beta", config={"lr": 5e-4, "decoder": {"layers": 3}, "epochs": 7})
+    write_run(runs, "beta", config={"lr": 5e-4, "decoder": {"layers": 3}, "epochs": 14})
+    build_site(runs, tmp_path / "site", thumbnails=False)
+    rows = json.loads((tmp_path / "site/datasets/synthetic/leaderboard.json").read_text())["rows"]
+    assert sorted((r["method"], json.dumps(r["spec"])) for r in rows) == [
+        ("alpha", "{}"), ("beta", '{"config.epochs": "14"}'), ("beta", '{"config.epochs": "7"}')]
+

@@ -254,16 +254,35 @@ _SPEC_SKIP = ("method", "preset", "seed", "metrics")
 
 
 def _tag_specs(rows: list[Row]) -> None:
-    """Label each row with the spec fields whose values differ between the board's rows (and any ``limit``:
-    a partial test set must always be visible)."""
-    specs = [{k: v for k, v in (r.runs[0].spec if r.runs else {}).items() if k not in _SPEC_SKIP} for r in rows]
-    keys = sorted({k for sp in specs for k in sp})
-    differ = [k for k in keys if len({json.dumps(sp.get(k), sort_keys=True) for sp in specs}) > 1]
-    for row, sp in zip(rows, specs):
-        tags = [(k, json.dumps(sp.get(k), sort_keys=True)) for k in differ if k != "limit"]
-        if sp.get("limit") is not None:
-            tags.insert(0, ("limit", str(sp["limit"])))
-        row.spec_tags = tags
+    """Label each row with the spec fields (config flattened to ``config.a.b``) whose values differ between
+    rows of the same method and preset, and any ``limit``: a partial test set must always be visible."""
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.method, row.preset), []).append(row)
+    for group in groups.values():
+        specs = [_flat_spec(r.runs[0].spec if r.runs else {}) for r in group]
+        keys = sorted({k for sp in specs for k in sp})
+        differ = [k for k in keys if len({json.dumps(sp.get(k), sort_keys=True) for sp in specs}) > 1]
+        for row, sp in zip(group, specs):
+            tags = [(k, json.dumps(sp.get(k), sort_keys=True)) for k in differ if k != "limit"]
+            if sp.get("limit") is not None:
+                tags.insert(0, ("limit", str(sp["limit"])))
+            row.spec_tags = tags
+
+
+def _flat_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """Spec fields that can tell two rows apart, nested dicts (``config``) flattened to dotted keys."""
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict) and value:
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            out[prefix] = value
+
+    walk("", {k: v for k, v in spec.items() if k not in _SPEC_SKIP})
+    return out
 
 
 def board_frame(board: Board) -> pd.DataFrame:
