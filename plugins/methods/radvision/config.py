@@ -32,7 +32,6 @@ BASE: dict[str, Any] = {
     "weight_decay": 0.01,             # the optimizers' default (the notebook sets none)
     "warmup_steps": 0,                # constant learning rate, as in the notebook's loop
     "cosine": False,
-    "augment": 0.0,                   # training-image jitter strength (vision_labels.jitter); none in the notebook
     "vision_objective": "lm",         # lm: stage 1 learns through the language-model loss (the notebook);
                                       # report_labels: tiny preset substitute (vision_labels.py)
     "vision_labels": None,
@@ -63,7 +62,7 @@ TINY_OVERRIDES: dict[str, Any] = {
     # stage trains the language model only, as in the notebook.
     "stages": ["vision", "llm"],
     "vision_objective": "report_labels",
-    "vision_labels": {"steps": 1500, "batch_size": 32, "lr": 3e-3, "weight_decay": 0.05, "warmup": 50,
+    "vision_labels": {"steps": 2500, "batch_size": 32, "lr": 3e-3, "weight_decay": 0.05, "warmup": 50,
                       "bow_size": 256, "labeler": "chexpert_rules"},
     "stage_components": {"vision": ["vision", "projector"], "projector": ["projector"], "llm": ["llm"]},
     "max_length": 256,
@@ -76,7 +75,6 @@ TINY_OVERRIDES: dict[str, Any] = {
     "weight_decay": 0.05,
     "warmup_steps": 100,
     "cosine": True,
-    "augment": 1.0,
     "optimizer": "adamw",
     "amp": False,
     "decoding": {"max_new_tokens": 80, "num_beams": 1, "do_sample": False, "repetition_penalty": 1.0},

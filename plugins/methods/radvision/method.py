@@ -29,7 +29,7 @@ from .backend import (
 from .chat import ChatFormat, processor_chat_prompt, qwen_chat_prompt
 from .config import STAGES, preset_config
 from .stages import select_stage
-from .vision_labels import jitter, lr_factor, train_on_labels
+from .vision_labels import lr_factor, train_on_labels
 
 
 class RadVision(Method):
@@ -133,8 +133,6 @@ class RadVision(Method):
         if max_steps is not None:
             updates = min(updates, max_steps // accum)
         warmup, cosine = int(cfg.get("warmup_steps", 0)), bool(cfg.get("cosine", False))
-        strength = float(cfg.get("augment", 0.0))
-        gen = torch.Generator().manual_seed(self.ctx.seed * 1000 + STAGES.index(stage))
         start, step, history = time.perf_counter(), 0, []
         self.model.train()
         optimizer.zero_grad(set_to_none=True)
@@ -149,8 +147,8 @@ class RadVision(Method):
                 if step % accum == 0:
                     for group in optimizer.param_groups:
                         group["lr"] = float(cfg["lr"]) * lr_factor(step // accum, updates, warmup, cosine)
-                grey = jitter(np.stack(self._grey([train_s[j] for j in idx], data)), strength, gen)
-                batch = self._to_device(self.chat.train_batch(list(grey), [texts[j] for j in idx]))
+                batch = self._to_device(self.chat.train_batch(self._grey([train_s[j] for j in idx], data),
+                                                              [texts[j] for j in idx]))
                 with torch.autocast(self.device.type, dtype=torch.float16, enabled=amp):
                     loss = self.model(**batch).loss
                 scaler.scale(loss / accum).backward()
@@ -186,11 +184,9 @@ class RadVision(Method):
                             "reports' CheXpert states (offline labeler) and bag of words, in place of Lingshu-7B's "
                             "pretrained vision encoder and the LM loss through a random language model")
         train_s = data.split("train")
-        strength = float(cfg.get("augment", 0.0))
 
-        def batch_pixels(idx: list[int], gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-            grey = jitter(np.stack(self._grey([train_s[j] for j in idx], data)), strength, gen)
-            return self.chat.pixels(list(grey))
+        def batch_pixels(idx: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+            return self.chat.pixels(self._grey([train_s[j] for j in idx], data))
 
         start = time.perf_counter()
         self.model.train()

@@ -1,4 +1,4 @@
-"""Tiny preset only: the vision stage trained on report-derived labels, and image jitter for training.
+"""Tiny preset only: the vision stage trained on report-derived labels.
 
 The notebook's stage 1 trains a *pretrained* vision tower through a *pretrained* language model. With random
 weights neither exists: the language-model loss through a random language model teaches the vision tower
@@ -47,30 +47,6 @@ def lr_factor(step: int, total: int, warmup: int, cosine: bool) -> float:
     return factor
 
 
-def jitter(grey: np.ndarray, strength: float, gen: torch.Generator) -> np.ndarray:
-    """Training-time jitter of ``[B, S, S]`` grey images in [0, 1]: scale +-8 %, shift +-3 % of the side,
-    gain +-10 %, gamma +-15 %, Gaussian noise sd 0.02, each times ``strength`` (0 returns the input)."""
-    if strength <= 0:
-        return grey
-    x = torch.from_numpy(np.ascontiguousarray(grey, dtype=np.float32))[:, None]
-    n = x.shape[0]
-
-    def uniform(*shape: int) -> Tensor:
-        return torch.rand(*shape, generator=gen) * 2 - 1
-
-    theta = torch.zeros(n, 2, 3)
-    scale = 1 + uniform(n) * 0.08 * strength
-    theta[:, 0, 0] = scale
-    theta[:, 1, 1] = scale
-    theta[:, :, 2] = uniform(n, 2) * 0.06 * strength
-    x = F.grid_sample(x, F.affine_grid(theta, list(x.shape), align_corners=False), padding_mode="border",
-                      align_corners=False)
-    gain = 1 + uniform(n, 1, 1, 1) * 0.1 * strength
-    gamma = 1 + uniform(n, 1, 1, 1) * 0.15 * strength
-    x = x.clamp(0, 1) ** gamma * gain + torch.randn(x.shape, generator=gen) * 0.02 * strength
-    return x.clamp(0, 1)[:, 0].numpy()
-
-
 class LabelHeads(nn.Module):
     """CheXpert-state (14 x 4 softmax) and bag-of-words heads on the mean of one image's merger tokens."""
 
@@ -96,12 +72,12 @@ def pooled_image_tokens(visual: nn.Module, pixel_values: Tensor, grid_thw: Tenso
 
 
 def train_on_labels(visual: nn.Module, params: list[nn.Parameter], reports: Sequence[str], cleaned: Sequence[str],
-                    batch_pixels: Callable[[list[int], torch.Generator], tuple[Tensor, Tensor]],
+                    batch_pixels: Callable[[list[int]], tuple[Tensor, Tensor]],
                     cfg: dict[str, Any], seed: int, progress: Callable[..., Any] = lambda it, **_: it
                     ) -> dict[str, Any]:
     """Train ``params`` (the vision tower and merger) with the label heads for ``cfg["steps"]`` steps.
 
-    ``batch_pixels(indices, gen)`` returns ``pixel_values, image_grid_thw`` of those training studies.
+    ``batch_pixels(indices)`` returns ``pixel_values, image_grid_thw`` of those training studies.
     ``cfg``: steps, batch_size, lr, weight_decay, warmup, bow_size, labeler, clip_norm.
     """
     device = params[0].device
@@ -112,7 +88,6 @@ def train_on_labels(visual: nn.Module, params: list[nn.Parameter], reports: Sequ
     optimizer = torch.optim.AdamW([*params, *heads.parameters()], lr=float(cfg["lr"]),
                                   weight_decay=float(cfg["weight_decay"]))
     steps, bs = int(cfg["steps"]), int(cfg["batch_size"])
-    gen = torch.Generator().manual_seed(seed)
     losses: list[float] = []
     epoch = 0
     bar = progress(range(steps), desc="radvision vision (report labels)", leave=False)
@@ -126,7 +101,7 @@ def train_on_labels(visual: nn.Module, params: list[nn.Parameter], reports: Sequ
             idx = order[i:i + bs].tolist()
             for group in optimizer.param_groups:
                 group["lr"] = float(cfg["lr"]) * lr_factor(len(losses), steps, int(cfg["warmup"]), True)
-            pixel_values, grid = batch_pixels(idx, gen)
+            pixel_values, grid = batch_pixels(idx)
             loss = heads.loss(pooled_image_tokens(visual, pixel_values.to(device), grid.to(device)), states[idx],
                               bow[idx])
             optimizer.zero_grad(set_to_none=True)
