@@ -13,7 +13,6 @@ away afterwards; only the tower and merger keep what they learnt. Dataset metada
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,22 +20,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from rrgbench_plugins.methods.common.labels import report_states
+from rrgbench_plugins.methods.retrieval.encoder import bow_targets, bow_vocabulary
 from torch import Tensor, nn
 
 N_STATES = 4
-
-
-def bag_of_words(cleaned: Sequence[str], size: int) -> Tensor:
-    """``[N, V]`` 0/1: whether each of the ``size`` most frequent words (ties alphabetical, "." excluded)
-    occurs in each report."""
-    counts = Counter(w for r in cleaned for w in set(r.split()) if w != ".")
-    vocab = {w: j for j, (w, _) in enumerate(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size])}
-    out = torch.zeros(len(cleaned), len(vocab))
-    for i, report in enumerate(cleaned):
-        for w in set(report.split()):
-            if w in vocab:
-                out[i, vocab[w]] = 1.0
-    return out
 
 
 def lr_factor(step: int, total: int, warmup: int, cosine: bool) -> float:
@@ -82,7 +69,7 @@ def train_on_labels(visual: nn.Module, params: list[nn.Parameter], reports: Sequ
     """
     device = params[0].device
     states = torch.from_numpy(report_states(list(reports), labeler=cfg["labeler"])).to(device)
-    bow = bag_of_words(cleaned, int(cfg["bow_size"])).to(device)
+    bow = bow_targets(cleaned, bow_vocabulary(cleaned, int(cfg["bow_size"]))).to(device)
     torch.manual_seed(seed)
     heads = LabelHeads(int(visual.config.out_hidden_size), states.shape[1], bow.shape[1]).to(device)
     optimizer = torch.optim.AdamW([*params, *heads.parameters()], lr=float(cfg["lr"]),
