@@ -18,12 +18,14 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from rrgbench_plugins.methods.common.labels import report_states
-from rrgbench_plugins.methods.retrieval.encoder import bow_targets, bow_vocabulary
+from rrgbench_plugins.methods.retrieval.encoder import (
+    N_STATES,
+    bow_targets,
+    bow_vocabulary,
+    report_target_losses,
+)
 from torch import Tensor, nn
-
-N_STATES = 4
 
 
 def lr_factor(step: int, total: int, warmup: int, cosine: bool) -> float:
@@ -44,11 +46,8 @@ class LabelHeads(nn.Module):
         self.bow = nn.Linear(dim, bow_size) if bow_size else None
 
     def loss(self, pooled: Tensor, states: Tensor, bow: Tensor | None) -> Tensor:
-        logits = self.states(pooled).view(-1, N_STATES)
-        loss = F.cross_entropy(logits, states.reshape(-1))
-        if self.bow is not None and bow is not None:
-            loss = loss + F.binary_cross_entropy_with_logits(self.bow(pooled), bow)
-        return loss
+        bow_logits = self.bow(pooled) if self.bow is not None else None
+        return report_target_losses(self.states(pooled), bow_logits, states, bow)["loss"]
 
 
 def pooled_image_tokens(visual: nn.Module, pixel_values: Tensor, grid_thw: Tensor) -> Tensor:

@@ -72,16 +72,23 @@ class ReportSupervisedEncoder(nn.Module):
     def losses(self, images: Tensor, states: Tensor, bow: Tensor | None, bow_weight: float) -> dict[str, Tensor]:
         """Cross-entropy over the 4 states of each observation (+ ``bow_weight`` x bag-of-words BCE)."""
         feats = self.pooled(images)
-        logits = self.state_head(feats).view(-1, self.n_labels, N_STATES)
-        state_loss = F.cross_entropy(logits.reshape(-1, N_STATES), states.reshape(-1))
-        out = {"state_loss": state_loss}
-        loss = state_loss
-        if self.bow_head is not None and bow is not None and bow_weight:
-            bow_loss = F.binary_cross_entropy_with_logits(self.bow_head(feats), bow)
-            out["bow_loss"] = bow_loss
-            loss = loss + bow_weight * bow_loss
-        out["loss"] = loss
-        return out
+        bow_logits = self.bow_head(feats) if self.bow_head is not None else None
+        return report_target_losses(self.state_head(feats), bow_logits, states, bow, bow_weight)
+
+
+def report_target_losses(state_logits: Tensor, bow_logits: Tensor | None, states: Tensor, bow: Tensor | None,
+                         bow_weight: float = 1.0) -> dict[str, Tensor]:
+    """Cross-entropy over the 4 states of each observation (``state_logits [B, C*4]``, ``states [B, C]``)
+    plus ``bow_weight`` x the bag-of-words BCE when both its logits and targets are given."""
+    state_loss = F.cross_entropy(state_logits.reshape(-1, N_STATES), states.reshape(-1))
+    out = {"state_loss": state_loss}
+    loss = state_loss
+    if bow_logits is not None and bow is not None and bow_weight:
+        bow_loss = F.binary_cross_entropy_with_logits(bow_logits, bow)
+        out["bow_loss"] = bow_loss
+        loss = loss + bow_weight * bow_loss
+    out["loss"] = loss
+    return out
 
 
 def train_encoder(encoder: ReportSupervisedEncoder, train: Sequence[Sample], cleaning: str, bow_vocab: Sequence[str],
