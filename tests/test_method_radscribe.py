@@ -80,6 +80,14 @@ class NoPeekMeta(dict):
         raise AssertionError(f"generate() read sample.meta.get({key!r})")
 
 
+def assert_generate_ignores_references(method, data) -> None:
+    """Generating for the test split with unreadable reports and metadata gives the same reports."""
+    test = data.split("test")
+    poisoned = [PoisonSample(id=s.id, report="", image_paths=s.image_paths, split=s.split, meta=NoPeekMeta())
+                for s in test]
+    assert method.generate(poisoned, data) == method.generate(test, data)
+
+
 @pytest.fixture(scope="module")
 def data() -> ToyDataset:
     return ToyDataset()
@@ -163,10 +171,8 @@ def test_loss_decreases_on_fixed_batch(data, tmp_path):
 
 def test_ground_truth_never_reaches_generate(trained, data):
     method, _ = trained
+    assert_generate_ignores_references(method, data)
     test = data.split("test")
-    poisoned = [PoisonSample(id=s.id, report="", image_paths=s.image_paths, split=s.split, meta=NoPeekMeta())
-                for s in test]
-    assert method.generate(poisoned, data) == method.generate(test, data)
     # the label text fed to the fusion encoder is the label head's prediction from the image alone
     model = method.model
     with torch.no_grad():

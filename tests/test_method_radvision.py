@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_method_radscribe import NoPeekMeta, PoisonSample, ToyDataset
+from test_method_radscribe import ToyDataset, assert_generate_ignores_references
 
 from rrgbench.api import RRGBenchError, RunContext, UnavailableError
 
@@ -137,10 +137,7 @@ def test_training_is_deterministic(data, tmp_path):
 
 def test_ground_truth_never_reaches_generate(trained, data):
     method, _ = trained
-    test = data.split("test")
-    poisoned = [PoisonSample(id=s.id, report="", image_paths=s.image_paths, split=s.split, meta=NoPeekMeta())
-                for s in test]
-    assert method.generate(poisoned, data) == method.generate(test, data)
+    assert_generate_ignores_references(method, data)
 
 
 def test_paper_preset_refuses_without_weights(data, tmp_path, monkeypatch):
