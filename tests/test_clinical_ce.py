@@ -140,3 +140,83 @@ def test_batch_aggregate_equals_aggregate_on_resampled_lists() -> None:
         expanded = [s for s, k in zip(stats, row.astype(int)) for _ in range(k)]
         for key, value in metric.aggregate(expanded).items():
             assert batch[key][b] == pytest.approx(value), key
+
+
+# ---- every published protocol by name: hand-computed on the 4-report fixture above ----------------------
+
+def test_ifcc_preset_is_5_label_micro_with_uncertain_positive_and_per_class() -> None:
+    got = _scores(preset="ifcc")
+    # 5 labels, -1 -> 1: TP cardio r1, PE r4, atel r4; FP edema r1; FN PE r2
+    assert (got["ce5_precision_micro"], got["ce5_recall_micro"], got["ce5_f1_micro"]) == pytest.approx((.75, .75, .75))
+    assert {k.split("/")[1] for k in got if k.startswith("ce_f1/")} == {
+        "Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion"}
+    assert got["ce_f1/Pleural Effusion"] == pytest.approx(2 / 3) and got["ce_f1/Atelectasis"] == 1.0
+    assert got["ce_f1/Edema"] == 0.0 and "ce_f1_micro" not in got and "ce5_f1_macro" not in got
+
+
+def test_wcl_preset_is_macro_over_14_with_uncertain_positive() -> None:
+    got = _scores(preset="wcl")
+    # per-label F1: cardio 1, NF 1, PE 2/3, atel 1 (uncertain counts), edema 0, 9 others 0
+    assert got["ce_f1_macro"] == pytest.approx((3 + 2 / 3) / 14)
+    assert got["ce_precision_macro"] == pytest.approx(4 / 14) and got["ce_recall_macro"] == pytest.approx(3.5 / 14)
+    assert "ce_f1_micro" not in got
+
+
+def test_cvt_preset_is_macro_micro_example_with_only_state_1_positive() -> None:
+    got = _scores(preset="cvt")
+    for avg in ("macro", "micro", "example"):
+        for stat in ("precision", "recall", "f1"):
+            key = f"ce_{stat}_{avg}"
+            assert got[key] == pytest.approx(HAND_14_NEG[key]), key
+    assert "ce_f1_weighted" not in got and "ce5_f1_micro" not in got
+
+
+def test_weighted14_preset_is_support_weighted_over_14() -> None:
+    got = _scores(preset="weighted14")
+    # support: cardio 1, NF 1, PE 2, atel 1 (5); F1 1, 1, 2/3, 1; recall 1, 1, 1/2, 1; precision all 1
+    assert got["ce_f1_weighted"] == pytest.approx(13 / 15)
+    assert got["ce_recall_weighted"] == pytest.approx(4 / 5) and got["ce_precision_weighted"] == 1.0
+    assert {k for k in got if "/" not in k} == {"ce_precision_weighted", "ce_recall_weighted", "ce_f1_weighted",
+                                                "ce_accuracy", "ce_accuracy_exact"}
+
+
+def test_radeval_per_sample_is_label_accuracy() -> None:
+    from rrgbench.clinical.ce import example_scores
+
+    cfg = CEConfig.from_options(preset="radeval")
+    rows = [example_scores(positive_mask(h, cfg.uncertain), positive_mask(r, cfg.uncertain), cfg)
+            for h, r in zip(HYP, REF)]
+    assert [r["ce_accuracy"] for r in rows] == pytest.approx([13 / 14, 13 / 14, 1.0, 1.0])
+
+
+def test_every_preset_has_a_definition_with_its_source() -> None:
+    from rrgbench.clinical.ce import PRESET_INFO, PRESETS
+
+    assert {"r2gen", "ifcc", "wcl", "cvt", "radeval", "weighted14"} <= set(PRESETS) == set(PRESET_INFO)
+    for name in PRESETS:
+        d = CEConfig.from_options(preset=name).definition()
+        assert d["source"] and d["protocol"] and d["labels"] == list(PRESETS[name]["labels"])
+
+
+def test_cli_metric_opt_selects_a_preset_and_ce_presets_lists_them(tmp_path: Path) -> None:
+    import json
+
+    from conftest import run_cli
+
+    preds, refs = tmp_path / "p.jsonl", tmp_path / "r.jsonl"
+    preds.write_text('{"id": "a", "report": "Possible small effusion."}\n{"id": "b", "report": "Cardiomegaly."}\n')
+    refs.write_text('{"id": "a", "report": "Small effusion."}\n{"id": "b", "report": "No cardiomegaly."}\n')
+    env = {"RRGBENCH_CACHE": str(tmp_path / "cache")}
+    res = run_cli("score", "-p", str(preds), "-r", str(refs), "-m", "chexpert_rules", "--bootstrap", "0",
+                  "--metric-opt", "chexpert_rules.preset=ifcc", "--json", env=env)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert "preset:ifcc" in out["signatures"]["chexpert_rules"] and "uncertain:positive" in out["signatures"]["chexpert_rules"]
+    # uncertain effusion counts (TP a), cardiomegaly is a FP on b
+    assert out["ce5_precision_micro"] == pytest.approx(0.5) and out["ce5_recall_micro"] == 1.0
+    bad = run_cli("score", "-p", str(preds), "-r", str(refs), "-m", "chexpert_rules", "--metric-opt", "nlg.x=1", env=env)
+    assert bad.returncode != 0 and "nlg" in bad.stderr and "not among" in bad.stderr
+    listing = run_cli("ce-presets", env=env)
+    assert listing.returncode == 0
+    for name in ("r2gen", "ifcc", "wcl", "cvt", "radeval", "weighted14"):
+        assert f"\n{name}\n" in f"\n{listing.stdout}"

@@ -20,12 +20,19 @@ per label     ``ce_precision/<Label>``, ``ce_recall/<Label>``, ``ce_f1/<Label>``
 
 F1 is ``2 TP / (2 TP + FP + FN)``, which equals the harmonic mean of P and R wherever both are defined.
 
-Presets (a preset sets ``labels``, ``uncertain`` and ``averages``; explicit options override it):
+Presets (a preset sets ``labels``, ``uncertain`` and ``averages``; explicit options override it; the
+full definitions, with the labeler each protocol used and its source, are :data:`PRESET_INFO`, printed by
+``rrgbench ce-presets``):
 
-``default``    labels 14 and 5, uncertain as negative, micro + macro + weighted + example
-``r2gen``      14 labels, uncertain (and blank) as negative, micro + macro — R2Gen ``compute_ce.py``
-``promptmrg``  14 labels, only state 1 positive, example-based — PromptMRG / KIF-ISD / OS-RRG
-``radeval``    14 and 5 labels, uncertain as positive (f1chexbert "rrg" mode), micro + macro + weighted
+``default``     labels 14 and 5, uncertain as negative, micro + macro + weighted + example
+``r2gen``       14 labels, uncertain (and blank) as negative, micro + macro — R2Gen-family ``compute_ce.py``
+``ifcc``        5 labels, uncertain as positive, micro + per class — Miura et al. (IFCC)
+``wcl``         14 labels, uncertain as positive, macro (per-label binary F1 averaged) — WCL / ORGan
+``cvt``         14 labels, only state 1 positive, macro + micro + example — CvT2DistilGPT2
+``promptmrg``   14 labels, only state 1 positive, example-based — PromptMRG / KIF-ISD / OS-RRG
+``radeval``     14 and 5 labels, uncertain as positive (f1chexbert "rrg" mode), micro + macro + weighted;
+                per sample: label accuracy
+``weighted14``  14 labels, uncertain as positive, support-weighted — BioViL-T / RECAP / CCD
 """
 
 from __future__ import annotations
@@ -46,10 +53,45 @@ _BIT = {name: i for i, name in enumerate(CHEXPERT_LABELS)}
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {"labels": ("14", "5"), "uncertain": "negative", "averages": AVERAGES},
     "r2gen": {"labels": ("14",), "uncertain": "negative", "averages": ("micro", "macro")},
+    "ifcc": {"labels": ("5",), "uncertain": "positive", "averages": ("micro",)},
+    "wcl": {"labels": ("14",), "uncertain": "positive", "averages": ("macro",)},
+    "cvt": {"labels": ("14",), "uncertain": "negative", "averages": ("macro", "micro", "example")},
     "promptmrg": {"labels": ("14",), "uncertain": "negative", "averages": ("example",)},
     "radeval": {"labels": ("14", "5"), "uncertain": "positive", "averages": ("micro", "macro", "weighted")},
+    "weighted14": {"labels": ("14",), "uncertain": "positive", "averages": ("weighted",)},
 }
 
+# What each preset reproduces: the labeler the original protocol ran, the headline keys, the source.
+PRESET_INFO: dict[str, dict[str, str]] = {
+    "default": {"protocol": "rrgbench's full table (every averaging mode, 14 and 5 labels)",
+                "labeler": "any", "headline": "ce_f1_micro, ce_f1_macro, ce_f1_example",
+                "per_sample": "example P/R/F1 and label accuracy", "source": "rrgbench"},
+    "r2gen": {"protocol": "labeler CSV states, NaN (blank) -> 0, uncertain -1 -> 0, 14 labels, micro and macro",
+              "labeler": "CheXpert labeler (rule-based)", "headline": "ce_f1_micro, ce_f1_macro",
+              "per_sample": "example P/R/F1", "source": "cuhksz-nlp/R2Gen family compute_ce.py (R2Gen#8)"},
+    "ifcc": {"protocol": "CheXbert, uncertain -> positive, 5 labels (Atelectasis, Cardiomegaly, Consolidation, "
+                         "Edema, Pleural Effusion), micro P/R/F1 plus per-class table",
+             "labeler": "CheXbert", "headline": "ce5_f1_micro, ce_f1/<Label>",
+             "per_sample": "example P/R/F1 over the 5 labels", "source": "ysmiura/ifcc (Miura et al. 2021; ifcc#9)"},
+    "wcl": {"protocol": "rule labeler, states 1 and -1 positive, per-label binary P/R/F1 macro-averaged over 14",
+            "labeler": "CheXpert labeler (rule-based)", "headline": "ce_f1_macro",
+            "per_sample": "example P/R/F1", "source": "zzxslp/WCL, wjhou/ORGan (ORGan#4)"},
+    "cvt": {"protocol": "CheXbert, only state 1 positive (uncertain, negative, blank -> 0), 14 labels, "
+                        "macro, micro and example-based", "labeler": "CheXbert",
+            "headline": "ce_f1_macro, ce_f1_micro, ce_f1_example", "per_sample": "example P/R/F1",
+            "source": "aehrc/cvt2distilgpt2 (Nicolson et al. 2023)"},
+    "promptmrg": {"protocol": "CheXbert, only state 1 positive, 14 labels, example-based P/R/F1",
+                  "labeler": "CheXbert", "headline": "ce_f1_example", "per_sample": "example P/R/F1",
+                  "source": "jhb86253817/PromptMRG (also KIF-ISD, OS-RRG)"},
+    "radeval": {"protocol": "CheXbert 'rrg' mode ({1, -1} -> 1), 14 labels and top 5, micro, macro and weighted",
+                "labeler": "CheXbert", "headline": "ce_f1_micro, ce5_f1_micro, ce_f1_weighted",
+                "per_sample": "label accuracy over the 14 labels (ce_accuracy)",
+                "source": "jbdel/RadEval f1chexbert (same as ViLMedic chexbert)"},
+    "weighted14": {"protocol": "CheXbert, uncertain -> positive, 14 labels, P/R/F1 weighted by reference support",
+                   "labeler": "CheXbert", "headline": "ce_f1_weighted",
+                   "per_sample": "example P/R/F1",
+                   "source": "BioViL-T / RECAP, X-iZhang/CCD (CCD#3: f1chexbert weighted avg)"},
+}
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
@@ -87,6 +129,12 @@ class CEConfig:
         if not cfg.averages or any(a not in AVERAGES for a in cfg.averages):
             raise RRGBenchError(f"CE averages must be among {', '.join(AVERAGES)}, got {cfg.averages}")
         return cfg
+
+    def definition(self) -> dict[str, Any]:
+        """This config as plain data plus, for a preset, what it reproduces (``rrgbench ce-presets``)."""
+        return {"preset": self.preset, "labels": list(self.labels), "uncertain": self.uncertain,
+                "blank": "negative", "averages": list(self.averages), "zero_division": 0,
+                **PRESET_INFO.get(self.preset, {})}
 
     def signature(self) -> str:
         return (f"labels:{'+'.join(self.labels)}|uncertain:{self.uncertain}|blank:negative|"

@@ -33,8 +33,28 @@ def load_dataset_refs(name: str, split: str, section: str, data_dir: Path | None
     return {s.id: s.report for s in samples}, ds.cleaning
 
 
+def parse_metric_opts(items: tuple[str, ...] | list[str], metrics: list[str]) -> dict[str, dict[str, Any]]:
+    """``NAME.key=value`` items (``--metric-opt``) as ``{NAME: {key: value}}``; NAME must be a scored metric."""
+    from ..api import RRGBenchError
+    from ..specs import parse_overrides
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key = item.partition("=")[0]
+        name, dot, _ = key.partition(".")
+        if not dot:
+            raise RRGBenchError(f"--metric-opt expects NAME.key=value, got '{item}'")
+        if name not in metrics:
+            raise RRGBenchError(f"--metric-opt {item}: metric '{name}' is not among the scored metrics "
+                                f"({', '.join(metrics)})")
+        value = parse_overrides([item[len(name) + 1:]], flag="--metric-opt")
+        out.setdefault(name, {}).update(value)
+    return out
+
+
 def metric_options(metrics: list[str], protocol: str | None, bertscore_setting: str | None,
-                   meteor: bool = True) -> dict[str, dict]:
+                   meteor: bool = True, extra: dict[str, dict[str, Any]] | None = None) -> dict[str, dict]:
+    """Per-metric constructor options from the dedicated flags, then ``extra`` (``--metric-opt``) on top."""
     options: dict[str, dict[str, Any]] = {}
     if "nlg" in metrics:
         if protocol:
@@ -43,6 +63,8 @@ def metric_options(metrics: list[str], protocol: str | None, bertscore_setting: 
             options.setdefault("nlg", {})["meteor"] = False
     if bertscore_setting and "bertscore" in metrics:
         options["bertscore"] = {"setting": bertscore_setting}
+    for name, opts in (extra or {}).items():
+        options.setdefault(name, {}).update(opts)
     return options
 
 
@@ -96,6 +118,8 @@ def summarize(results: dict[str, Any], info: dict[str, Any], bootstrap: int, see
 @click.option("--bertscore-setting", type=click.Choice(["minilm", "rexrank", "radeval", "roberta-large"]),
               help="BERTScore model setting (default minilm, offline).")
 @click.option("--no-meteor", is_flag=True, help="nlg without METEOR (no Java needed; the signature says so).")
+@click.option("--metric-opt", "metric_opts", multiple=True, metavar="NAME.KEY=VALUE",
+              help="A metric constructor option, e.g. chexpert_rules.preset=ifcc (repeatable).")
 @click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0),
               help="Bootstrap resamples for the 95% CIs (0: none).")
 @click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
@@ -106,13 +130,14 @@ def summarize(results: dict[str, Any], info: dict[str, Any], bootstrap: int, see
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def score(predictions: Path, references: Path | None, dataset: str | None, split: str, section: str,
           data_dir: Path | None, metrics: str, protocol: str | None, cleaning: str | None,
-          bertscore_setting: str | None, no_meteor: bool, bootstrap: int, seed: int, allow_missing: bool, output: Path | None,
+          bertscore_setting: str | None, no_meteor: bool, metric_opts: tuple[str, ...], bootstrap: int, seed: int, allow_missing: bool, output: Path | None,
           no_cache: bool, as_json: bool) -> None:
     """Score PREDICTIONS against references (a JSONL file or a dataset split).
 
     \b
     rrgbench score -p preds.jsonl -r refs.jsonl --metrics nlg --protocol ptb --json
     rrgbench score -p preds.jsonl --dataset iu_xray --split test
+    rrgbench score -p preds.jsonl -r refs.jsonl -m chexpert_rules --metric-opt chexpert_rules.preset=ifcc
     """
     from ..api import RRGBenchError
     from ..scoring import engine
@@ -121,6 +146,7 @@ def score(predictions: Path, references: Path | None, dataset: str | None, split
     if (references is None) == (dataset is None):
         raise RRGBenchError("give exactly one of --references FILE or --dataset NAME")
     names = _split_metrics(metrics)
+    extra = parse_metric_opts(metric_opts, names)
     preds = read_reports(predictions, ("report",), "predictions")
     if references is not None:
         refs = read_reports(references, ("report", "reference"), "references")
@@ -129,7 +155,7 @@ def score(predictions: Path, references: Path | None, dataset: str | None, split
         refs, default_cleaning = load_dataset_refs(dataset, split, section, data_dir)
         ref_name = f"dataset {dataset} ({split})"
     ids, hyps, refs_list, info = pair(preds, refs, allow_missing, str(predictions), ref_name)
-    results = engine.score(names, ids, hyps, refs_list, options=metric_options(names, protocol, bertscore_setting, not no_meteor),
+    results = engine.score(names, ids, hyps, refs_list, options=metric_options(names, protocol, bertscore_setting, not no_meteor, extra),
                            bootstrap=bootstrap, seed=seed, cleaning=cleaning or default_cleaning,
                            cache=not no_cache)
     if output is not None:

@@ -7,4 +7,4 @@ from rrgbench import hookimpl
 def rrgbench_register_metrics(register):
     register("rrgbench_plugins.metrics.chexbert.metric:CheXbertCE", name="chexbert",
              description="CE P/R/F1/accuracy (micro, macro, weighted, example; 14/5 labels) with CheXbert "
-                         "(f1chexbert model, strict load of a local chexbert.pth); presets r2gen, promptmrg, radeval")
+                         "(f1chexbert model, strict load of a local chexbert.pth); presets: rrgbench ce-presets")

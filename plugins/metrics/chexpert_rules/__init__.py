@@ -7,4 +7,4 @@ from rrgbench import hookimpl
 def rrgbench_register_metrics(register):
     register("rrgbench_plugins.metrics.chexpert_rules.metric:ChexpertRulesCE", name="chexpert_rules",
              description="CE P/R/F1/accuracy (micro, macro, weighted, example; 14/5 labels) with the offline "
-                         "rule-based CheXpert labeler; presets r2gen, promptmrg, radeval")
+                         "rule-based CheXpert labeler; presets: rrgbench ce-presets")
