@@ -285,12 +285,12 @@ class Runner:
             self.world.barrier()  # rank 0 prepares (downloads, caches) first; then each rank reads
             _ = self.dataset
             return
-        if self._done("prepare") and self.record.get("dataset") == self._dataset_info():
+        if self._done("prepare") and _same_data(self.record.get("dataset"), self._dataset_info()):
             self.world.barrier()  # prepared before and the data are unchanged: nothing to record
             return
         with self._stage("prepare", invalidate=False):
             info = self._dataset_info()
-            if self.record.get("dataset") not in (None, info):  # the data changed under this run
+            if self.record.get("dataset") is not None and not _same_data(self.record.get("dataset"), info):
                 log.warning("dataset %s changed since this run started: redoing later stages", self.spec.dataset)
                 self._invalidate_after("prepare")
                 self.record["train_stages"] = {}
@@ -305,6 +305,9 @@ class Runner:
                 "n": len(self.test_samples()), "n_train": len(ds.split("train")), "credentialed": ds.credentialed,
                 "licence": ds.licence, "cleaning": ds.cleaning, "skipped": list(ds.skipped),
             }
+            mode = getattr(ds, "fingerprint_mode", "full")
+            if mode != "full":  # the default is left out so records from before the option still match
+                self._info["fingerprint"] = mode
         return self._info
 
     def stage_train(self) -> None:
@@ -477,6 +480,17 @@ class Runner:
             if todo:
                 engine.score(todo, ids, hyps, refs, bootstrap=self.bootstrap, seed=self.spec.seed, cleaning=cleaning,
                              on_result=write)
+
+
+def _same_data(recorded: Any, info: dict[str, Any]) -> bool:
+    """Whether a recorded dataset entry describes the same data as ``info``.
+
+    ``skipped`` is left out: its messages name files by absolute path, so they change when the data moves,
+    while the manifest hash already covers which samples were kept.
+    """
+    if not isinstance(recorded, dict):
+        return False
+    return {k: v for k, v in recorded.items() if k != "skipped"} == {k: v for k, v in info.items() if k != "skipped"}
 
 
 def _remove_stale_temporaries(run_dir: Path) -> None:

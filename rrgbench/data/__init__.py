@@ -8,6 +8,6 @@ Modules (import them directly; this package imports nothing heavy):
 * :mod:`rrgbench.data.openi`     Open-i / IU X-ray XML parser and the torchxrayvision wheel fetch.
 * :mod:`rrgbench.data.layout`    the R2Gen ``annotation.json`` + ``images/`` loader with validation.
 * :mod:`rrgbench.data.build`     writing an R2Gen layout (phantom studies, Open-i imports).
-* :mod:`rrgbench.data.manifest`  sha256 manifest of annotation + images.
+* :mod:`rrgbench.data.manifest`  location-independent fingerprint of annotation + images (stat-cached).
 * :mod:`rrgbench.data.imagecache` decoded, resized image arrays cached per split and size.
 """

@@ -164,7 +164,10 @@ def _entry_sample(entry: Any, split: str, where: str, images_dir: Path, section:
 
 
 class LayoutDataset(Dataset):
-    """A dataset stored in the R2Gen layout under :meth:`root` (subclasses implement :meth:`prepare`)."""
+    """A dataset stored in the R2Gen layout under :meth:`root` (subclasses implement :meth:`prepare`).
+
+    Option ``fingerprint``: ``full`` (default) or ``fast`` (:mod:`rrgbench.data.manifest`).
+    """
 
     cleaning: ClassVar[str] = "r2gen_iu"
     sections: ClassVar[tuple[str, ...]] = SECTIONS
@@ -174,6 +177,12 @@ class LayoutDataset(Dataset):
         super().__init__(data_dir=data_dir, section=section, skip_bad=skip_bad, **options)
         if section not in SECTIONS:
             raise RRGBenchError(f"unknown report section '{section}'; choose one of {', '.join(SECTIONS)}")
+        self.fingerprint_mode = str(options.get("fingerprint", "full"))
+        from .manifest import FINGERPRINT_MODES
+
+        if self.fingerprint_mode not in FINGERPRINT_MODES:
+            raise RRGBenchError(f"unknown fingerprint mode '{self.fingerprint_mode}'; choose one of "
+                                f"{', '.join(FINGERPRINT_MODES)}")
         self._splits: dict[str, list[Sample]] | None = None
         self._manifest: dict[str, Any] | None = None
         self._caches: dict[tuple[str, int], Any] = {}
@@ -228,10 +237,10 @@ class LayoutDataset(Dataset):
 
     def _drop_corrupt(self) -> None:
         """Validate every image once (via the manifest); drop or raise on corrupt files."""
-        from .manifest import build_manifest
+        from .manifest import build_manifest, stat_cache_path
 
         assert self._splits is not None
-        self._manifest = build_manifest(self.root(), self._splits, self.cache_dir())
+        self._manifest = build_manifest(self.root(), self._splits, stat_cache_path(), mode=self.fingerprint_mode)
         bad = self._manifest.get("bad", {})
         if not bad:
             return
@@ -247,7 +256,7 @@ class LayoutDataset(Dataset):
                     raise RRGBenchError(msg)
                 self.skipped.append(msg)
             self._splits[split] = keep
-        self._manifest = build_manifest(self.root(), self._splits, self.cache_dir())
+        self._manifest = build_manifest(self.root(), self._splits, stat_cache_path(), mode=self.fingerprint_mode)
 
     def split(self, name: str) -> list[Sample]:
         if name not in SPLITS:
