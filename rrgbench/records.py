@@ -76,15 +76,39 @@ def new_record(spec: dict[str, Any], spec_hash: str) -> RunRecord:
 
 
 _REQUIRED: dict[str, type] = {"schema_version": int, "spec": dict, "spec_hash": str, "status": dict}
+_OPTIONAL: dict[str, type | tuple[type, ...]] = {
+    "train_stages": dict, "timings": dict, "environment": dict, "dataset": dict, "method": dict, "fidelity": dict,
+    "checkpoint": dict, "train": dict, "error": str, "resumes": list, "created": str, "updated": str,
+    "outputs": dict,
+}
+_SPEC_FIELDS: dict[str, tuple[type, ...]] = {
+    "method": (str,), "dataset": (str,), "preset": (str,), "seed": (int,), "split": (str,), "section": (str,),
+    "limit": (int, type(None)), "metrics": (list,), "config": (dict,), "dataset_options": (dict,),
+}
+
+
+def _type_name(typ: type | tuple[type, ...]) -> str:
+    types = typ if isinstance(typ, tuple) else (typ,)
+    names = {dict: "an object", list: "a list", str: "a string", int: "an integer", type(None): "null"}
+    return " or ".join(names.get(t, t.__name__) for t in types)
 
 
 def validate(record: Any, path: Path) -> RunRecord:
-    """Check the shape of a loaded ``run.json``; raise one clear error naming the file."""
+    """Check the shape of a loaded ``run.json``; raise one clear error naming the file and the field."""
     if not isinstance(record, dict):
         raise RRGBenchError(f"{path}: run record must be a JSON object")
     for key, typ in _REQUIRED.items():
-        if not isinstance(record.get(key), typ):
-            raise RRGBenchError(f"{path}: run record field '{key}' missing or not {typ.__name__}")
+        if not isinstance(record.get(key), typ) or isinstance(record.get(key), bool):
+            raise RRGBenchError(f"{path}: run record field '{key}' missing or not {_type_name(typ)}")
+    for key, typ in _OPTIONAL.items():
+        if key in record and not isinstance(record[key], typ):
+            raise RRGBenchError(f"{path}: run record field '{key}' must be {_type_name(typ)}, "
+                                f"got {type(record[key]).__name__}")
+    for key, typ in _SPEC_FIELDS.items():
+        value = record["spec"].get(key)
+        if key in record["spec"] and (not isinstance(value, typ) or (isinstance(value, bool) and int in typ)):
+            raise RRGBenchError(f"{path}: run record field 'spec.{key}' must be {_type_name(typ)}, "
+                                f"got {type(value).__name__}")
     if record["schema_version"] > SCHEMA_VERSION:
         raise RRGBenchError(f"{path}: schema_version {record['schema_version']} is newer than this rrgbench")
     for stage, state in record["status"].items():

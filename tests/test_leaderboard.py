@@ -92,9 +92,26 @@ def write_run(runs: Path, method: str, dataset: str = "synthetic", seed: int = 0
     return run
 
 
+def synthetic_root(data: Path) -> Path:
+    """Where the synthetic dataset plugin keeps its default data under ``RRGBENCH_DATA=data``."""
+    return data / "synthetic" / "n400-seed0-256px"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def data_env(tmp_path_factory: pytest.TempPathFactory):
+    """A private ``RRGBENCH_DATA``: the site publishes only images inside a run's dataset root there."""
+    data = tmp_path_factory.mktemp("data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RRGBENCH_DATA", str(data))
+        yield data
+
+
 def standard_runs(tmp_path: Path, *, evil: bool = False) -> Path:
+    """Five runs; their images lie in the synthetic dataset root under ``$RRGBENCH_DATA``."""
+    import os
+
     runs = tmp_path / "runs"
-    images = tmp_path / "images"
+    images = synthetic_root(Path(os.environ["RRGBENCH_DATA"])) / "images"
     for seed in (0, 1):
         write_run(runs, "alpha", seed=seed, quality=0.9, images=images, evil=evil)
     write_run(runs, "beta", quality=0.3, fidelity={"bert-base-uncased": "random init: weights not found"},
@@ -237,14 +254,17 @@ def test_rebuild_in_place_removes_stale_pages_and_refuses_foreign_dirs(tmp_path:
 
 
 def test_bad_records_name_the_file(tmp_path: Path) -> None:
+    from rrgbench.leaderboard.records import load_runs
+
     runs = tmp_path / "runs"
     run = write_run(runs, "alpha")
     (run / "scores" / "nlg.json").write_text("{not json")
     with pytest.raises(RRGBenchError, match=r"nlg\.json: not valid JSON"):
-        build_site(runs, tmp_path / "site")
+        load_runs(runs)
+    assert build_site(runs, tmp_path / "site").skipped[0].reason.startswith("scores/nlg.json: not valid JSON")
     (run / "scores" / "nlg.json").write_text('{"scores": [1, 2]}')
     with pytest.raises(RRGBenchError, match=r"nlg\.json: 'scores' must be an object"):
-        build_site(runs, tmp_path / "site")
+        load_runs(runs)
     with pytest.raises(RRGBenchError, match="runs directory not found"):
         build_site(tmp_path / "nowhere", tmp_path / "site")
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_leaderboard import XSS_SCRIPT, standard_runs
+from test_leaderboard import XSS_SCRIPT, data_env, standard_runs  # noqa: F401 - data_env is autouse
 
 from rrgbench.leaderboard import build_site
 

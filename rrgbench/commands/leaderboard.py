@@ -31,9 +31,16 @@ def leaderboard(runs_dir: Path | None, out: Path, template_dir: Path | None, all
     site = build_site(runs_dir or runs_root(), out, template_dir=template_dir,
                       allow_credentialed_text=allow_credentialed_text, thumbnails=not no_thumbnails,
                       compare_files=list(compare_files))
+    for skip in site.skipped:
+        click.echo(f"skipped run {skip.rel}: {skip.reason}", err=True)
+    if site.refused_images:
+        click.echo(f"refused {len(site.refused_images)} image path(s) outside their run's dataset root "
+                   f"(first: {site.refused_images[0][1]} of {site.refused_images[0][0]})", err=True)
     if as_json:
         click.echo(json.dumps({"out": str(site.out), "runs": site.runs, "datasets": site.datasets,
-                               "pages": site.pages}, indent=2, sort_keys=True))
+                               "pages": site.pages, "skipped": [{"run": s.rel, "reason": s.reason}
+                                                                for s in site.skipped]},
+                              indent=2, sort_keys=True))
     else:
         click.echo(f"{site.runs} runs, {len(site.datasets)} datasets, {len(site.pages)} pages → "
                    f"{site.out / 'index.html'}")

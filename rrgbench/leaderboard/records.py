@@ -7,6 +7,7 @@ Only run records are read: the leaderboard never recomputes a score. A malformed
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from ..api import RRGBenchError
 from ..io import iter_jsonl, read_json
 
+log = logging.getLogger("rrgbench.leaderboard")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -125,38 +127,124 @@ def _score_file(path: Path) -> ScoreFile:
                      samples_path=samples if samples.is_file() else None)
 
 
+def inside(path: Path, root: Path) -> bool:
+    """True if ``path``, with every symbolic link resolved, lies in ``root`` (also resolved)."""
+    try:
+        Path(path).resolve(strict=True).relative_to(Path(root).resolve())
+    except (OSError, ValueError, RuntimeError):
+        return False
+    return True
+
+
 def load_run(path: Path, runs_dir: Path) -> RunRecord:
-    """Read one run directory (``path`` holds ``run.json``)."""
-    run = read_json(path / "run.json")
-    if not isinstance(run, dict):
-        raise RRGBenchError(f"{path / 'run.json'}: expected a JSON object")
-    if not isinstance(run.get("spec", {}), dict):
-        raise RRGBenchError(f"{path / 'run.json'}: 'spec' must be an object")
+    """Read one run directory (``path`` holds ``run.json``); a bad file raises naming it.
+
+    Every file read must resolve inside ``runs_dir``: a symbolic link that leaves the runs folder is refused.
+    """
+    from ..records import validate
+
+    def checked(file: Path) -> Path:
+        if file.is_symlink() and not inside(file, runs_dir):
+            raise RRGBenchError(f"{file}: symbolic link to a file outside the runs folder")
+        return file
+
+    run = validate(read_json(checked(path / "run.json")), path / "run.json")
     scores: dict[str, ScoreFile] = {}
     scores_dir = path / "scores"
     if scores_dir.is_dir():
+        if not inside(scores_dir, runs_dir):
+            raise RRGBenchError(f"{scores_dir}: symbolic link to a folder outside the runs folder")
         for sp in sorted(scores_dir.glob("*.json")):
-            sf = _score_file(sp)
+            sf = _score_file(checked(sp))
+            if sf.samples_path is not None and not inside(sf.samples_path, runs_dir):
+                raise RRGBenchError(f"{sf.samples_path}: symbolic link to a file outside the runs folder")
             scores[sf.metric] = sf
+    gens = path / "generations.jsonl"
+    if gens.exists():
+        checked(gens)
     rel = path.relative_to(runs_dir).as_posix() if path != runs_dir else path.name
-    return RunRecord(path=path, rel=rel, run=run, scores=scores)
+    return RunRecord(path=path, rel=rel, run=dict(run), scores=scores)
 
 
-def load_runs(runs_dir: Path) -> list[RunRecord]:
-    """Every run under ``runs_dir`` (any depth), sorted by relative path."""
+@dataclass
+class Skipped:
+    """A run directory the site leaves out, and why (shown in the build log and on the index)."""
+
+    rel: str
+    reason: str
+
+
+def _run_dirs(runs_dir: Path, skipped: list[Skipped]) -> list[Path]:
+    """Directories holding ``run.json`` (not below another run), hidden folders left out.
+
+    A symbolic link to a folder is followed when its target stays inside the runs folder (each real folder
+    is visited once); a link that leaves it is listed in ``skipped`` with the reason.
+    """
+    root = runs_dir.resolve()
+    found: list[Path] = []
+    seen: set[Path] = set()
+
+    def walk(folder: Path) -> None:
+        real = folder.resolve()
+        if real in seen:
+            return
+        seen.add(real)
+        if (folder / "run.json").exists() or (folder / "run.json").is_symlink():
+            found.append(folder)  # a run's own subfolders (checkpoint/, work/) never hold another run
+            return
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError as exc:
+            skipped.append(Skipped(_rel(folder, runs_dir), f"cannot list folder: {exc.strerror or exc}"))
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_symlink():
+                if not entry.is_dir():
+                    continue
+                if not inside(entry, root):
+                    log.warning("%s: symbolic link to %s, outside the runs folder: not followed", entry,
+                                entry.resolve())
+                    skipped.append(Skipped(_rel(entry, runs_dir), "symbolic link to a folder outside the runs "
+                                                                  "folder; not followed"))
+                    continue
+                walk(entry)
+            elif entry.is_dir():
+                walk(entry)
+
+    walk(runs_dir)
+    return sorted(found)
+
+
+def _rel(path: Path, runs_dir: Path) -> str:
+    return path.relative_to(runs_dir).as_posix() if path != runs_dir else path.name
+
+
+def scan_runs(runs_dir: Path) -> tuple[list[RunRecord], list[Skipped]]:
+    """Every readable run under ``runs_dir`` and every one left out (corrupt record, link outside), with why."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         raise RRGBenchError(f"{runs_dir}: runs directory not found")
-    found = sorted(p.parent for p in runs_dir.rglob("run.json")
-                   if not any(part.startswith(".") for part in p.relative_to(runs_dir).parts))
-    # a run's own subfolders (checkpoint/, work/) never hold another run; skip nested run.json files
+    skipped: list[Skipped] = []
     runs: list[RunRecord] = []
-    kept: list[Path] = []
-    for path in found:
-        if any(k in path.parents for k in kept):
-            continue
-        kept.append(path)
-        runs.append(load_run(path, runs_dir))
+    for path in _run_dirs(runs_dir, skipped):
+        try:
+            runs.append(load_run(path, runs_dir))
+        except (RRGBenchError, OSError) as exc:
+            reason = str(exc) if isinstance(exc, RRGBenchError) else f"{exc.filename}: {exc.strerror or exc}"
+            log.warning("skipping run %s: %s", path, reason)
+            for prefix in {str(path) + "/", str(path.resolve()) + "/"}:  # the index names files within the run
+                reason = reason.replace(prefix, "")
+            skipped.append(Skipped(_rel(path, runs_dir), reason))
+    return runs, sorted(skipped, key=lambda s: s.rel)
+
+
+def load_runs(runs_dir: Path) -> list[RunRecord]:
+    """Every run under ``runs_dir`` (any depth), sorted by relative path; the first bad record raises."""
+    runs, skipped = scan_runs(runs_dir)
+    if skipped:
+        raise RRGBenchError(f"{skipped[0].rel}: {skipped[0].reason}")
     return runs
 
 

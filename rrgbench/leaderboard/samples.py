@@ -13,7 +13,7 @@ from typing import Any
 from ..api import CHEXPERT_LABELS
 from ..io import atomic_write_bytes
 from . import schema
-from .records import RunRecord, load_generations, load_sample_scores
+from .records import RunRecord, inside, load_generations, load_sample_scores
 
 log = logging.getLogger("rrgbench.leaderboard")
 
@@ -164,6 +164,44 @@ class Thumbnails:
         self.size = size
         self.made: dict[str, str | None] = {}  # source path -> site-relative thumbnail (None: unreadable)
         self.sources: dict[str, dict[str, Any]] = {}  # dataset config -> dataset, image paths, manifest hash
+        self.roots: dict[str, Path | None] = {}  # dataset config -> its data root here (None: unknown)
+        self.refused: list[tuple[str, str]] = []  # (run, image path) outside the run's dataset root
+
+    def confine(self, rec: RunRecord, path: str) -> Path | None:
+        """``path`` resolved against the dataset root of ``rec`` on this machine, or None (refused and logged)
+        when it escapes that root (``..``, an absolute path elsewhere, a symbolic link out) or no root is known.
+
+        The root comes from the dataset plugin here (``$RRGBENCH_DATA``), never from the run record, so a
+        record from a shared or downloaded runs folder cannot make the site publish any other file.
+        """
+        root = self._root(rec)
+        if root is None:
+            return None
+        src = Path(path) if Path(path).is_absolute() else root / path
+        if not inside(src, root):
+            log.warning("refused image %s of run %s: outside the dataset root %s (symbolic links resolved)",
+                        path, rec.rel, root)
+            self.refused.append((rec.rel, str(path)))
+            return None
+        return src.resolve()
+
+    def _root(self, rec: RunRecord) -> Path | None:
+        spec = rec.spec
+        key = json.dumps(["root", rec.dataset, spec.get("dataset_options") or {}], sort_keys=True, default=str)
+        if key not in self.roots:
+            root = None
+            try:
+                from ..plugins import get_host
+
+                cls = get_host().datasets.get(rec.dataset)
+                ds = cls(section=spec.get("section") or "findings", **(spec.get("dataset_options") or {}))
+                root = Path(ds.root()).resolve(strict=True) if hasattr(ds, "root") else None
+            except Exception as exc:  # noqa: BLE001 - no known root: no images for this run
+                log.info("no images for %s: dataset root of %s unknown here (%s)", rec.rel, rec.dataset, exc)
+            if root is None:
+                log.info("no images for %s: dataset %s has no data root here", rec.rel, rec.dataset)
+            self.roots[key] = root
+        return self.roots[key]
 
     def get(self, src: Path) -> str | None:
         key = str(src)
@@ -261,7 +299,8 @@ def build_samples(rec: RunRecord, thumbnails: Thumbnails | None = None) -> Sampl
                                    if lab in hyp or lab in ref]
         if thumbnails is not None:
             for path in (_image_paths(g) or images.get(sid, []))[:2]:
-                thumb = thumbnails.get(Path(path) if Path(path).is_absolute() else rec.path / path)
+                src = thumbnails.confine(rec, path)
+                thumb = thumbnails.get(src) if src is not None else None
                 if thumb:
                     view.thumbs.append(thumb)
         views.append(view)

@@ -27,7 +27,7 @@ from ..api import CHEXPERT_LABELS, RRGBenchError
 from ..io import atomic_write_bytes, atomic_write_text, dumps, sha256_file
 from . import plots, schema
 from .compare_view import load_comparisons
-from .records import RunRecord, load_runs, safe_part
+from .records import RunRecord, Skipped, safe_part, scan_runs
 from .reported import attach_reported, load_reported
 from .samples import SampleSet, Thumbnails, build_samples, per_label_f1
 from .table import Board, board_frame, board_json, build_board, fmt, long_table
@@ -77,6 +77,8 @@ class Site:
     datasets: list[str]
     pages: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)  # run folders left out, with the reason
+    refused_images: list[tuple[str, str]] = field(default_factory=list)  # (run, path) outside the dataset root
 
 
 class _Writer:
@@ -94,13 +96,36 @@ class _Writer:
 
     def frame(self, rel_stem: str, df: pd.DataFrame, obj: Any = None) -> None:
         """``<stem>.csv`` and ``<stem>.json`` (``obj`` if given, else the records of ``df``)."""
-        self.text(f"{rel_stem}.csv", df.to_csv(index=False, lineterminator="\n"))
+        self.text(f"{rel_stem}.csv", safe_csv(df))
         if obj is None:
             obj = json.loads(df.to_json(orient="records", double_precision=15))
         self.text(f"{rel_stem}.json", dumps(obj))
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula (starts with ``= + - @``, tab or CR), prefixed
+    with ``'`` so it is shown as text; anything else unchanged."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
+def safe_csv(df: pd.DataFrame) -> str:
+    """``df`` as CSV text with every text cell and header passed through :func:`neutralise`
+    (CSV formula injection: report text and run names are untrusted). Numbers stay numbers."""
+    out = df.copy()
+    for col in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[col]):
+            out[col] = out[col].map(neutralise)
+    out.columns = [neutralise(str(c)) for c in out.columns]
+    return out.to_csv(index=False, lineterminator="\n")
+
+
 def _check_out(out: Path) -> None:
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise RRGBenchError(f"{out}: cannot create the site there: {parent} is a file, not a directory")
     if out.exists() and not out.is_dir():
         raise RRGBenchError(f"{out}: exists and is not a directory")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
@@ -253,16 +278,16 @@ def build_site(runs_dir: Path, out: Path, *, template_dir: Path | None = None,
     record) leaves the previous site as it was.
     """
     runs_dir, out = Path(runs_dir), Path(out)
-    runs = load_runs(runs_dir)
-    env = make_env(template_dir)
     _check_out(out)
+    runs, skipped = scan_runs(runs_dir)
+    env = make_env(template_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.building-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
         site = _build(runs, runs_dir, tmp, env, allow_credentialed_text, thumbnails, compare_files or [],
-                      generated_at)
+                      generated_at, skipped)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -272,7 +297,7 @@ def build_site(runs_dir: Path, out: Path, *, template_dir: Path | None = None,
 
 
 def _build(runs: list[RunRecord], runs_dir: Path, out: Path, env: Any, allow_credentialed_text: bool,
-           thumbnails: bool, compare_files: list[Path], generated_at: str | None) -> Site:
+           thumbnails: bool, compare_files: list[Path], generated_at: str | None, skipped: list[Skipped]) -> Site:
     script, script_hash = _script(env)
     w = _Writer(out)
     if generated_at is None:
@@ -340,7 +365,7 @@ def _build(runs: list[RunRecord], runs_dir: Path, out: Path, env: Any, allow_cre
         if reported_rows:
             w.frame(f"{stem}/reported", pd.DataFrame(reported_rows), reported_rows)
         render(page, "dataset.html", board=board, run_pages=run_pages, reported=reported_rows,
-               plots=_board_plots(board), incomplete=[r for r in runs if r.dataset == d and not r.scores],
+               plots=_board_plots(board), incomplete=[r for r in runs if r.dataset == d and _incomplete(r)],
                comparisons=[c for c in comparisons if c.dataset == d])
         boards.append((board, reported_rows))
 
@@ -350,7 +375,7 @@ def _build(runs: list[RunRecord], runs_dir: Path, out: Path, env: Any, allow_cre
         flat = [{"metric": r["metric"], "key": r["key"], "a": r["a"], "b": r["b"], "delta": r["delta"],
                  "ci_lo": r["ci"][0] if r["ci"] else None, "ci_hi": r["ci"][1] if r["ci"] else None,
                  **{p: r["p"].get(p) for p in c.p_keys}, "signature": r["signature"]} for r in c.rows]
-        w.text(c.page.replace(".html", ".csv"), pd.DataFrame(flat).to_csv(index=False, lineterminator="\n"))
+        w.text(c.page.replace(".html", ".csv"), safe_csv(pd.DataFrame(flat)))
         render(c.page, "compare.html", c=c, run_pages=run_pages, dataset_page=ds_pages.get(c.dataset))
 
     # ------------------------------------------------------------------ index
@@ -366,7 +391,15 @@ def _build(runs: list[RunRecord], runs_dir: Path, out: Path, env: Any, allow_cre
     if thumbs is not None:
         w.written.extend(thumbs.files)
     render("index.html", "index.html", generated_at=generated_at, boards=boards, ds_pages=ds_pages, runs=runs,
-           run_pages=run_pages, comparisons=comparisons, incomplete=[r for r in runs if not r.scores])
+           run_pages=run_pages, comparisons=comparisons, incomplete=[r for r in runs if _incomplete(r)],
+           skipped=skipped)
     atomic_write_text(out / MARKER, "built by rrgbench leaderboard\n")
     pages = sorted(p for p in w.written if p.endswith(".html"))
-    return Site(out=out, runs=len(runs), datasets=datasets, pages=pages, files=sorted(set(w.written)))
+    return Site(out=out, runs=len(runs), datasets=datasets, pages=pages, files=sorted(set(w.written)),
+                skipped=skipped, refused_images=list(thumbs.refused) if thumbs is not None else [])
+
+
+def _incomplete(rec: RunRecord) -> bool:
+    """A run without scores, or with a stage that did not finish (failed, running, pending)."""
+    status = rec.run.get("status") or {}
+    return not rec.scores or any(v != "done" for v in status.values())
