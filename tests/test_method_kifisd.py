@@ -111,3 +111,38 @@ def test_loss_decreases_on_fixed_batch(tmp_path):
     for stage in ("teacher", "student"):
         losses = [e["loss"] for e in facts[stage]["epochs"]]
         assert losses[-1] < losses[0], (stage, losses)
+
+
+def _original_loss_mid(img_s, cls_s, img_t, cls_t):
+    """Transcription of KIF-ISD ``_train_epoch_blip``'s ``loss_mid`` (any batch size instead of 16)."""
+    b = img_s.shape[0]
+    f_s, f_t = img_s.contiguous().view(b, -1), img_t.contiguous().view(b, -1)
+    h = torch.cat((f_s @ f_s.T, cls_s @ cls_s.T), dim=1)
+    h_t = torch.cat((f_t @ f_t.T, cls_t @ cls_t.T), dim=1)
+    diff = h / torch.norm(h, p=2, dim=1, keepdim=True) - h_t / torch.norm(h_t, p=2, dim=1, keepdim=True)
+    return torch.norm(diff, p=2, dim=1).sum(0)
+
+
+def test_relational_kd_inputs_are_raw_patches_and_adjusted_logits(tmp_path):
+    """``loss_mid`` uses ``image_embeds_feature`` (backbone patches, before the graph fusion) and
+    ``cls_preds_feature`` — the 4×C logits after the in-place ``+ log(base_probs)`` on the POS row."""
+    data = SyntheticDataset(n=8)
+    method = KIFISD(smoke_config(KIFISD.default_config("tiny", "synthetic")), RunContext(run_dir=tmp_path))
+    method.prepare(data)
+    torch.manual_seed(5)
+    method.teacher = method.build_model().eval().requires_grad_(False)
+    method.model.eval()
+    method.pos_prior = (torch.rand(14) * 0.9 + 0.1).numpy()
+    batch = method.train_batch([0, 1, 2, 3], data, seed=0)
+    with torch.no_grad():
+        got = method.losses(batch, "student")
+        outs = []
+        for model in (method.model, method.teacher):
+            _, logits, _, patches = model(batch["images"], exclude=batch["idx"])
+            cls = logits.clone().view(-1, 4, 14)
+            cls[:, 1, :] += torch.log(torch.from_numpy(method.pos_prior)).view(1, -1)
+            outs.append((patches, cls.flatten(1)))
+    expected = _original_loss_mid(outs[0][0], outs[0][1], outs[1][0], outs[1][1])
+    assert torch.allclose(got["mid"], expected, rtol=1e-4)
+    # logit KD covers every position, the prompt included (the original's SoftTarget on all logits)
+    assert float(got["kd"]) > 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -87,7 +89,24 @@ def test_param_groups_and_schedule():
     assert len(decay["params"]) == 1 and len(no_decay["params"]) == 3
     cfg = FitConfig(epochs=4, lr=1e-3, min_lr=1e-4, warmup_lr=0.0, warmup_steps=10)
     assert lr_at(cfg, 0, 0) == 0.0 and lr_at(cfg, 0, 5) == pytest.approx(5e-4) and lr_at(cfg, 0, 50) == 1e-3
-    assert lr_at(cfg, 2, 99) == pytest.approx(1e-4 + 0.9e-3 * 0.5)
+    assert lr_at(cfg, 1, 99) == pytest.approx(1e-4 + 0.9e-3 * 0.5)
+
+
+def test_schedule_matches_promptmrg_per_epoch():
+    """Transcription of PromptMRG ``modules/optims.py`` + trainer (epochs 1..E): epoch 1 warms up, epoch
+    e >= 2 runs at min + (init - min)·½(1 + cos(π e / E)); the last epoch is at min_lr."""
+    epochs, init, low, start, warm = 5, 5e-5, 5e-6, 5e-7, 20
+
+    def original(e: int, step: int) -> float:
+        if e == 1:
+            return min(init, start + (init - start) * step / max(warm, 1))
+        return (init - low) * 0.5 * (1.0 + math.cos(math.pi * e / epochs)) + low
+
+    cfg = FitConfig(epochs=epochs, lr=init, min_lr=low, warmup_lr=start, warmup_steps=warm)
+    for e in range(1, epochs + 1):
+        for step in (0, 7, 20, 300):
+            assert lr_at(cfg, e - 1, step) == pytest.approx(original(e, step), rel=1e-12), (e, step)
+    assert lr_at(cfg, epochs - 1, 0) == pytest.approx(low)
 
 
 def test_fit_decreases_loss_and_is_seeded(tmp_path):

@@ -1,8 +1,9 @@
 """A small generic training loop: AdamW (no decay on biases/norms), warmup + cosine LR, grad clipping.
 
-The schedule is the LAVIS ``LinearWarmupCosineLRScheduler`` the PromptMRG family uses (notes §2): in
-epoch 0 the LR rises linearly from ``warmup_lr`` to ``lr`` over ``warmup_steps`` steps; from epoch 1 on it
-follows a per-epoch cosine from ``lr`` down to ``min_lr``.
+The schedule is the PromptMRG family's ``LinearWarmupCosineLRScheduler`` (notes §2), whose trainer counts
+epochs from 1: in epoch 1 the LR rises linearly from ``warmup_lr`` to ``lr`` over ``warmup_steps`` steps;
+epoch ``e`` = 2..E runs at ``min_lr + (lr - min_lr)·½(1 + cos(π·e/E))``, so the last epoch runs at
+``min_lr``. (Here epochs are 0-based: epoch index ``i`` is the original's epoch ``i + 1``.)
 
 Resumable: every ``save_every`` steps and at each epoch end the loop saves model, optimizer, progress and
 the caller's own state (``state_hooks``) through ``ctx.save_train_state``; a killed stage restarted by the
@@ -53,12 +54,14 @@ def param_groups(params: Iterable[tuple[str, nn.Parameter]], weight_decay: float
 
 
 def lr_at(cfg: FitConfig, epoch: int, step: int) -> float:
-    """Learning rate for global ``step`` in ``epoch`` under the warmup + per-epoch cosine schedule."""
+    """Learning rate for global ``step`` in 0-based ``epoch``: linear warm-up in the first epoch, then the
+    per-epoch cosine of the 1-based epoch number ``epoch + 1`` over ``cfg.epochs``, ending at ``min_lr``."""
     if epoch == 0:
         if cfg.warmup_steps <= 0:
             return cfg.lr
         return min(cfg.lr, cfg.warmup_lr + (cfg.lr - cfg.warmup_lr) * step / max(1, cfg.warmup_steps))
-    return cfg.min_lr + (cfg.lr - cfg.min_lr) * 0.5 * (1.0 + math.cos(math.pi * epoch / max(1, cfg.epochs)))
+    progress = min(1.0, (epoch + 1) / max(1, cfg.epochs))
+    return cfg.min_lr + (cfg.lr - cfg.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def fit(model: nn.Module, step_fn: Callable[[Any], dict[str, torch.Tensor]],

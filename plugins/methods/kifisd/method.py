@@ -4,7 +4,9 @@ KIF: a 27-node knowledge graph (plus a global node) is encoded under its adjacen
 cross-attend to it and the fused patches become the decoder memory. The diagnosis prompt generator is
 PromptMRG's: retrieval memory + 4-state classifier with logit adjustment. ISD: stage ``teacher`` trains
 the model; stage ``student`` trains a fresh model of the same architecture with the frozen teacher through
-logit KD (T = 4, weight 0.01) and relational distillation. Loss = L_lm + 4·L_cls (+ 0.01·KD + L_mid).
+logit KD (T = 4, weight 0.01, over every token position as the original) and relational distillation on
+the raw backbone patch features and the logit-adjusted classifier output (the original's
+``image_embeds_feature`` and in-place adjusted ``cls_preds``). Loss = L_lm + 4·L_cls (+ 0.01·KD + L_mid).
 Each stage keeps the epoch with the best validation score (the original selected on test BLEU-1).
 """
 
@@ -14,6 +16,7 @@ import copy
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from rrgbench.api import Dataset, RRGBenchError
@@ -23,7 +26,7 @@ from ..promptmrg_family.heads import (
     RetrievalMemory,
     StateClassifier,
     TextBank,
-    logit_adjusted_loss,
+    adjust_logits,
 )
 from ..promptmrg_family.method import FamilyMethod
 from .distill import logit_kd, relational_kd
@@ -43,11 +46,12 @@ class KIFModel(nn.Module):
         self.cls = StateClassifier(img_dim + int(cfg["memory_dim"]), n_obs)
 
     def forward(self, images: torch.Tensor, exclude: torch.Tensor | None = None):
-        """Fused patch memory ``[B, HW, C]``, state logits ``[B, 4, 14]`` and the pooled image feature."""
+        """Fused patch memory ``[B, HW, C]``, state logits ``[B, 4, 14]``, the pooled image feature and the
+        raw backbone patches ``[B, HW, C]`` (the relational-distillation features)."""
         patches, avg = self.encoder(images)
         fused = self.fusion(patches, self.graph())
         logits = self.cls(torch.cat([avg, self.memory(avg, exclude)], 1))
-        return fused, logits, avg
+        return fused, logits, avg, patches
 
 
 class KIFISD(FamilyMethod):
@@ -97,33 +101,37 @@ class KIFISD(FamilyMethod):
             self.teacher = copy.deepcopy(self.model).eval().requires_grad_(False)
             seed_everything(self.ctx.seed + 1)
             self.model = self.build_model().to(self.device)
-        cfg = self.config
 
         def step(b: dict[str, Any]) -> dict[str, torch.Tensor]:
-            fused, logits, avg = self.model(b["images"], exclude=b["idx"])
-            pos_prior = torch.from_numpy(self.pos_prior).to(self.device)
-            l_cls = logit_adjusted_loss(logits, b["states"], pos_prior)
-            l_lm, tok_logits = self.model.decoder.lm_loss(b["states"], b["reports"], fused, return_logits=True)
-            l_retr = self.model.memory.retrieval_loss(avg, b["idx"])
-            losses = {"lm": l_lm, "cls": l_cls, "retr": l_retr}
-            loss = l_lm + cfg["cls_weight"] * l_cls + cfg["retrieval_weight"] * l_retr
-            if self.teacher is not None and stage == "student":
-                with torch.no_grad():
-                    t_fused, t_logits, _ = self.teacher(b["images"], exclude=b["idx"])
-                    _, t_tok = self.teacher.decoder.lm_loss(b["states"], b["reports"], t_fused, return_logits=True)
-                n = min(tok_logits.shape[1], t_tok.shape[1])
-                mask = torch.zeros(tok_logits.shape[:2], dtype=torch.bool, device=self.device)
-                mask[:, self.model.decoder.prompt_length - 1:] = True
-                losses["kd"] = logit_kd(tok_logits[:, :n], t_tok[:, :n], mask[:, :n], float(cfg["kd_temperature"]))
-                losses["mid"] = relational_kd(fused, logits, t_fused, t_logits)
-                loss = loss + cfg["kd_weight"] * losses["kd"] + cfg["mid_weight"] * losses["mid"]
-            return {"loss": loss, **losses}
+            return self.losses(b, stage)
 
         def epoch_end(epoch: int) -> dict[str, Any]:
             return self.update_pos_prior_on_val(data, lambda images: self.model(images)[1])
 
         return self.fit_stage(stage, data, step, epoch_end=epoch_end, select=lambda: self.val_ce_f1(data, average="example"))
 
+    def losses(self, b: dict[str, Any], stage: str) -> dict[str, torch.Tensor]:
+        """The training losses of one batch: ``loss`` (optimised) and its parts. In stage ``student`` with a
+        teacher: logit KD over every token position and relational KD on (raw backbone patches,
+        logit-adjusted classifier logits) of student and teacher, as the original's ``loss_mid``."""
+        cfg = self.config
+        fused, logits, avg, patches = self.model(b["images"], exclude=b["idx"])
+        pos_prior = torch.from_numpy(self.pos_prior).to(self.device)
+        adjusted = adjust_logits(logits, pos_prior)
+        l_cls = F.cross_entropy(adjusted, b["states"])
+        l_lm, tok_logits = self.model.decoder.lm_loss(b["states"], b["reports"], fused, return_logits=True)
+        l_retr = self.model.memory.retrieval_loss(avg, b["idx"])
+        losses = {"lm": l_lm, "cls": l_cls, "retr": l_retr}
+        loss = l_lm + cfg["cls_weight"] * l_cls + cfg["retrieval_weight"] * l_retr
+        if self.teacher is not None and stage == "student":
+            with torch.no_grad():
+                t_fused, t_logits, _, t_patches = self.teacher(b["images"], exclude=b["idx"])
+                _, t_tok = self.teacher.decoder.lm_loss(b["states"], b["reports"], t_fused, return_logits=True)
+            losses["kd"] = logit_kd(tok_logits, t_tok, temperature=float(cfg["kd_temperature"]))
+            losses["mid"] = relational_kd(patches, adjusted, t_patches, adjust_logits(t_logits, pos_prior))
+            loss = loss + cfg["kd_weight"] * losses["kd"] + cfg["mid_weight"] * losses["mid"]
+        return {"loss": loss, **losses}
+
     def generate_ids(self, images: torch.Tensor) -> list[list[int]]:
-        fused, logits, _ = self.model(images)
+        fused, logits, _, _ = self.model(images)
         return self.model.decoder.generate(logits.argmax(1), fused, **self.gen_kwargs())

@@ -92,8 +92,9 @@ class OSRRG(FamilyMethod):
 
         def step(b: dict[str, Any]) -> dict[str, torch.Tensor]:
             logits = sbd(b["images"])
-            estimator[0].add(logits, b["states"])
-            return {"loss": diverse_expert_loss(logits, b["states"], self.prior.to(self.device), alpha)}
+            # the prior update sees the adjusted logits of this step (original: in-place adjustment)
+            return {"loss": diverse_expert_loss(logits, b["states"], self.prior.to(self.device), alpha,
+                                                estimator=estimator[0])}
 
         def epoch_end(epoch: int) -> dict[str, Any]:
             self.prior = estimator[0].updated(self.prior)

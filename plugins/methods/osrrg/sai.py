@@ -3,7 +3,12 @@
 Inference only, decoder self-attention layers ``0 .. n_layers-1`` (7 in the paper). For every query, the
 attention mass on the state-token positions ``start .. start+C-1`` is summed and given entirely to the
 single most-attended state token whose predicted state is not blank; the other state tokens get zero.
-Samples whose predicted states are all blank are left unchanged.
+
+As in the original, only cached decoding steps are rewritten: attention whose key length is at most the
+prompt length (``start + C`` = 15, the prompt pass that fills the key/value cache) is left alone, so the
+cached keys/values of the prompt and the first generated token are those of the plain decoder.
+Departure kept on purpose: samples whose predicted states are all blank are left unchanged (the original
+moves their whole state mass onto the first state token, an arbitrary choice).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import torch
 def intervene(probs: torch.Tensor, keep: torch.Tensor, start: int = 1) -> torch.Tensor:
     """``probs [N, H, Q, K]`` attention; ``keep [N, C]`` bool (state ≠ BLA). Returns rewritten probs."""
     n_obs = keep.shape[1]
-    if probs.shape[-1] < start + n_obs:
+    if probs.shape[-1] <= start + n_obs:  # the prompt pass (key length 15): never rewritten
         return probs
     states = probs[..., start:start + n_obs]
     total = states.sum(-1, keepdim=True)

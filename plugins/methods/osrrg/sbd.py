@@ -2,7 +2,8 @@
 
 Three expert heads on a separate image backbone predict ``[B, 4, C]`` state logits. Each expert's loss
 adds a different log-prior to its logits (the SADE-style diverse logit adjustment); after each epoch the
-prior is re-estimated from the experts' own probabilities. Prediction takes, per observation, the state
+prior is re-estimated from the experts' probabilities *after* that adjustment (in the original the loss
+adjusts the logits in place, and the same tensors feed the prior update). Prediction takes, per observation, the state
 of the single most confident (expert, state) pair.
 """
 
@@ -53,14 +54,19 @@ def adjusted_logits(expert_logits: list[torch.Tensor], prior: torch.Tensor, alph
 
 
 def diverse_expert_loss(expert_logits: list[torch.Tensor], states: torch.Tensor, prior: torch.Tensor,
-                        alpha: float = 1.0) -> torch.Tensor:
-    """Sum of the three experts' cross-entropies on their adjusted logits."""
-    return sum(F.cross_entropy(lg, states) for lg in adjusted_logits(expert_logits, prior, alpha))
+                        alpha: float = 1.0, estimator: PriorEstimator | None = None) -> torch.Tensor:
+    """Sum of the three experts' cross-entropies on their adjusted logits; ``estimator`` (if given) records
+    the softmax of those same adjusted logits for the end-of-epoch prior update."""
+    adjusted = adjusted_logits(expert_logits, prior, alpha)
+    if estimator is not None:
+        estimator.add(adjusted, states)
+    return sum(F.cross_entropy(lg, states) for lg in adjusted)
 
 
 class PriorEstimator:
     """Accumulates, over an epoch, the experts' probabilities on samples of each true state.
 
+    ``add`` takes the *logit-adjusted* expert logits (:func:`adjusted_logits`), as the original does.
     Update rule: prior[POS] ← mean p(POS) of expert 2 on true-POS samples, prior[NEG] ← expert 3's p(NEG)
     on true-NEG, prior[UNC] ← expert 1's p(UNC) on true-UNC; "No Finding" NEG/UNC stay 1. Observations
     with no sample of a state keep the old value; BLA is never updated.

@@ -30,11 +30,16 @@ class StateClassifier(nn.Module):
         return self.head(feats).view(-1, 4, self.n_obs)
 
 
-def logit_adjusted_loss(logits: torch.Tensor, states: torch.Tensor, pos_prior: torch.Tensor) -> torch.Tensor:
-    """CE over the 4 states with ``log(pos_prior)`` added to the POS logit (PromptMRG ``forward``)."""
+def adjust_logits(logits: torch.Tensor, pos_prior: torch.Tensor) -> torch.Tensor:
+    """``[B, 4, C]`` logits with ``log(pos_prior)`` added to the POS row (PromptMRG's logit adjustment)."""
     adjusted = logits.clone()
     adjusted[:, 1, :] = adjusted[:, 1, :] + torch.log(pos_prior.clamp_min(1e-8)).view(1, -1)
-    return F.cross_entropy(adjusted, states)
+    return adjusted
+
+
+def logit_adjusted_loss(logits: torch.Tensor, states: torch.Tensor, pos_prior: torch.Tensor) -> torch.Tensor:
+    """CE over the 4 states on :func:`adjust_logits` (PromptMRG ``forward``)."""
+    return F.cross_entropy(adjust_logits(logits, pos_prior), states)
 
 
 def pos_prior_from_labels(states: np.ndarray) -> np.ndarray:

@@ -29,7 +29,7 @@ from ..promptmrg_family.heads import (
 )
 from ..promptmrg_family.method import FamilyMethod
 from .hyperbolic import PoincareEncoder, distance, rank_loss
-from .ot import OTDecoderLayer, consistency_loss
+from .ot import OTDecoderLayer, ReleasedOTLayer, consistency_loss
 
 
 class REVTAFModel(nn.Module):
@@ -46,8 +46,12 @@ class REVTAFModel(nn.Module):
         self.patch_proj = nn.Linear(img_dim, d)
         self.region_proj = nn.Linear(text_dim, d)
         self.global_proj = nn.Linear(text_dim, d)
-        self.region_layer = OTDecoderLayer(d, int(cfg["ot_heads"]), 2 * d)
-        self.global_layer = OTDecoderLayer(d, int(cfg["ot_heads"]), 2 * d)
+        if cfg.get("ot", "paper") == "released":  # one layer shared by both branches, as released
+            self.ot_layer = ReleasedOTLayer(d)
+            self.region_layer = self.global_layer = self.ot_layer
+        else:
+            self.region_layer = OTDecoderLayer(d, int(cfg["ot_heads"]), 2 * d)
+            self.global_layer = OTDecoderLayer(d, int(cfg["ot_heads"]), 2 * d)
 
     def diagnose(self, images: torch.Tensor, exclude: torch.Tensor | None = None):
         patches, avg = self.encoder(images)
@@ -82,11 +86,16 @@ class REVTAF(FamilyMethod):
             memory_ff=2048 if paper else 128, retrieval_k=21, lre_dim=512 if paper else 64, lre_layers=3,
             curvature=0.01, ot_dim=1024 if paper else 64, ot_heads=8 if paper else 4, max_sentences=16 if paper else 8,
             iou_size=224 if paper else 32,  # OT maps are upsampled to the image size (224) before the IoU
+            ot="paper", iou="paper",  # "released": the released code's OT block / IoU binarisation (ot.py)
         )
         return cfg
 
     # ------------------------------------------------------------------------------------ prepare
     def prepare_extra(self, data: Dataset) -> None:
+        for key in ("ot", "iou"):
+            if self.config.get(key, "paper") not in ("paper", "released"):
+                raise RRGBenchError(f"revtaf: config {key!r} must be 'paper' or 'released', "
+                                    f"not {self.config[key]!r}")
         self.bank = TextBank.fit(self.train_reports, self.tokenizer.vocab_size, int(self.config["text_dim"]),
                                  seed=self.ctx.seed)
         self.ctx.substitute("MedCLIP text features", "TF-IDF + truncated SVD over the training reports")
@@ -131,7 +140,8 @@ class REVTAF(FamilyMethod):
             nn_idx = self.hash_nn[idx.cpu()]
             glob, gmask = self.sent_bank[nn_idx].to(self.device), self.sent_mask[nn_idx].to(self.device)
             memory, (r_attn, g_attn, r_txt, g_txt) = m.fuse(patches, logits, glob, gmask)
-            l_align = consistency_loss(r_attn, g_attn, r_txt, g_txt, int(cfg["iou_size"]), gmask)
+            l_align = consistency_loss(r_attn, g_attn, r_txt, g_txt, int(cfg["iou_size"]), gmask,
+                                       mode=cfg.get("iou", "paper"))
             l_lm = m.decoder.lm_loss(b["states"], b["reports"], memory)
             l_retr = m.memory.retrieval_loss(avg, idx)
             loss = (l_lm + cfg["cls_weight"] * l_cls + cfg["align_weight"] * l_align + cfg["rank_weight"] * l_rank

@@ -1,8 +1,18 @@
 """Optimal-transport cross-attention (REVTAF ``AttentionOT``, from OTSeg) and the IoU consistency loss.
 
-Attention weights are the entropic OT plan between queries (image patches) and keys (texts) under a
-cosine cost, computed by log-domain Sinkhorn (ε = 0.05, ≤ 100 iterations, uniform marginals), rescaled
-so that each query's weights sum to one.
+Two variants, chosen by the method config (``ot`` and ``iou``, default ``paper``):
+
+* ``paper`` (:class:`OTDecoderLayer`, the paper's description): attention weights are the entropic OT plan
+  between the 49 patch queries and the K text keys under a cosine cost, by log-domain Sinkhorn (ε = 0.05,
+  ≤ 100 iterations, uniform marginals) rescaled so each query's weights sum to one; multi-head, after a
+  patch self-attention, GELU FFN; the maps are the plans. IoU maps: per-map min-max, threshold 0.5 with
+  a straight-through gradient.
+* ``released`` (:class:`ReleasedOTLayer`, a transcription of the released ``TPN_DecoderLayer`` /
+  ``AttentionOT`` / ``overlap_loss``): the patches enter as the M axis of a single query (Nq = 1), so the
+  Sinkhorn plan is uniform (1/M) and every patch receives the same text average; one head; no
+  self-attention; FFN 4·d with ReLU; the maps are ``M·Nq·T·cos`` ≈ the cosine similarities; one layer
+  shared by both branches. IoU: one min-max over the whole map tensor, threshold ≥ 0.5, no gradient through
+  the maps (only the text similarity is trained by this loss).
 """
 
 from __future__ import annotations
@@ -79,6 +89,52 @@ class OTDecoderLayer(nn.Module):
         return self.norms[2](x + self.drop(self.ffn(x))), attn
 
 
+class ReleasedOTLayer(nn.Module):
+    """The released code's OT decoder layer (Nq = 1; see the module docstring). Post-norm residuals:
+    ``x = norm2(x + drop(OT(x, txt)))``, ``x = norm3(x + drop(W2 drop(relu(W1 x))))``."""
+
+    def __init__(self, dim: int, ff: int | None = None, dropout: float = 0.1, eps: float = 0.05,
+                 iters: int = 100) -> None:
+        super().__init__()
+        self.eps, self.iters = eps, iters
+        self.q, self.k, self.v, self.proj = (nn.Linear(dim, dim) for _ in range(4))
+        self.attn_drop = nn.Dropout(dropout)
+        self.linear1, self.linear2 = nn.Linear(dim, ff or 4 * dim), nn.Linear(ff or 4 * dim, dim)
+        self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.drop, self.drop2, self.drop3 = nn.Dropout(dropout), nn.Dropout(dropout), nn.Dropout(dropout)
+
+    def attend(self, x: torch.Tensor, mem: torch.Tensor, key_mask: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x [B, M, d]`` patches, ``mem [B, K, d]`` texts → (``[B, M, d]`` output, ``[B, M, K]`` score maps)."""
+        m = x.shape[1]
+        sim = F.normalize(self.k(mem), dim=-1) @ F.normalize(self.q(x), dim=-1).transpose(1, 2)  # [B, K, M]
+        plan = sinkhorn_log((1.0 - sim).unsqueeze(-1), self.eps, self.iters).squeeze(-1)  # [B, K, M], = 1/M
+        score = m * 1 * sim * plan  # M·Nq·sim·T
+        attn = self.attn_drop(plan)
+        if key_mask is not None:  # padded sentences (our batching) contribute nothing
+            attn = attn * key_mask[:, :, None].to(attn.dtype)
+        out = self.proj(attn.transpose(1, 2) @ self.v(mem))  # [B, M, d]: Σ_k T[k, m] v_k
+        return out, score.transpose(1, 2)
+
+    def forward(self, x: torch.Tensor, mem: torch.Tensor, key_mask: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        y, maps = self.attend(x, mem, key_mask)
+        x = self.norm2(x + self.drop2(y))
+        x = self.norm3(x + self.drop3(self.linear2(self.drop(F.relu(self.linear1(x))))))
+        return x, maps
+
+
+def released_maps(attn: torch.Tensor, size: int) -> torch.Tensor:
+    """The released ``overlap_loss`` binarisation: ``attn [B, HW, K]`` → ``[B, K, size²]`` 0/1 maps after
+    bilinear upsampling and ONE min-max over the whole tensor, ``>= 0.5``, no gradient."""
+    b, hw, k = attn.shape
+    side = int(round(hw**0.5))
+    maps = F.interpolate(attn.transpose(1, 2).reshape(b, k, side, side), size=(size, size), mode="bilinear",
+                         align_corners=False)
+    maps = (maps - maps.min()) / (maps.max() - maps.min() + 1e-6)
+    return (maps >= 0.5).to(attn.dtype).detach().flatten(2)
+
+
 def attention_maps(attn: torch.Tensor, size: int) -> torch.Tensor:
     """``attn [B, HW, K]`` → per-key maps ``[B, K, size, size]``, bilinear upsampled, min-max normalised, and
     binarised at 0.5 with a straight-through gradient."""
@@ -94,13 +150,22 @@ def attention_maps(attn: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def consistency_loss(region_attn: torch.Tensor, global_attn: torch.Tensor, region_txt: torch.Tensor,
-                     global_txt: torch.Tensor, size: int, global_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean of ``1 - sigmoid(cos(region_i, global_j)) · IoU(map_i, map_j)`` over every (i, j) pair."""
-    r = attention_maps(region_attn, size).flatten(2)  # [B, R, P]
-    g = attention_maps(global_attn, size).flatten(2)  # [B, G, P]
-    inter = r @ g.transpose(1, 2)
-    union = r.sum(-1, keepdim=True) + g.sum(-1).unsqueeze(1) - inter
-    iou = inter / union.clamp_min(1e-6)
+                     global_txt: torch.Tensor, size: int, global_mask: torch.Tensor | None = None,
+                     mode: str = "paper") -> torch.Tensor:
+    """Mean of ``1 - sigmoid(cos(region_i, global_j)) · IoU(map_i, map_j)`` over every (i, j) pair;
+    ``mode`` picks the map binarisation (``paper``: per-map, straight-through; ``released``: global, none)."""
+    if mode == "released":
+        r, g = released_maps(region_attn, size), released_maps(global_attn, size)
+        inter = r @ g.transpose(1, 2)
+        iou = inter / (r.sum(-1, keepdim=True) + g.sum(-1).unsqueeze(1) - inter + 1e-8)
+    elif mode == "paper":
+        r = attention_maps(region_attn, size).flatten(2)  # [B, R, P]
+        g = attention_maps(global_attn, size).flatten(2)  # [B, G, P]
+        inter = r @ g.transpose(1, 2)
+        union = r.sum(-1, keepdim=True) + g.sum(-1).unsqueeze(1) - inter
+        iou = inter / union.clamp_min(1e-6)
+    else:
+        raise ValueError(f"iou mode must be 'paper' or 'released', not {mode!r}")
     sim = torch.sigmoid(F.normalize(region_txt, dim=-1) @ F.normalize(global_txt, dim=-1).transpose(1, 2))
     loss = 1 - sim * iou
     if global_mask is None:
