@@ -95,7 +95,7 @@ def main() -> None:
     print(f"CE batch_aggregate, 1000 resamples {(time.perf_counter() - t0) * 1000:10.1f} ms in one vectorised call")
 
     if args.umls:
-        from rrgbench.clinical.umls import LexiconBackend
+        from rrgbench_plugins.metrics.umls.concepts import LexiconBackend
 
         backend = LexiconBackend()
         backend.concepts(texts[:2])  # load spaCy outside the timing

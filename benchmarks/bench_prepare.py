@@ -44,8 +44,9 @@ def main() -> None:
     if args.workers:
         os.environ["RRGBENCH_WORKERS"] = str(args.workers)
 
+    from rrgbench_plugins.datasets.phantom.renderer import render_study
+
     from rrgbench.data.build import png_bytes
-    from rrgbench.data.phantom import render_study
     from rrgbench.plugins import get_host
 
     print(f"cores: {os.cpu_count()}  load average: {os.getloadavg()[0]:.1f}  cache: {tmp}")

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .errors import RRGBenchError, UnavailableError  # noqa: F401 - re-exported: plugins import them from here
+
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
@@ -43,14 +45,6 @@ CHEXPERT_LABELS: tuple[str, ...] = (
     "No Finding",
 )
 CHEXPERT_5: tuple[str, ...] = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion")
-
-
-class RRGBenchError(Exception):
-    """An error with a message meant for the user: the CLI prints it as one line and exits non-zero."""
-
-
-class UnavailableError(RRGBenchError):
-    """A metric or method cannot run here (missing weights, no GPU, no Java). The message says why."""
 
 
 # --------------------------------------------------------------------------------------------- data

@@ -26,7 +26,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from .api import RRGBenchError
+from .errors import RRGBenchError
 from .io import atomic_write_bytes
 
 STATE_FILE = "state.pt"

@@ -6,8 +6,7 @@ import random
 from pathlib import Path
 
 import pytest
-
-from rrgbench.clinical.radgraph_f1 import RadGraphAnnotator, rewards
+from rrgbench_plugins.metrics.radgraph.reward import RadGraphAnnotator, rewards
 
 OP, OA, A = "Observation::definitely present", "Observation::definitely absent", "Anatomy::definitely present"
 
@@ -33,7 +32,7 @@ def test_upstream_case_sensitive_mode_matches_the_package() -> None:
 
 
 def test_lowercase_graphs_agree_with_radgraph_package() -> None:
-    from rrgbench.clinical.radgraph_f1 import upstream_compute_reward
+    from rrgbench_plugins.metrics.radgraph.reward import upstream_compute_reward
 
     compute_reward = upstream_compute_reward()
 

@@ -6,8 +6,13 @@ import math
 from pathlib import Path
 
 import pytest
-
-from rrgbench.clinical.umls import LEXICON, LexiconBackend, ScispacyBackend, pair_stats, scores_from_counts
+from rrgbench_plugins.metrics.umls.concepts import (
+    LEXICON,
+    LexiconBackend,
+    ScispacyBackend,
+    pair_stats,
+    scores_from_counts,
+)
 
 
 def test_radscribe_formula_by_hand() -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from rrgbench.data.findings import parse_mesh, parse_tag
-from rrgbench.data.phantom import render_study
+from rrgbench_plugins.datasets.phantom.findings import parse_mesh, parse_tag
+from rrgbench_plugins.datasets.phantom.renderer import render_study
 
 S = 128  # image side for tests; anatomy is resolution independent
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from rrgbench_plugins.datasets.phantom.findings import parse_mesh
+from rrgbench_plugins.datasets.phantom.grammar import synthetic_study
 
 from rrgbench.api import SPLITS, RRGBenchError
 from rrgbench.cli import cli
-from rrgbench.data.findings import parse_mesh
-from rrgbench.data.grammar import synthetic_study
 from rrgbench.plugins import get_host
 
 

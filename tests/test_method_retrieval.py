@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 import torch
 from rrgbench_plugins.methods.common.labels import report_states
+from rrgbench_plugins.methods.common.report_encoder import bow_targets, bow_vocabulary
 from rrgbench_plugins.methods.common.synthetic import SyntheticDataset
-from rrgbench_plugins.methods.retrieval.encoder import bow_targets, bow_vocabulary
 from rrgbench_plugins.methods.retrieval.method import Retrieval
 
 from rrgbench.api import RRGBenchError, RunContext

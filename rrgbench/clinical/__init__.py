@@ -25,7 +25,8 @@ labels of a dataset are computed once per process; model labelers (chexbert) als
 is not persisted: relabelling is faster than reading a file. Returned dicts are fresh copies.
 
 The CE metric core is :mod:`.ce` (micro / macro / weighted / example-based averaging, 14 or 5 labels,
-uncertain policy, presets); the UMLS concept metric core is :mod:`.umls`.
+uncertain policy, presets). The UMLS and RadGraph metric code lives in their plugin folders
+(``plugins/metrics/umls``, ``plugins/metrics/radgraph``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Writing an R2Gen layout: rendered phantom studies, and the seeded split used when none is given.
+"""Writing an R2Gen layout: the seeded split used when none is given, PNG encoding, build locks.
 
 A build writes images into a staging folder beside the target, moves them into place, and writes
 ``annotation.json`` and ``prepared.json`` last (atomically), so an interrupted build is never mistaken
@@ -10,19 +10,16 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..api import SPLITS
 from ..io import atomic_write_json
 
-__all__ = ["build_lock", "is_prepared", "mark_prepared", "png_bytes", "replace_dir", "seeded_split", "write_phantom_layout"]
+__all__ = ["build_lock", "is_prepared", "mark_prepared", "png_bytes", "replace_dir", "seeded_split"]
 
 
 def seeded_split(ids: Sequence[str], seed: int = 0, ratios: tuple[float, float, float] = (0.7, 0.1, 0.2)
@@ -87,60 +84,3 @@ def replace_dir(staging: Path, dest: Path) -> None:
         dest.rename(old)
     staging.rename(dest)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def _render_chunk(args: tuple[str, list[tuple[str, tuple[str, ...]]], int, int]) -> int:
-    from .phantom import render_study, study_seed
-
-    staging, items, seed, size = args
-    for sid, mesh in items:
-        views, _ = render_study(mesh, study_seed(sid, seed), size)
-        folder = Path(staging) / sid
-        folder.mkdir(parents=True, exist_ok=True)
-        for i, view in enumerate(views):
-            (folder / f"{i}.png").write_bytes(png_bytes(view))
-    return len(items)
-
-
-def _workers() -> int:
-    env = os.environ.get("RRGBENCH_WORKERS")
-    if env:
-        return max(1, int(env))
-    return max(1, min(2, os.cpu_count() or 1))
-
-
-def write_phantom_layout(root: Path, studies: list[dict[str, Any]], params: dict[str, Any], seed: int,
-                         size: int = 256, workers: int | None = None, log: Any = None) -> None:
-    """Render every study's two views and write the R2Gen layout under ``root``.
-
-    ``studies`` are annotation entries with at least ``id``, ``split``, ``findings`` and ``mesh``;
-    ``report`` (= findings) and ``image_path`` are filled in here.
-    """
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    staging = root / f".images.building-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    t0 = time.time()
-    items = [(s["id"], tuple(s.get("mesh") or ("normal",))) for s in studies]
-    n = workers or _workers()
-    chunks = [items[i::max(1, n * 8)] for i in range(max(1, n * 8))]
-    jobs = [(str(staging), c, seed, size) for c in chunks if c]
-    if n == 1 or len(items) < 64:
-        for job in jobs:
-            _render_chunk(job)
-    else:
-        with ProcessPoolExecutor(max_workers=n) as pool:
-            list(pool.map(_render_chunk, jobs))
-    replace_dir(staging, root / "images")
-    ann: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
-    for s in studies:
-        entry = dict(s)
-        entry.setdefault("report", entry.get("findings", ""))
-        entry["image_path"] = [f"{s['id']}/0.png", f"{s['id']}/1.png"]
-        ann[s["split"]].append(entry)
-    atomic_write_json(root / "annotation.json", ann)
-    atomic_write_json(root / "prepared.json", {"params": params, "seconds": round(time.time() - t0, 2),
-                                               "counts": {k: len(v) for k, v in ann.items()}})
-    if log:
-        log(f"rendered {len(items)} studies x 2 views in {time.time() - t0:.1f}s -> {root}")

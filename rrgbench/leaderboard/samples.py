@@ -17,7 +17,6 @@ from .records import RunRecord, inside, load_generations, load_sample_scores
 
 log = logging.getLogger("rrgbench.leaderboard")
 
-LABEL_VALUES = {1: "pos", 0: "neg", -1: "unc", None: "—"}
 CE_METRICS = ("chexpert_rules", "chexbert")
 _IMAGE_KEYS = ("image_paths", "images", "image_path")
 

@@ -39,7 +39,7 @@ class Synthetic(LayoutDataset):
         return data_root(self.name) / f"n{p['n_studies']}-seed{p['seed']}-{p['size']}px"
 
     def params(self) -> dict[str, Any]:
-        from rrgbench.data.phantom import RENDERER_VERSION
+        from .renderer import RENDERER_VERSION
 
         return {"dataset": self.name, "renderer": RENDERER_VERSION, "grammar": "1",
                 "n_studies": int(self.options.get("n_studies", 400)), "seed": int(self.options.get("seed", 0)),
@@ -48,8 +48,10 @@ class Synthetic(LayoutDataset):
     def prepare(self) -> None:
         import numpy as np
 
-        from rrgbench.data.build import seeded_split, write_phantom_layout
-        from rrgbench.data.grammar import synthetic_study
+        from rrgbench.data.build import seeded_split
+
+        from .grammar import synthetic_study
+        from .layout_writer import write_phantom_layout
 
         params = self.params()
 
@@ -95,15 +97,16 @@ class IUXrayPhantom(LayoutDataset):
         return data_root(self.name) / name
 
     def params(self) -> dict[str, Any]:
-        from rrgbench.data.phantom import RENDERER_VERSION
+        from .renderer import RENDERER_VERSION
 
         return {"dataset": self.name, "renderer": RENDERER_VERSION, "seed": int(self.options.get("seed", 0)),
                 "size": int(self.options.get("size", 256)), "reports": str(self.options.get("reports") or "wheel"),
                 "split_from": str(self.options.get("split_from") or "")}
 
     def prepare(self) -> None:
-        from rrgbench.data.build import write_phantom_layout
         from rrgbench.data.openi import load_openi_reports, openi_studies
+
+        from .layout_writer import write_phantom_layout
 
         params = self.params()
 

@@ -1,15 +1,8 @@
-"""Reproducible seeding for python, numpy and torch."""
+"""Local torch generators. Global seeding is :func:`rrgbench.seeding.seed_everything` (one function for all)."""
 
 from __future__ import annotations
 
 import torch
-
-from rrgbench.seeding import seed_everything as _seed_everything
-
-
-def seed_everything(seed: int, deterministic: bool = True) -> None:
-    """The harness's seeding (python, numpy, torch), with deterministic torch kernels by default."""
-    _seed_everything(seed, deterministic=deterministic)
 
 
 def generator(seed: int) -> torch.Generator:

@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from rrgbench.api import Dataset, RRGBenchError
+from rrgbench.seeding import seed_everything
 
-from ..common.seeding import seed_everything
 from ..promptmrg_family.heads import (
     RetrievalMemory,
     StateClassifier,
@@ -99,7 +99,7 @@ class KIFISD(FamilyMethod):
         if stage == "student":
             # the model trained (or loaded) so far becomes the frozen teacher; the student starts afresh
             self.teacher = copy.deepcopy(self.model).eval().requires_grad_(False)
-            seed_everything(self.ctx.seed + 1)
+            seed_everything(self.ctx.seed + 1, deterministic=True)
             self.model = self.build_model().to(self.device)
 
         def step(b: dict[str, Any]) -> dict[str, torch.Tensor]:

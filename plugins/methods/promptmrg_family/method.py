@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from rrgbench.api import Dataset, Method, RRGBenchError, RunContext, Sample
+from rrgbench.seeding import seed_everything
 from rrgbench.text import clean
 
 from ..common.assets import resolve_asset
@@ -27,7 +28,6 @@ from ..common.backbones import ImageEncoder
 from ..common.batching import batches, normalise_grey
 from ..common.checkpoint import load_checkpoint, save_checkpoint
 from ..common.labels import POS, STATE_TOKENS, report_states, state_priors
-from ..common.seeding import seed_everything
 from ..common.tokenizer import ReportTokenizer, from_vocab_file, train_wordpiece
 from ..common.training import FitConfig, fit
 from .config import family_config
@@ -68,7 +68,7 @@ class FamilyMethod(Method):
         self.state_prior = state_priors(self.train_states)  # [4, 14], OS-RRG base_probs
         self.pos_prior = pos_prior_from_labels(self.train_states)  # [14], PromptMRG base_probs
         self.prepare_extra(data)
-        seed_everything(self.ctx.seed)
+        seed_everything(self.ctx.seed, deterministic=True)
         self.model = self.build_model().to(self.device)
 
     def clean(self, report: str) -> str:
@@ -149,7 +149,7 @@ class FamilyMethod(Method):
         and whatever ``stage_state = (get, set)`` holds (e.g. statistics accumulated within an epoch) are
         saved with it.
         """
-        seed_everything(self.ctx.seed + 1000 * (1 + list(self.stages).index(stage)))  # dropout, crops
+        seed_everything(self.ctx.seed + 1000 * (1 + list(self.stages).index(stage)), deterministic=True)  # dropout, crops
         stage_config = {**self.config, **self.config.get("stages", {}).get(stage, {})}
         cfg, bs = FitConfig.from_config(stage_config), int(stage_config["batch_size"])
         n, seed = len(self.train_samples), self.ctx.seed

@@ -19,11 +19,16 @@ import torch
 from rrgbench_plugins.methods.common.assets import resolve_asset
 from rrgbench_plugins.methods.common.batching import batches
 from rrgbench_plugins.methods.common.checkpoint import load_checkpoint, save_checkpoint
-from rrgbench_plugins.methods.common.seeding import generator, seed_everything
-from rrgbench_plugins.methods.retrieval.encoder import ReportSupervisedEncoder, bow_vocabulary, train_encoder
+from rrgbench_plugins.methods.common.report_encoder import (
+    ReportSupervisedEncoder,
+    bow_vocabulary,
+    train_encoder,
+)
+from rrgbench_plugins.methods.common.seeding import generator
 
 from rrgbench.api import CHEXPERT_LABELS, Dataset, Method, RRGBenchError, Sample
 from rrgbench.io import atomic_write_json
+from rrgbench.seeding import seed_everything
 from rrgbench.text import clean
 
 from .images import config_study_images
@@ -93,7 +98,7 @@ class R2Gen(Method):
     # ----------------------------------------------------------------------------------- prepare
     def prepare(self, data: Dataset) -> None:
         """Build the word vocabulary from the cleaned training reports and the (untrained) model."""
-        seed_everything(self.ctx.seed)
+        seed_everything(self.ctx.seed, deterministic=True)
         self.cleaning = data.cleaning
         train = data.split("train")
         if not train:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from rrgbench_plugins.methods.common.labels import report_states
-from rrgbench_plugins.methods.retrieval.encoder import (
+from rrgbench_plugins.methods.common.report_encoder import (
     N_STATES,
     bow_targets,
     bow_vocabulary,

@@ -15,14 +15,14 @@ from typing import Any, ClassVar
 import torch
 from rrgbench_plugins.methods.common.assets import resolve_asset
 from rrgbench_plugins.methods.common.checkpoint import load_checkpoint, save_checkpoint
-from rrgbench_plugins.methods.common.seeding import seed_everything
 from rrgbench_plugins.methods.r2gen.images import config_study_images
 
 from rrgbench.api import CHEXPERT_LABELS, Dataset, Method, RRGBenchError, Sample
 from rrgbench.io import atomic_write_json, read_json
+from rrgbench.seeding import seed_everything
 from rrgbench.text import clean
 
-from .encoder import ReportSupervisedEncoder, bow_vocabulary, train_encoder
+from ..common.report_encoder import ReportSupervisedEncoder, bow_vocabulary, train_encoder
 
 PRETRAINED_ASSET = "resnet-101"
 
@@ -87,7 +87,7 @@ class Retrieval(Method):
     # ----------------------------------------------------------------------------------- prepare
     def prepare(self, data: Dataset) -> None:
         """Choose the bag-of-words vocabulary from the cleaned training reports and build the encoder."""
-        seed_everything(self.ctx.seed)
+        seed_everything(self.ctx.seed, deterministic=True)
         train = data.split("train")
         if not train:
             raise RRGBenchError(f"dataset {type(data).__name__}: the train split is empty")

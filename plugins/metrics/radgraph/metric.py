@@ -1,4 +1,4 @@
-"""RadGraph F1 metric (:mod:`rrgbench.clinical.radgraph_f1`).
+"""RadGraph F1 metric (:mod:`rrgbench_plugins.metrics.radgraph.reward`).
 
 Options: ``model_type`` (``radgraph-xl`` default, as the radgraph package; ``radgraph`` is ReXrank's v1),
 ``model_dir``, ``encoder_dir``, ``device``, ``lowercase`` (True: case-insensitive as upstream intends).
@@ -15,7 +15,8 @@ import numpy as np
 
 from rrgbench.api import Metric
 from rrgbench.clinical.cache import shared_cache
-from rrgbench.clinical.radgraph_f1 import LEVELS, RadGraphAnnotator, rewards
+
+from .reward import LEVELS, RadGraphAnnotator, rewards
 
 
 def _truthy(value: Any) -> bool:
@@ -50,8 +51,9 @@ class RadGraphF1(Metric):
             version = "missing"
         import sys
 
-        from rrgbench.clinical import radgraph_f1
         from rrgbench.clinical.cache import source_hash
+
+        from . import reward as radgraph_f1
 
         code = source_hash(radgraph_f1, sys.modules[__name__])
         return (f"model:{self.annotator.model_type}:{self.annotator.identity()}|radgraph:{version}|"

@@ -1,4 +1,4 @@
-"""UMLS factuality metric; formula and backends in :mod:`rrgbench.clinical.umls`.
+"""UMLS factuality metric; formula and backends in :mod:`rrgbench_plugins.metrics.umls.concepts`.
 
 Options: ``backend`` (``lexicon`` default, ``scispacy``), ``negation`` (``exclude`` / ``keep``), and for scispaCy
 ``model`` and ``linker_dir``. Score keys: ``umls_precision``, ``umls_recall``, ``umls_f1``, ``umls_accuracy``
@@ -15,7 +15,8 @@ import numpy as np
 
 from rrgbench.api import Metric
 from rrgbench.clinical.cache import shared_cache
-from rrgbench.clinical.umls import (
+
+from .concepts import (
     ALPHA,
     SIGMA,
     make_backend,

@@ -33,8 +33,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..api import RRGBenchError, UnavailableError
-from .cache import file_id
+from rrgbench.api import RRGBenchError, UnavailableError
+from rrgbench.clinical.cache import file_id
 
 LEVELS = ("simple", "partial", "complete")
 MODEL_TYPES = ("radgraph", "radgraph-xl", "modern-radgraph-xl")

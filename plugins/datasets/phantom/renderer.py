@@ -1,7 +1,7 @@
 """Phantom chest radiographs whose visible anatomy encodes a study's findings.
 
 :func:`render_study` draws a PA and a lateral view (grayscale ``uint8``) from MeSH-style tags
-(:mod:`rrgbench.data.findings`) and an integer seed. Everything is vectorised numpy over one pixel grid;
+(:mod:`rrgbench_plugins.datasets.phantom.findings`) and an integer seed. Everything is vectorised numpy over one pixel grid;
 a 256x256 pair takes a few milliseconds.
 
 Conventions. PA images are displayed as if facing the patient: the patient's *right* is on the image
@@ -503,7 +503,7 @@ class _PA:
         elif k == "pleural_thickening":
             for s in _sides(f, rng, "bilateral"):
                 g = self.lung_sdf(s)
-                rim = _soft(-g - 0.025 - 0.008 * sev, -0.005) * air[s] * 0 + (g > -0.03 - 0.008 * sev) * air[s]
+                rim = (g > -0.03 - 0.008 * sev) * air[s]
                 _, t = self.local(s)
                 zone_w = np.clip((0.35 - t) / 0.15, 0, 1) if f.zone in (None, "apex", "upper") else 1.0
                 fill[s] += rim * zone_w

@@ -37,9 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from ..api import RRGBenchError, UnavailableError
-from .cache import file_id
-from .scope import NEGATIVE, sentence_spans, span_state
+from rrgbench.api import RRGBenchError, UnavailableError
+from rrgbench.clinical.cache import file_id
+from rrgbench.clinical.scope import NEGATIVE, sentence_spans, span_state
 
 ALPHA, SIGMA = 2.0, 5.0
 LEXICON_VERSION = "1"
@@ -154,8 +154,8 @@ class LexiconBackend:
     def signature(self) -> str:
         import sys
 
-        from . import scope
-        from .cache import source_hash
+        from rrgbench.clinical import scope
+        from rrgbench.clinical.cache import source_hash
 
         rules = source_hash(sys.modules[__name__], scope)
         return (f"lexicon@{LEXICON_VERSION}+{rules}:{len(LEXICON)}cuis|spacy:en_core_web_sm-3.8.0:lemma|"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["Finding", "KINDS", "parse_mesh", "parse_tag"]
 
-# Every kind the renderer draws (see rrgbench.data.phantom).
+# Every kind the renderer draws (see rrgbench_plugins.datasets.phantom.renderer).
 KINDS = (
     "cardiomegaly", "effusion", "pneumothorax", "opacity", "consolidation", "edema", "congestion",
     "interstitial", "markings", "hilar_enlarged", "nodule", "mass", "granuloma", "granulomatous",
