@@ -1,11 +1,10 @@
-"""Open-i XML parser, study selection and splits, and the iu_xray / mimic_cxr importers on tiny fixtures."""
+"""Open-i XML parser, study selection and splits, and the iu_xray importer on tiny fixtures (mimic_cxr: test_data_mimic.py)."""
 
 from __future__ import annotations
 
 import io
 import json
 import tarfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,6 @@ from PIL import Image
 
 from rrgbench.api import RRGBenchError
 from rrgbench.data.build import seeded_split
-from rrgbench.data.importers import report_sections
 from rrgbench.data.openi import load_openi_reports, openi_studies, parse_report_xml, read_split_file
 from rrgbench.plugins import get_host
 
@@ -143,42 +141,6 @@ def test_prepare_iu_xray_from_open_i_files(tmp_path: Path) -> None:
     imp = get_host().datasets.get("iu_xray")(data_dir=tmp_path / "iu", section="impression", skip_bad=True)
     assert {s.id for split in ("train", "val", "test") for s in imp.split(split)} == {"CXR1_IM-0001", "CXR2_IM-0002"}
     assert any("CXR5_IM-0005" in line and "empty impression" in line for line in imp.skipped)
-
-
-def test_prepare_mimic_from_jpg_tree(tmp_path: Path) -> None:
-    src = tmp_path / "mimic"
-    rows = [("d1", "50000001", "10000001", "train"), ("d2", "50000001", "10000001", "train"),
-            ("d3", "50000002", "10000002", "validate"), ("d4", "50000003", "10000003", "test"),
-            ("d5", "50000004", "10000004", "test")]
-    (src).mkdir()
-    lines = ["dicom_id,study_id,subject_id,split"] + [",".join(r) for r in rows]
-    (src / "mimic-cxr-2.0.0-split.csv").write_text("\n".join(lines) + "\n")
-    (src / "mimic-cxr-2.0.0-chexpert.csv").write_text("subject_id,study_id,Cardiomegaly\n10000001,50000001,1.0\n")
-    for dicom, study, subject, _ in rows:
-        d = src / "files" / f"p{subject[:2]}" / f"p{subject}" / f"s{study}"
-        d.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.full((20, 20), 99, np.uint8)).save(d / f"{dicom}.jpg")
-    texts = {"50000001": "FINAL REPORT\n FINDINGS: Heart is enlarged.\n\n IMPRESSION: Cardiomegaly.",
-             "50000002": "FINDINGS: Lungs clear.\nIMPRESSION: Normal.",
-             "50000003": "IMPRESSION: No change.",
-             "50000004": "WET READ: nothing structured"}
-    with zipfile.ZipFile(src / "mimic-cxr-reports.zip", "w") as zf:
-        for study, text in texts.items():
-            subject = {r[1]: r[2] for r in rows}[study]
-            zf.writestr(f"files/p{subject[:2]}/p{subject}/s{study}.txt", text)
-    cls = get_host().datasets.get("mimic_cxr")
-    ds = cls(data_dir=tmp_path / "root", source=str(src), skip_bad=True)
-    ds.prepare()
-    assert cls.credentialed and cls.cleaning == "r2gen_mimic"
-    train = ds.split("train")
-    assert [s.id for s in train] == ["d1", "d2"] and train[0].report == "Heart is enlarged."
-    assert train[0].meta["labels"] == {"Cardiomegaly": "1.0"} and len(train[0].image_paths) == 1
-    assert [s.id for s in ds.split("val")] == ["d3"]
-    assert ds.split("test") == [] and any("d4" in line for line in ds.skipped)  # impression only
-    assert ds.load_images(train[0], 8).shape == (1, 8, 8)
-    assert report_sections("FINDINGS: a\nb\nIMPRESSION: c") == {"FINDINGS": "a b", "IMPRESSION": "c"}
-    with pytest.raises(RRGBenchError, match="split.csv"):
-        cls(data_dir=tmp_path / "r2", source=str(tmp_path)).prepare()
 
 
 @pytest.mark.slow

@@ -3,15 +3,17 @@
 * :func:`import_iu_xray`: reports from ``NLMCXR_reports.tgz`` (local, URL or the torchxrayvision wheel),
   images from ``NLMCXR_png.tgz`` or a folder of ``<image id>.png`` files (local or URL). One study per
   report with FINDINGS text and at least two images; the first two become ``0.png`` and ``1.png``.
-* :func:`import_mimic_cxr`: MIMIC-CXR-JPG split CSV, optional CheXpert label CSV, and the free-text
+* :func:`import_mimic_cxr`: MIMIC-CXR-JPG split CSV, optional CheXpert / NegBio label CSVs, and the free-text
   reports (``mimic-cxr-reports.zip`` or a ``files/`` tree of ``s<study>.txt``). One entry per image, as in
-  R2Gen; ``images`` is a symbolic link to the user's ``files/`` folder, nothing is copied.
+  R2Gen; studies without the requested section are dropped and counted; ``images`` is a symbolic link to
+  the user's ``files/`` folder, nothing is copied.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import logging
 import os
 import re
 import shutil
@@ -24,7 +26,9 @@ from typing import Any
 from ..api import SPLITS, RRGBenchError
 from ..io import atomic_write_json
 
-__all__ = ["import_iu_xray", "import_mimic_cxr", "report_sections"]
+logger = logging.getLogger("rrgbench.data")
+
+__all__ = ["LABEL_CSVS", "import_iu_xray", "import_mimic_cxr", "report_sections"]
 
 Log = Callable[[str], None]
 
@@ -96,17 +100,15 @@ def import_iu_xray(root: Path, images: str | Path, reports: str | Path | None = 
 
 # -------------------------------------------------------------------------------------------- MIMIC
 
-_SECTION = re.compile(r"^\s*([A-Z][A-Z /&]+):", re.MULTILINE)
+LABEL_CSVS = {"chexpert": "mimic-cxr-2.0.0-chexpert.csv", "negbio": "mimic-cxr-2.0.0-negbio.csv"}
+_SPLIT_NAMES = {"train": "train", "validate": "val", "val": "val", "test": "test"}
 
 
 def report_sections(text: str) -> dict[str, str]:
-    """Split a MIMIC-CXR free-text report into upper-case ``HEADER:`` sections (text whitespace-joined)."""
-    out: dict[str, str] = {}
-    matches = list(_SECTION.finditer(text))
-    for i, m in enumerate(matches):
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        out[m.group(1).strip()] = " ".join(text[m.end():end].split())
-    return out
+    """``{canonical section name: text}`` of one free-text report (:mod:`rrgbench.data.report_sections`)."""
+    from .report_sections import split_sections
+
+    return split_sections(text)
 
 
 def _open_csv(path: Path) -> list[dict[str, str]]:
@@ -142,41 +144,107 @@ def _mimic_reports(src: Path) -> dict[str, str]:
     return out
 
 
-def import_mimic_cxr(root: Path, src: str | Path, log: Log | None = None) -> dict[str, int]:
-    """Write ``root/annotation.json`` for MIMIC-CXR-JPG at ``src`` (official split; one entry per image)."""
+def _label_value(raw: str | None) -> int | None:
+    """A CheXpert/NegBio CSV cell (``1.0`` / ``0.0`` / ``-1.0`` / blank) as 1 / 0 / -1 / None."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return int(float(raw))
+    except ValueError:
+        return None
+
+
+def _label_tables(src: Path) -> dict[str, dict[str, dict[str, int | None]]]:
+    """``{labeler: {study_id: {label: state}}}`` for each official label CSV present in ``src``."""
+    from ..api import CHEXPERT_LABELS
+
+    tables: dict[str, dict[str, dict[str, int | None]]] = {}
+    for labeler, name in LABEL_CSVS.items():
+        path = _find(src, name)
+        if path is None:
+            continue
+        rows: dict[str, dict[str, int | None]] = {}
+        for i, row in enumerate(_open_csv(path)):
+            if "study_id" not in row:
+                raise RRGBenchError(f"{path}: row {i + 2} has no study_id column")
+            rows[row["study_id"]] = {k: _label_value(row.get(k)) for k in CHEXPERT_LABELS}
+        tables[labeler] = rows
+    return tables
+
+
+def _section_of(findings: str, impression: str, section: str) -> str:
+    if section == "findings":
+        return findings
+    if section == "impression":
+        return impression
+    return " ".join(t for t in (findings, impression) if t)
+
+
+def import_mimic_cxr(root: Path, src: str | Path, section: str = "findings", log: Log | None = None
+                     ) -> dict[str, int]:
+    """Write ``root/annotation.json`` for MIMIC-CXR-JPG at ``src`` (official split; one entry per image).
+
+    Flow: reports are split into sections (:mod:`.report_sections`); a study whose ``section`` text is
+    empty is left out and counted (``dropped: N without findings``), as in R2Gen's MIMIC annotation;
+    ``section="findings_impression"`` keeps every study with either. Images whose JPG is missing (a partial
+    download) are left out too, with a WARNING when that shrinks the official test split. The CheXpert and
+    NegBio label CSVs, when present, give each entry ``labels`` (CheXpert labeler) and ``labels_negbio``
+    (1 / 0 / -1 / None per label), the reference labels of the ``mimic_labels`` CE metric.
+    """
+    from .layout import SECTIONS
+
+    if section not in SECTIONS:
+        raise RRGBenchError(f"unknown report section '{section}'; choose one of {', '.join(SECTIONS)}")
+    from .report_sections import report_parts
+
     src = Path(src).expanduser()
     split_csv = _find(src, "mimic-cxr-2.0.0-split.csv")
     if split_csv is None:
         raise RRGBenchError(f"{src}: mimic-cxr-2.0.0-split.csv(.gz) not found (MIMIC-CXR-JPG root expected)")
-    if not (src / "files").is_dir():
-        raise RRGBenchError(f"{src / 'files'}: image folder not found (MIMIC-CXR-JPG root expected)")
+    files = src / "files"
+    if not files.is_dir():
+        raise RRGBenchError(f"{files}: image folder not found (MIMIC-CXR-JPG root expected)")
     reports = _mimic_reports(src)
     if not reports:
         raise RRGBenchError(f"{src}: no reports found (put mimic-cxr-reports.zip or files/**/s<study>.txt there)")
-    labels: dict[str, dict[str, str]] = {}
-    label_csv = _find(src, "mimic-cxr-2.0.0-chexpert.csv")
-    if label_csv:
-        for row in _open_csv(label_csv):
-            labels[row["study_id"]] = {k: v for k, v in row.items() if k not in ("subject_id", "study_id")}
-    split_map = {"train": "train", "validate": "val", "val": "val", "test": "test"}
+    labels = _label_tables(src)
+    parts: dict[str, tuple[str, str]] = {}
     ann: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
-    no_text = 0
-    for row in _open_csv(split_csv):
-        study, subject, dicom = row["study_id"], row["subject_id"], row["dicom_id"]
-        text = reports.get(study)
-        sections = report_sections(text) if text else {}
-        findings, impression = sections.get("FINDINGS", ""), sections.get("IMPRESSION", "")
-        if not findings and not impression:
-            no_text += 1
+    official = {s: 0 for s in SPLITS}
+    no_section: set[str] = set()
+    no_report: set[str] = set()
+    missing = {s: 0 for s in SPLITS}
+    for i, row in enumerate(_open_csv(split_csv)):
+        try:
+            study, subject, dicom, split = row["study_id"], row["subject_id"], row["dicom_id"], row["split"]
+        except KeyError as exc:
+            raise RRGBenchError(f"{split_csv}: row {i + 2} lacks column {exc}") from None
+        split = _SPLIT_NAMES.get(split, split)
+        if split not in ann:
             continue
-        entry = {"id": dicom, "study_id": int(study), "subject_id": int(subject), "report": findings,
-                 "findings": findings, "impression": impression,
-                 "image_path": [f"p{subject[:2]}/p{subject}/s{study}/{dicom}.jpg"],
-                 "split": split_map.get(row["split"], row["split"])}
-        if study in labels:
-            entry["labels"] = labels[study]
-        if entry["split"] in ann:
-            ann[entry["split"]].append(entry)
+        official[split] += 1
+        text = reports.get(study)
+        if text is None:
+            no_report.add(study)
+            continue
+        if study not in parts:
+            parts[study] = report_parts(text)
+        findings, impression = parts[study]
+        if not _section_of(findings, impression, section):
+            no_section.add(study)
+            continue
+        rel = f"p{subject[:2]}/p{subject}/s{study}/{dicom}.jpg"
+        if not (files / rel).is_file():
+            missing[split] += 1
+            continue
+        entry: dict[str, Any] = {"id": dicom, "study_id": int(study), "subject_id": int(subject),
+                                 "report": findings, "findings": findings, "impression": impression,
+                                 "image_path": [rel], "split": split}
+        if study in labels.get("chexpert", {}):
+            entry["labels"] = labels["chexpert"][study]
+        if study in labels.get("negbio", {}):
+            entry["labels_negbio"] = labels["negbio"][study]
+        ann[split].append(entry)
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     link = root / "images"
@@ -184,9 +252,16 @@ def import_mimic_cxr(root: Path, src: str | Path, log: Log | None = None) -> dic
         if not link.is_symlink():
             raise RRGBenchError(f"{link}: exists and is not a link; remove it or choose another --data-dir")
         link.unlink()
-    os.symlink((src / "files").resolve(), link, target_is_directory=True)
+    os.symlink(files.resolve(), link, target_is_directory=True)
     atomic_write_json(root / "annotation.json", ann)
     counts = {k: len(v) for k, v in ann.items()}
     if log:
-        log(f"mimic_cxr: {sum(counts.values())} images ({counts}); {no_text} without findings/impression dropped")
+        log(f"mimic_cxr: {sum(counts.values())} images ({counts}) from {len(parts) - len(no_section)} studies; "
+            f"section {section}; dropped: {len(no_section)} without {section.replace('_', ' or ')}, "
+            f"{len(no_report)} without a report file, {sum(missing.values())} images not on disk; "
+            f"labels: {', '.join(sorted(labels)) or 'none (no label CSV)'}")
+    if missing["test"]:
+        logger.warning("mimic_cxr: the official test split lists %d images, %d of them are not on disk (partial "
+                     "download?): the test set has %d images and results are not comparable with the full set",
+                     official["test"], missing["test"], counts["test"])
     return counts

@@ -144,7 +144,9 @@ def _entry_sample(entry: Any, split: str, where: str, images_dir: Path, section:
         raise Problem(f"{where}: missing 'report'")
     report = section_text(entry, section)
     if not report.strip():
-        raise Problem(f"{where}: empty {section} report")
+        others = [s for s in SECTIONS if s != section]
+        raise Problem(f"{where}: empty {section} report (leave such samples out with --skip-bad, or choose "
+                      f"--section {' / '.join(others)})")
     paths = entry.get("image_path")
     if isinstance(paths, str):
         paths = [paths]
@@ -156,7 +158,8 @@ def _entry_sample(entry: Any, split: str, where: str, images_dir: Path, section:
         resolved = tuple(str((images_dir / p).resolve()) for p in paths)
     meta: dict[str, Any] = {"findings": entry.get("findings", entry.get("report")),
                             "image_rel": list(paths)}
-    for key in ("impression", "mesh", "mesh_auto", "study_id", "subject_id", "view", "labels", "uid"):
+    for key in ("impression", "mesh", "mesh_auto", "study_id", "subject_id", "view", "labels", "labels_negbio",
+                "uid"):
         if key in entry:
             meta[key] = entry[key]
     seen[sid] = split

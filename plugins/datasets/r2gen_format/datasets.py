@@ -58,7 +58,11 @@ class IUXray(LayoutDataset):
 
 
 class MimicCXR(LayoutDataset):
-    """MIMIC-CXR (R2Gen layout, one image per entry). Build with option ``source`` (MIMIC-CXR-JPG root)."""
+    """MIMIC-CXR (R2Gen layout, one image per entry). Build with option ``source`` (MIMIC-CXR-JPG root).
+
+    As in R2Gen, studies without the run's ``--section`` are left out at import (and counted); importing
+    with ``--section findings_impression`` keeps every study with either section.
+    """
 
     name: ClassVar[str] = "mimic_cxr"
     description: ClassVar[str] = "MIMIC-CXR-JPG, R2Gen layout (credentialed)."
@@ -79,6 +83,6 @@ class MimicCXR(LayoutDataset):
 
         def build(root: Path) -> dict[str, int]:
             _log(f"mimic_cxr: licence {self.licence}; credentialed data: never publish its text or images")
-            return import_mimic_cxr(root, source, log=_log)
+            return import_mimic_cxr(root, source, section=self.section, log=_log)
 
-        self._build_once({"dataset": self.name, "source": str(source)}, build)
+        self._build_once({"dataset": self.name, "source": str(source), "section": self.section}, build)
