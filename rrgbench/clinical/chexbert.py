@@ -171,7 +171,8 @@ class CheXbertLabeler:
         self._tokenizer = tokenizer
         self.device = device
 
-    def label(self, texts: Sequence[str]) -> list[dict[str, int | None]]:
+    def _batches(self, texts: Sequence[str]) -> Iterator[tuple[list[int], Any, Any]]:
+        """(indices, padded token ids, attention mask) per length-sorted batch, on the model's device."""
         if self._model is None:
             self._load()
         import torch
@@ -179,18 +180,37 @@ class CheXbertLabeler:
         clean = [re.sub(r"\s+", " ", t.strip()) for t in texts]
         ids = self._tokenizer(clean, truncation=True, max_length=512)["input_ids"]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        out: list[dict[str, int | None]] = [{} for _ in ids]
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start:start + self.batch_size]
+            width = max(len(ids[i]) for i in chunk)
+            batch = torch.zeros(len(chunk), width, dtype=torch.long)
+            mask = torch.zeros(len(chunk), width, dtype=torch.float)
+            for row, i in enumerate(chunk):
+                batch[row, :len(ids[i])] = torch.tensor(ids[i])
+                mask[row, :len(ids[i])] = 1
+            yield chunk, batch.to(self.device), mask.to(self.device)
+
+    def label(self, texts: Sequence[str]) -> list[dict[str, int | None]]:
+        import torch
+
+        out: list[dict[str, int | None]] = [{} for _ in texts]
         with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                chunk = order[start:start + self.batch_size]
-                width = max(len(ids[i]) for i in chunk)
-                batch = torch.zeros(len(chunk), width, dtype=torch.long)
-                mask = torch.zeros(len(chunk), width, dtype=torch.float)
-                for row, i in enumerate(chunk):
-                    batch[row, :len(ids[i])] = torch.tensor(ids[i])
-                    mask[row, :len(ids[i])] = 1
-                heads = self._model(batch.to(self.device), mask.to(self.device))
+            for chunk, batch, mask in self._batches(texts):
+                heads = self._model(batch, mask)
                 classes = torch.stack([h.argmax(dim=1) for h in heads], dim=1).cpu().tolist()
                 for row, i in enumerate(chunk):
                     out[i] = {name: _HEAD_STATE[c] for name, c in zip(CHEXPERT_LABELS, classes[row])}
+        return out
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """CheXbert report embeddings: the last-layer hidden state of [CLS] (CXR-Report-Metric's
+        ``encode.py`` with ``logits=False``: ``bert(ids, attention_mask)[0][:, 0, :]``)."""
+        import torch
+
+        out: list[list[float]] = [[] for _ in texts]
+        with torch.inference_mode():
+            for chunk, batch, mask in self._batches(texts):
+                cls = self._model.bert(batch, attention_mask=mask)[0][:, 0, :].float().cpu().tolist()
+                for row, i in enumerate(chunk):
+                    out[i] = cls[row]
         return out
