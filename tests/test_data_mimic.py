@@ -167,3 +167,34 @@ def test_imported_tree_runs_with_default_options(tmp_path: Path) -> None:
     assert set(record["status"].values()) == {"done"} and record["dataset"]["n"] == 3
     ds = get_host().datasets.get("mimic_cxr")(data_dir=root)
     assert ds.split("test")[0].meta["labels"]["No Finding"] == 1
+
+
+def test_mimic_labels_ce_uses_the_official_reference_labels(tmp_path: Path) -> None:
+    from rrgbench.scoring.engine import score
+
+    src = make_mimic(tmp_path / "mimic")
+    root = tmp_path / "root"
+    import_mimic_cxr(root, src)
+    ds = get_host().datasets.get("mimic_cxr")(data_dir=root)
+    test = ds.split("test")  # d8, d9 (No Finding), d11 (Cardiomegaly, Edema uncertain / negative)
+    refs = [s.report for s in test]
+    hyps = ["No acute cardiopulmonary process.", "No acute cardiopulmonary process.", "The heart is enlarged."]
+    ids = [s.id for s in test]
+    table = str(root / "reference_labels.json")
+    res = score(["mimic_labels"], ids, hyps, refs, bootstrap=0, cache=False,
+                options={"mimic_labels": {"labels_file": table}})["mimic_labels"]
+    assert res["status"] == "ok", res
+    assert "ref_labels:chexpert(CheXpert labeler" in res["signature"] and "labeler:chexpert_rules" in res["signature"]
+    negbio = score(["mimic_labels"], ids, hyps, refs, bootstrap=0, cache=False,
+                   options={"mimic_labels": {"labels_file": table, "source": "negbio"}})["mimic_labels"]
+    assert "ref_labels:negbio(NegBio" in negbio["signature"]
+    # CheXpert CSV: d8/d9 "No Finding", d11 Cardiomegaly -> every hypothesis positive is right
+    assert res["scores"]["ce_f1_micro"] == 1.0
+    # the NegBio CSV has no row for study 50000007 (d8, d9): their "No Finding" positives are now wrong
+    assert negbio["scores"]["ce_precision_micro"] == pytest.approx(1 / 3)
+    with pytest.raises(RRGBenchError, match="sample 'x'.*no chexpert label"):
+        score(["mimic_labels"], ["x"], ["a"], ["an unknown reference"], bootstrap=0, cache=False,
+              options={"mimic_labels": {"labels_file": table}})
+    missing = score(["mimic_labels"], ["x"], ["a"], ["b"], bootstrap=0, cache=False,
+                    options={"mimic_labels": {"labels_file": str(tmp_path / "none.json")}})["mimic_labels"]
+    assert missing["status"] == "unavailable" and "none.json not found" in missing["reason"]

@@ -28,7 +28,7 @@ from ..io import atomic_write_json
 
 logger = logging.getLogger("rrgbench.data")
 
-__all__ = ["LABEL_CSVS", "import_iu_xray", "import_mimic_cxr", "report_sections"]
+__all__ = ["LABEL_CSVS", "REFERENCE_LABELS", "reference_label_table", "import_iu_xray", "import_mimic_cxr", "report_sections"]
 
 Log = Callable[[str], None]
 
@@ -100,6 +100,7 @@ def import_iu_xray(root: Path, images: str | Path, reports: str | Path | None = 
 
 # -------------------------------------------------------------------------------------------- MIMIC
 
+REFERENCE_LABELS = "reference_labels.json"
 LABEL_CSVS = {"chexpert": "mimic-cxr-2.0.0-chexpert.csv", "negbio": "mimic-cxr-2.0.0-negbio.csv"}
 _SPLIT_NAMES = {"train": "train", "validate": "val", "val": "val", "test": "test"}
 
@@ -180,6 +181,42 @@ def _section_of(findings: str, impression: str, section: str) -> str:
     return " ".join(t for t in (findings, impression) if t)
 
 
+def reference_label_table(ann: dict[str, list[dict[str, Any]]], labels: dict[str, dict[str, dict[str, Any]]],
+                          src: Path) -> dict[str, Any]:
+    """Reference labels keyed by report text, for the ``mimic_labels`` CE metric (which only sees text).
+
+    ``{"labelers": {"chexpert": {sha1(text): [14 states]}, ...}, "files": {labeler: csv name},
+    "conflicts": {labeler: n}}``, with one key per non-empty section text of each study (findings,
+    impression, both joined), so any ``--section`` finds its references. Identical texts of studies with
+    different labels take the most frequent label row (first seen on a tie) and are counted as conflicts.
+    """
+    import hashlib
+    from collections import Counter
+
+    from ..api import CHEXPERT_LABELS
+
+    out: dict[str, Any] = {"version": 1, "labelers": {}, "files": {}, "conflicts": {}}
+    for labeler, table in labels.items():
+        votes: dict[str, Counter[tuple[Any, ...]]] = {}
+        seen: set[int] = set()
+        for entries in ann.values():
+            for e in entries:
+                row = table.get(str(e["study_id"]))
+                if row is None or e["study_id"] in seen:
+                    continue
+                seen.add(e["study_id"])
+                states = tuple(row[k] for k in CHEXPERT_LABELS)
+                texts = {e["findings"], e["impression"], _section_of(e["findings"], e["impression"], "both")}
+                for text in texts - {""}:
+                    key = hashlib.sha1(text.encode("utf-8")).hexdigest()
+                    votes.setdefault(key, Counter())[states] += 1
+        out["labelers"][labeler] = {k: list(c.most_common(1)[0][0]) for k, c in votes.items()}
+        out["conflicts"][labeler] = sum(1 for c in votes.values() if len(c) > 1)
+        found = _find(src, LABEL_CSVS[labeler])
+        out["files"][labeler] = found.name if found else LABEL_CSVS[labeler]
+    return out
+
+
 def import_mimic_cxr(root: Path, src: str | Path, section: str = "findings", log: Log | None = None
                      ) -> dict[str, int]:
     """Write ``root/annotation.json`` for MIMIC-CXR-JPG at ``src`` (official split; one entry per image).
@@ -189,7 +226,8 @@ def import_mimic_cxr(root: Path, src: str | Path, section: str = "findings", log
     ``section="findings_impression"`` keeps every study with either. Images whose JPG is missing (a partial
     download) are left out too, with a WARNING when that shrinks the official test split. The CheXpert and
     NegBio label CSVs, when present, give each entry ``labels`` (CheXpert labeler) and ``labels_negbio``
-    (1 / 0 / -1 / None per label), the reference labels of the ``mimic_labels`` CE metric.
+    (1 / 0 / -1 / None per label), and ``reference_labels.json`` (:func:`reference_label_table`) gives
+    them to the ``mimic_labels`` CE metric.
     """
     from .layout import SECTIONS
 
@@ -254,6 +292,8 @@ def import_mimic_cxr(root: Path, src: str | Path, section: str = "findings", log
         link.unlink()
     os.symlink(files.resolve(), link, target_is_directory=True)
     atomic_write_json(root / "annotation.json", ann)
+    if labels:
+        atomic_write_json(root / REFERENCE_LABELS, reference_label_table(ann, labels, src))
     counts = {k: len(v) for k, v in ann.items()}
     if log:
         log(f"mimic_cxr: {sum(counts.values())} images ({counts}) from {len(parts) - len(no_section)} studies; "
