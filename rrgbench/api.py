@@ -156,10 +156,11 @@ class RunContext:
         self.logger.info("substitute: %s -> %s", asset, reason)
 
     def progress(self, iterable: Any = None, **kwargs: Any) -> Any:
-        """A tqdm progress bar shown on rank 0 only."""
-        from tqdm.auto import tqdm
+        """A tqdm-style progress bar (``total``, ``desc``, ``unit``, ``leave``; ``set_postfix``, ``update``)
+        with total, elapsed and ETA, drawn by :mod:`rrgbench.terminal` on rank 0 only."""
+        from .terminal import progress
 
-        return tqdm(iterable, disable=self.rank != 0 or kwargs.pop("disable", False), **kwargs)
+        return progress(iterable, disable=self.rank != 0 or kwargs.pop("disable", False), **kwargs)
 
 
 class Method(ABC):

@@ -38,6 +38,7 @@ from .records import (
     TRAIN_STATE_DIR,
     RunRecord,
     load_record,
+    recorded_metrics,
 )
 
 GPU_TOLERANCE = 0.05  # default mean normalised edit distance allowed when regenerating on a GPU
@@ -123,7 +124,7 @@ class _Auditor:
 
     # -- checks ---------------------------------------------------------------------------------
     def check_schema(self) -> bool:
-        from .specs import spec_from_dict
+        from .specs import spec_from_dict, spec_hash_of
 
         try:
             self.record = load_record(self.run_dir)
@@ -132,8 +133,9 @@ class _Auditor:
             self.add("schema", "fail", str(exc))
             return False
         problems = []
-        if spec.spec_hash != self.record["spec_hash"]:
-            problems.append(f"spec hash recomputes to {spec.spec_hash}, record says {self.record['spec_hash']}")
+        recomputed = spec_hash_of(spec, self.record["schema_version"], self.record["spec"])
+        if recomputed != self.record["spec_hash"]:
+            problems.append(f"spec hash recomputes to {recomputed}, record says {self.record['spec_hash']}")
         if not self.run_dir.name.endswith(self.record["spec_hash"]):
             problems.append(f"directory name does not end with the spec hash {self.record['spec_hash']}")
         unfinished = {s: v for s, v in self.record["status"].items() if v != "done"}
@@ -147,7 +149,7 @@ class _Auditor:
         missing = [GENERATIONS] if not (self.run_dir / GENERATIONS).is_file() else []
         if self.record.get("checkpoint") and not (self.run_dir / CHECKPOINT_DIR).is_dir():
             missing.append(CHECKPOINT_DIR + "/")
-        for metric in self.spec.metrics:
+        for metric in self.metrics:
             summary = self.run_dir / SCORES_DIR / f"{metric}.json"
             if not summary.is_file():
                 missing.append(f"{SCORES_DIR}/{metric}.json")
@@ -216,11 +218,16 @@ class _Auditor:
             self.add("checkpoint", "ok", f"{len(recorded)} file(s) match their recorded sha256")
 
     @property
+    def metrics(self) -> list[str]:
+        """The metrics this run was scored with (record, spec of an old record, files on disk)."""
+        return recorded_metrics(self.record, self.run_dir)
+
+    @property
     def cleaning(self) -> str:
         return (self.record.get("dataset") or {}).get("cleaning", "r2gen_iu")
 
     def _score_files(self) -> dict[str, dict[str, Any]]:
-        return {m: read_json(self.run_dir / SCORES_DIR / f"{m}.json") for m in self.spec.metrics
+        return {m: read_json(self.run_dir / SCORES_DIR / f"{m}.json") for m in self.metrics
                 if (self.run_dir / SCORES_DIR / f"{m}.json").is_file()}
 
     def check_signatures(self) -> None:

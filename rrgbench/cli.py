@@ -8,7 +8,6 @@ through the ``rrgbench_register_commands`` hook.
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import sys
 from typing import Any
@@ -21,6 +20,7 @@ from .api import RRGBenchError
 COMMANDS: dict[str, tuple[str, str]] = {
     "list": ("rrgbench.commands.listing:list_cmd", "List methods, metrics, datasets, plugins or runs."),
     "run": ("rrgbench.commands.run:run", "Prepare, train, generate and score one method on one dataset."),
+    "rescore": ("rrgbench.commands.rescore:rescore", "Score existing runs again (new metrics or weights), no retraining."),
     "score": ("rrgbench.commands.score:score", "Score any system's generations against references."),
     "compare": ("rrgbench.commands.compare:compare", "Paired comparison of two runs: deltas, CIs, p-values."),
     "label": ("rrgbench.commands.label:label", "Label reports with a CheXpert-style labeler."),
@@ -96,22 +96,43 @@ def _load_plugin_commands(group: click.Group) -> None:
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="rrgbench")
-@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-def cli(verbose: int) -> None:
+@click.option("-v", "--verbose", count=True, help="More detail (-v info logs, signatures; -vv debug). Anywhere.")
+@click.option("-q", "--quiet", count=True, help="Only errors and the final result. Accepted anywhere.")
+def cli(verbose: int, quiet: int) -> None:
     """rrgbench: benchmark radiology report generation with comparable, signed numbers.
 
     \b
     Main job, on the embedded default dataset (no user files needed):
       rrgbench run --method majority --dataset iu_xray_phantom
     """
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    from .terminal import setup_logging
+
+    setup_logging(-1 if quiet else verbose)
+
+
+_VERBOSITY_FLAGS = {"-v": ("-v",), "-vv": ("-v", "-v"), "-vvv": ("-v", "-v", "-v"), "--verbose": ("-v",),
+                    "-q": ("-q",), "--quiet": ("-q",)}
+
+
+def hoist_verbosity(args: list[str]) -> list[str]:
+    """Move ``-v``/``-q`` (and long forms) from anywhere before ``--`` to the group, where click reads them."""
+    flags: list[str] = []
+    rest: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg in _VERBOSITY_FLAGS:
+            flags += _VERBOSITY_FLAGS[arg]
+        else:
+            rest.append(arg)
+    return flags + rest
 
 
 def main() -> None:
     """Console entry point: user errors become one line on stderr and exit code 2."""
     try:
-        cli.main(standalone_mode=False)
+        cli.main(args=hoist_verbosity(sys.argv[1:]), standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

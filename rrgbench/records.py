@@ -61,6 +61,7 @@ class RunRecord(TypedDict, total=False):
     train: dict[str, Any]  # stage -> facts returned by Method.train
     error: str
     resumes: list[dict[str, Any]]  # {"at", "environment"} each time an unfinished run was continued
+    scores: dict[str, dict[str, Any]]  # metric -> {status, signature, generations_sha256, scored_at}
     created: str
     updated: str
 
@@ -125,6 +126,16 @@ def load_record(run_dir: Path) -> RunRecord:
 def save_record(run_dir: Path, record: RunRecord) -> None:
     record["updated"] = now()
     atomic_write_json(Path(run_dir) / RUN_JSON, record)
+
+
+def recorded_metrics(record: RunRecord, run_dir: Path | None = None) -> list[str]:
+    """Every metric a run has been scored with: the record's ``scores`` (schema 2), the spec's ``metrics``
+    (schema 1) and any ``scores/<metric>.json`` on disk, in first-seen order."""
+    names: list[str] = list(record.get("scores") or {})
+    names += [m for m in record["spec"].get("metrics") or () if isinstance(m, str)]
+    if run_dir is not None and (Path(run_dir) / SCORES_DIR).is_dir():
+        names += sorted(p.stem for p in (Path(run_dir) / SCORES_DIR).glob("*.json"))
+    return list(dict.fromkeys(names))
 
 
 def find_runs(runs_dir: Path) -> list[Path]:

@@ -11,8 +11,13 @@ reuses finished stages (``force=True`` redoes them). A run killed at any moment 
 - **generate**: rows are appended (fsync'd) to ``generations.partial.jsonl`` (one process) or
   ``shards/rank<k>.jsonl`` (several, :mod:`rrgbench.distributed`); a resume skips every id already
   written anywhere, drops a torn last line, and rank 0 merges into ``generations.jsonl`` atomically.
-- **score**: each metric's ``scores/<metric>.json`` is written as soon as it is computed and reused on
-  resume when its signature and the generations' sha256 still match.
+- **score**: its own stage, outside the spec hash: each metric's ``scores/<metric>.json`` is written as
+  soon as it is computed and reused when its signature and the generations' sha256 still match, so a
+  rerun with other ``--metrics`` (or :meth:`Runner.existing` + :meth:`Runner.stage_score`, i.e.
+  ``rrgbench rescore``) scores only what is missing. ``run.json["scores"]`` keeps every metric's signature.
+
+Progress is reported to a :class:`StageReporter` (the CLI passes a rich one); every stage also lands in
+``Runner.events`` as ``(stage, "ran" | "reused", seconds)``.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -45,7 +51,8 @@ from .records import (
     save_record,
 )
 from .seeding import seed_everything
-from .specs import RunSpec, deep_merge
+from .specs import RunSpec, deep_merge, spec_from_dict, spec_hash_of
+from .terminal import StageReporter, fmt_seconds
 
 log = logging.getLogger("rrgbench.runner")
 
@@ -131,7 +138,7 @@ class Runner:
     """Runs one spec inside its run directory (on every rank when launched with several processes)."""
 
     def __init__(self, spec: RunSpec, runs_dir: Path, *, force: bool = False, data_dir: Path | None = None,
-                 skip_bad: bool = False, bootstrap: int = 1000) -> None:
+                 skip_bad: bool = False, bootstrap: int = 1000, reporter: StageReporter | None = None) -> None:
         self.spec = spec
         self.run_dir = spec.run_dir(runs_dir)
         self.force = force
@@ -144,7 +151,19 @@ class Runner:
         self._dataset: Dataset | None = None
         self._state_ready = False  # True once the method holds trained weights
         self._info: dict[str, Any] | None = None
+        self.reporter = reporter or StageReporter()
+        self.events: list[tuple[str, str, float]] = []  # (stage, "ran" | "reused", seconds)
         self.record: RunRecord
+
+    @classmethod
+    def existing(cls, run_dir: Path, **kwargs: Any) -> Runner:
+        """A runner bound to an existing run directory (any schema version), e.g. to rescore it."""
+        run_dir = Path(run_dir)
+        record = load_record(run_dir)
+        spec = spec_from_dict(dict(record["spec"]), source=str(run_dir / "run.json"))
+        self = cls(spec, run_dir.parent, **kwargs)
+        self.run_dir, self.record = run_dir, record
+        return self
 
     # -- bookkeeping -----------------------------------------------------------------------------
     def _save(self) -> None:
@@ -173,10 +192,11 @@ class Runner:
         fresh = not (self.run_dir / "run.json").exists()
         if not fresh:
             self.record = load_record(self.run_dir)
-            if self.record["spec_hash"] != self.spec.spec_hash:
+            recorded_hash = spec_hash_of(self.spec, self.record["schema_version"], self.record["spec"])
+            if self.record["spec_hash"] != recorded_hash:
                 raise RRGBenchError(f"{self.run_dir}/run.json belongs to another spec ({self.record['spec_hash']})")
         else:
-            self.record = new_record(self.spec.to_dict(), self.spec.spec_hash)
+            self.record = new_record(self.spec.generation_dict(), self.spec.spec_hash)
         if self.force:
             self.record["status"] = {s: "pending" for s in self.record["status"]}
             self.record["train_stages"] = {}
@@ -222,12 +242,19 @@ class Runner:
     def _done(self, stage: str) -> bool:
         return self.record["status"].get(stage) == "done"
 
+    def _reused(self, stage: str, detail: str = "") -> None:
+        self.events.append((stage, "reused", 0.0))
+        if self.world.is_main:
+            self.reporter.reused(stage, detail)
+
     @contextmanager
-    def _stage(self, stage: str, invalidate: bool = True) -> Iterator[None]:
+    def _stage(self, stage: str, invalidate: bool = True, detail: str = "") -> Iterator[None]:
         self.record["status"][stage] = "running"
         if invalidate:
             self._invalidate_after(stage)
         self._save()
+        if self.world.is_main:
+            self.reporter.begin(stage, detail)
         start = time.perf_counter()
         try:
             yield
@@ -236,10 +263,14 @@ class Runner:
             self.record["error"] = f"{stage}: {type(exc).__name__}: {exc}"
             self._save()
             raise
-        self.record["timings"][stage] = round(time.perf_counter() - start, 3)
+        seconds = round(time.perf_counter() - start, 3)
+        self.record["timings"][stage] = seconds
         self.record["status"][stage] = "done"
         self.record.pop("error", None)
         self._save()
+        self.events.append((stage, "ran", seconds))
+        if self.world.is_main:
+            self.reporter.end(stage, seconds)
 
     # -- lazily built objects --------------------------------------------------------------------
     @property
@@ -286,9 +317,10 @@ class Runner:
             _ = self.dataset
             return
         if self._done("prepare") and _same_data(self.record.get("dataset"), self._dataset_info()):
+            self._reused("prepare", f"{self.spec.dataset}, {self._dataset_info()['n']} {self.spec.split} samples")
             self.world.barrier()  # prepared before and the data are unchanged: nothing to record
             return
-        with self._stage("prepare", invalidate=False):
+        with self._stage("prepare", invalidate=False, detail=self.spec.dataset):
             info = self._dataset_info()
             if self.record.get("dataset") is not None and not _same_data(self.record.get("dataset"), info):
                 log.warning("dataset %s changed since this run started: redoing later stages", self.spec.dataset)
@@ -322,8 +354,10 @@ class Runner:
         stages = type(self.method).stages
         todo = [s for s in stages if self.record["train_stages"].get(s) != "done"]
         if not todo and self._done("train") and ckpt.exists():
+            took = self.record.get("timings", {}).get("train")
+            self._reused("train", f"checkpoint/ ({fmt_seconds(took)} of training)" if took is not None else "checkpoint/")
             return
-        with self._stage("train"):
+        with self._stage("train", detail=f"{self.spec.method} ({', '.join(todo)})"):
             if len(todo) < len(stages) and ckpt.exists():
                 self._load_checkpoint(self.method)  # resume after the last finished method stage
             self._state_ready = True
@@ -398,6 +432,7 @@ class Runner:
     def stage_generate(self) -> None:
         final = self.run_dir / GENERATIONS
         if self._done("generate") and final.exists() and not self.force:
+            self._reused("generate", GENERATIONS)
             return
         samples = self.test_samples()
         world = self.world
@@ -411,7 +446,7 @@ class Runner:
         drop_torn_tail(out)
         world.barrier()
         todo = [s for s in samples if s.id not in done and shard_of(s.id, world.world_size) == world.rank]
-        with self._stage("generate"):
+        with self._stage("generate", detail=f"{len(todo)} of {len(samples)} samples"):
             if todo:
                 self._generate(todo, out, total=len(samples))
             world.barrier()
@@ -454,32 +489,60 @@ class Runner:
             shards.rmdir()
 
     # -- scoring ---------------------------------------------------------------------------------
-    def stage_score(self) -> None:
-        if self._done("score") and not self.force:
-            return
+    def stage_score(self, metrics: Sequence[str] | None = None) -> list[str]:
+        """Score the generations with ``metrics`` (default: the spec's), only those without a current result.
+
+        Returns the metrics scored now. Each result is written to ``scores/`` as it finishes; the record's
+        ``scores`` map keeps every metric's signature, status and the generations' sha256.
+        """
         from .scoring import engine
 
         gen_path = self.run_dir / GENERATIONS
-        rows = list(iter_jsonl(gen_path))
+        if not self._done("generate") or not gen_path.is_file():
+            raise RRGBenchError(f"{self.run_dir}: no finished generations to score (generate stage: "
+                                f"{self.record['status'].get('generate', 'pending')}); finish the run first")
+        metrics = list(dict.fromkeys(metrics if metrics is not None else self.spec.metrics))
+        for name in metrics:
+            self.host.metrics.entry(name)
         gen_hash = sha256_file(gen_path)
         scores_dir = self.run_dir / SCORES_DIR
-        with self._stage("score"):
-            cleaning = self.record.get("dataset", {}).get("cleaning", "r2gen_iu")
-            ids, hyps, refs = [r["id"] for r in rows], [r["report"] for r in rows], [r["reference"] for r in rows]
-            todo = []
-            for name in self.spec.metrics:
-                if not self.force and _cached_score(scores_dir / f"{name}.json", engine, name, gen_hash, cleaning):
-                    log.info("metric %s: reusing %s", name, scores_dir / f"{name}.json")
-                else:
-                    todo.append(name)
+        cleaning = self.record.get("dataset", {}).get("cleaning", "r2gen_iu")
+        scores = self.record.setdefault("scores", {})
+        todo = []
+        for name in metrics:
+            cached = None if self.force else _cached_score(scores_dir / f"{name}.json", engine, name, gen_hash, cleaning)
+            if cached is None:
+                todo.append(name)
+            elif name not in scores:  # a run scored before run.json kept signatures
+                scores[name] = _score_entry(cached, gen_hash)
+        if not todo and self._done("score"):
+            self._save()
+            self._reused("score", f"{len(metrics)} metric(s) already scored")
+            return []
+        lock = threading.Lock()
 
-            def write(name: str, res: Any) -> None:  # each metric is on disk as soon as it is done
-                res["generations_sha256"] = gen_hash
-                engine.write_results({name: res}, scores_dir)
+        def write(name: str, res: Any) -> None:  # each metric is on disk as soon as it is done
+            res["generations_sha256"] = gen_hash
+            engine.write_results({name: res}, scores_dir)
+            with lock:
+                scores[name] = _score_entry(res, gen_hash)
+            self.reporter.end(f"score:{name}", 0.0, res.get("status", ""))
 
+        with self._stage("score", invalidate=False, detail=", ".join(todo)):
             if todo:
+                rows = list(iter_jsonl(gen_path))
+                ids, hyps, refs = [r["id"] for r in rows], [r["report"] for r in rows], [r["reference"] for r in rows]
                 engine.score(todo, ids, hyps, refs, bootstrap=self.bootstrap, seed=self.spec.seed, cleaning=cleaning,
                              on_result=write)
+        return todo
+
+
+def _score_entry(res: dict[str, Any], gen_hash: str) -> dict[str, Any]:
+    entry = {"status": res.get("status"), "signature": res.get("signature"), "generations_sha256": gen_hash,
+             "scored_at": now()}
+    if res.get("status") != "ok":
+        entry["reason"] = res.get("reason", "")
+    return entry
 
 
 def _same_data(recorded: Any, info: dict[str, Any]) -> bool:
@@ -505,17 +568,22 @@ def current_signature(engine: Any, name: str, cleaning: str) -> str:
     return engine.make_metric(name, cleaning=cleaning).signature()
 
 
-def _cached_score(path: Path, engine: Any, name: str, gen_hash: str, cleaning: str) -> bool:
-    """True if ``path`` holds a finished result for these generations under the current signature."""
+def _cached_score(path: Path, engine: Any, name: str, gen_hash: str, cleaning: str) -> dict[str, Any] | None:
+    """The result in ``path`` if it is a finished one for these generations under the current signature."""
     if not path.exists():
-        return False
+        return None
     try:
         res = read_json(path)
     except RRGBenchError:
-        return False
+        return None
     if res.get("status") != "ok" or res.get("generations_sha256") != gen_hash:
-        return False
+        return None
     try:
-        return res.get("signature") == current_signature(engine, name, cleaning)
+        return res if res.get("signature") == current_signature(engine, name, cleaning) else None
     except Exception:  # noqa: BLE001 - a metric that cannot even build is rescored (and reports why)
-        return False
+        return None
+
+
+def execute(spec: RunSpec, runs_dir: Path, **kwargs: Any) -> Path:
+    """Run ``spec`` to completion (resuming what is done) and return its run directory."""
+    return Runner(spec, runs_dir, **kwargs).run()

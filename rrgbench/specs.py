@@ -1,7 +1,11 @@
 """The frozen run specification and its hash (HELM's RunSpec, lighteval's config hash).
 
-A :class:`RunSpec` names everything that determines a run's numbers. Its canonical JSON is hashed;
-the hash keys the run directory, so the same spec always lands in, and resumes, the same directory.
+A :class:`RunSpec` names everything that determines a run's generations (method, config, data, seed,
+split, section, limit). Its canonical JSON is hashed; the hash keys the run directory, so the same spec
+always lands in, and resumes, the same directory. ``metrics`` rides along as the metrics to score but is
+outside the hash: scoring is its own stage, so other metrics reuse the checkpoint and the generations.
+
+Records of schema 1 hashed the metrics too; :func:`spec_hash_of` recomputes either form.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from typing import Any
 
 from .api import SPLITS, RRGBenchError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: metrics left the spec hash (scoring is its own stage)
+NOT_HASHED = ("metrics",)  # spec fields that do not determine the generations
 DEFAULT_METRICS = ("nlg", "bertscore", "token", "chexpert_rules", "umls", "chexbert", "radgraph")
 
 
@@ -45,8 +50,12 @@ class RunSpec:
         d["metrics"] = list(self.metrics)
         return d
 
+    def generation_dict(self) -> dict[str, Any]:
+        """The hashed fields: everything that determines the generations (not the metrics)."""
+        return {k: v for k, v in self.to_dict().items() if k not in NOT_HASHED}
+
     def canonical_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return _canonical(self.generation_dict())
 
     @property
     def spec_hash(self) -> str:
@@ -54,6 +63,22 @@ class RunSpec:
 
     def run_dir(self, runs_dir: Path) -> Path:
         return Path(runs_dir) / self.dataset / self.method / f"{self.preset}-seed{self.seed}-{self.spec_hash}"
+
+
+def _canonical(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def spec_hash_of(spec: RunSpec, schema_version: int = SCHEMA_VERSION,
+                 recorded: dict[str, Any] | None = None) -> str:
+    """``spec``'s hash as a record of ``schema_version`` computed it (1: metrics were hashed, taken from
+    the ``recorded`` spec dict when given)."""
+    if schema_version >= 2:
+        return spec.spec_hash
+    data = spec.to_dict()
+    if recorded is not None and "metrics" in recorded:
+        data["metrics"] = list(recorded["metrics"])
+    return hashlib.sha256(_canonical(data).encode("utf-8")).hexdigest()[:12]
 
 
 _TYPES: dict[str, tuple[type, ...]] = {

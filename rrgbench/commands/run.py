@@ -77,28 +77,19 @@ def run(method: str | None, dataset: str | None, preset: str | None, seed: int |
         click.echo(json.dumps({"spec": spec.to_dict(), "spec_hash": spec.spec_hash,
                                "run_dir": str(spec.run_dir(runs_dir))}, indent=2, sort_keys=True))
         return
-    runner = Runner(spec, runs_dir, force=force, data_dir=data_dir, skip_bad=skip_bad, bootstrap=bootstrap)
+    from ..terminal import console_reporter, verbosity
+
+    runner = Runner(spec, runs_dir, force=force, data_dir=data_dir, skip_bad=skip_bad, bootstrap=bootstrap,
+                    reporter=console_reporter())
     run_dir = runner.run()
     if not runner.world.is_main:  # launched with several processes: rank 0 reports
         return
+    from ..run_summary import print_run_end
     from .listing import summarize_run
 
     summary = summarize_run(run_dir)
     if as_json:
+        summary["stages"] = [{"stage": s, "action": a, "seconds": t} for s, a, t in runner.events]
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
         return
-    click.echo(f"run directory: {run_dir}")
-    for name, res in summary["metrics"].items():
-        if res.get("status") != "ok":
-            click.echo(f"  {name:<16} unavailable: {res.get('reason', '')}")
-            continue
-        click.echo(f"  {name:<16} {res['signature']}")
-        per_label = [k for k in res["scores"] if "/" in k]
-        for key, value in res["scores"].items():
-            if "/" in key:  # per-label rows live in scores/<metric>.json
-                continue
-            ci = res.get("ci95", {}).get(key)
-            ci_text = f"  [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else ""
-            click.echo(f"      {key:<28} {value:.4f}{ci_text}")
-        if per_label:
-            click.echo(f"      ({len(per_label)} per-label scores in {run_dir}/scores/{name}.json)")
+    print_run_end(summary, verbose=verbosity() > 0)

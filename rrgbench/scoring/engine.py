@@ -140,7 +140,7 @@ def score(metric_names: Sequence[str], ids: Sequence[str], hyps: Sequence[str], 
 
 
 def _unavailable(name: str, metric: Metric, reason: str, n: int) -> MetricResult:
-    log.warning("metric %s unavailable: %s", name, reason)
+    log.info("metric %s unavailable: %s", name, reason)  # the caller's summary shows it once
     return MetricResult(metric=name, status="unavailable", reason=reason, signature=metric.signature(),
                         rrgbench_version=__version__, n=n)
 
