@@ -47,11 +47,8 @@ def _default_metrics(run_a: Path, run_b: Path) -> list[str]:
 def compare_runs(run_a: Path, run_b: Path, metrics: list[str] | None = None, *, protocol: str | None = None,
                  meteor: bool = True, bootstrap: int = 1000, trials: int = 1000, seed: int = 0, allow_missing: bool = False
                  ) -> dict[str, Any]:
-    """Per metric key: A, B, delta = A − B, paired-bootstrap CI of the delta, and two p-values."""
-    from ..api import RRGBenchError, UnavailableError
-    from ..scoring import engine
-    from ..scoring.resample import approximate_randomization, paired_bootstrap
-    from .score import metric_options
+    """Per metric key: A, B, delta = A − B, paired-bootstrap CI of the delta, two p-values (raw and Holm)."""
+    from ..api import RRGBenchError
 
     hyps_a, refs_a, rec_a = _load_run(run_a)
     hyps_b, refs_b, rec_b = _load_run(run_b)
@@ -73,16 +70,33 @@ def compare_runs(run_a: Path, run_b: Path, metrics: list[str] | None = None, *, 
     if cleaning != cleaning_b:
         raise RRGBenchError(f"the runs use different cleaning protocols ({cleaning} vs {cleaning_b})")
     names = metrics or _default_metrics(run_a, run_b)
-    hyps_a_l = [hyps_a[i] for i in common]
-    hyps_b_l = [hyps_b[i] for i in common]
-    refs_l = [refs_a[i] for i in common]
-    out: dict[str, Any] = {"run_a": str(run_a), "run_b": str(run_b), "n": len(common), "left_out": dropped,
-                           "bootstrap": bootstrap, "trials": trials, "seed": seed, "metrics": {}}
-    for name in names:
-        options = metric_options([name], protocol, None, meteor).get(name, {})
+    out = compare_texts([hyps_a[i] for i in common], [hyps_b[i] for i in common], [refs_a[i] for i in common],
+                        names, cleaning=cleaning, protocol=protocol, meteor=meteor, bootstrap=bootstrap,
+                        trials=trials, seed=seed)
+    return {"run_a": str(run_a), "run_b": str(run_b), **out, "left_out": dropped}
+
+
+def compare_texts(hyps_a: list[str], hyps_b: list[str], refs: list[str], metrics: list[str], *,
+                  cleaning: str = "r2gen_iu", protocol: str | None = None, meteor: bool = True,
+                  bootstrap: int = 1000, trials: int = 1000, seed: int = 0,
+                  options: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Paired tests of two systems' hypotheses on the same references, per metric key: A, B, delta = A − B,
+    its paired-bootstrap CI, bootstrap and randomization p-values, and both Holm-adjusted over every key
+    compared (``p_bootstrap_holm``, ``p_randomization_holm``; the family size is ``tests``)."""
+    from ..api import RRGBenchError, UnavailableError
+    from ..scoring import engine
+    from ..scoring.resample import approximate_randomization, holm, paired_bootstrap
+    from .score import metric_options
+
+    if not (len(hyps_a) == len(hyps_b) == len(refs)) or not refs:
+        raise RRGBenchError(f"compare needs equally many, non-zero hypotheses A ({len(hyps_a)}), "
+                            f"B ({len(hyps_b)}) and references ({len(refs)})")
+    out: dict[str, Any] = {"n": len(refs), "bootstrap": bootstrap, "trials": trials, "seed": seed, "metrics": {}}
+    for name in metrics:
+        opts = {**metric_options([name], protocol, None, meteor).get(name, {}), **(options or {}).get(name, {})}
         try:
-            metric, stats_a = engine.sample_stats(name, hyps_a_l, refs_l, options=options, cleaning=cleaning)
-            _, stats_b = engine.sample_stats(name, hyps_b_l, refs_l, options=options, cleaning=cleaning)
+            metric, stats_a = engine.sample_stats(name, hyps_a, refs, options=opts, cleaning=cleaning)
+            _, stats_b = engine.sample_stats(name, hyps_b, refs, options=opts, cleaning=cleaning)
         except UnavailableError as exc:
             out["metrics"][name] = {"status": "unavailable", "reason": str(exc)}
             continue
@@ -93,6 +107,11 @@ def compare_runs(run_a: Path, run_b: Path, metrics: list[str] | None = None, *, 
             "status": "ok", "signature": metric.signature(),
             "scores": {k: {"a": score_a[k], "b": score_b[k], "delta": pb[k]["delta"], "ci95": pb[k]["ci95"],
                            "p_bootstrap": pb[k]["p_value"], "p_randomization": ar[k]} for k in score_a}}
+    tests = [v for m in out["metrics"].values() if m["status"] == "ok" for v in m["scores"].values()]
+    for kind in ("p_bootstrap", "p_randomization"):
+        for v, adjusted in zip(tests, holm([v[kind] for v in tests])):
+            v[f"{kind}_holm"] = adjusted
+    out["tests"] = len(tests)
     return out
 
 

@@ -105,3 +105,15 @@ def approximate_randomization(metric: Metric, stats_a: Sequence[dict[str, Any]],
         hits = int(np.sum(np.abs(sa - sb) >= delta - 1e-12))
         out[k] = (1 + hits) / (1 + trials)
     return out
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1), in the input order."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * float(p_values[i])))
+        adjusted[i] = running
+    return adjusted
