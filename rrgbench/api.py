@@ -225,6 +225,11 @@ class Metric(ABC):
     version: ClassVar[str] = "0.1"
     higher_is_better: ClassVar[bool] = True
     group: ClassVar[str] = "other"  # leaderboard column group: NLG, CE, RadGraph, UMLS, BERTScore, other
+    # How exactly re-scoring the same texts reproduces the numbers (the audit applies it):
+    # "exact" (bit-identical) or "float" (every score, CI bound and per-sample value within
+    # ``float_tolerance``, a bound the metric's tests show it meets).
+    reproducibility: ClassVar[str] = "exact"
+    float_tolerance: ClassVar[float] = 0.0
 
     def __init__(self, **options: Any) -> None:
         self.options = options
@@ -248,3 +253,13 @@ class Metric(ABC):
     def sample_scores(self, stats: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
         """Per-sample display scores (default: the aggregate of each sample alone)."""
         return [self.aggregate([s]) for s in stats]
+
+    @classmethod
+    def reproducibility_tolerance(cls) -> float:
+        """The largest re-scoring deviation this metric declares acceptable (0 for ``exact``)."""
+        if cls.reproducibility == "exact":
+            return 0.0
+        if cls.reproducibility == "float" and cls.float_tolerance > 0:
+            return float(cls.float_tolerance)
+        raise RRGBenchError(f"metric '{getattr(cls, 'name', cls.__name__)}': reproducibility must be 'exact' or "
+                            f"'float' with float_tolerance > 0, not {cls.reproducibility!r}/{cls.float_tolerance!r}")

@@ -9,7 +9,9 @@ leftovers of an interrupted run; ``generation_ids`` generated ids equal the data
 ``limit``) and references equal the current data; ``dataset_manifest`` manifest hash equal to the current
 data's; ``checkpoint`` sha256 of every checkpoint file equal to the recorded one; ``signatures`` metric
 signatures now vs then; ``packages`` tracked package versions now vs then; ``rescore`` re-scoring the
-stored generations (same bootstrap and seed) reproduces the stored scores, CIs and per-sample rows;
+stored generations (same bootstrap and seed) reproduces the stored scores, CIs and per-sample rows, exactly or
+within the tolerance the metric declares (:attr:`rrgbench.api.Metric.reproducibility`; ``--tolerance``
+overrides);
 ``regenerate`` N seeded-random samples generated again from the checkpoint equal the stored reports
 (exactly on CPU; mean normalised edit distance within ``tolerance`` on GPU); ``environment`` diff.
 """
@@ -269,9 +271,15 @@ class _Auditor:
             self.rows = list(iter_jsonl(self.run_dir / GENERATIONS))
         ids = [r["id"] for r in self.rows]
         hyps, refs = [r["report"] for r in self.rows], [r["reference"] for r in self.rows]
-        tol = self.tolerance or 0.0
         for name, stored in self._score_files().items():
             check = f"rescore:{name}"
+            declared = engine.make_metric(name, cleaning=self.cleaning)
+            if self.tolerance is not None:
+                tol, rule = self.tolerance, f"tolerance {self.tolerance:g} (--tolerance)"
+            else:
+                tol = declared.reproducibility_tolerance()
+                rule = ("exact (declared by the metric)" if tol == 0
+                        else f"float, tolerance {tol:g} (declared by the metric)")
             if stored.get("status") != "ok":
                 self.add(check, "skip", f"stored result is '{stored.get('status')}': {stored.get('reason', '')}")
                 continue
@@ -290,9 +298,8 @@ class _Auditor:
             if len(stored_rows) != len(res.get("per_sample") or []):
                 dev_rows = math.inf
             worst = max(dev, dev_ci, dev_rows)
-            detail = (f"max |delta| scores {dev:.3g}, ci95 {dev_ci:.3g}, per-sample {dev_rows:.3g} "
-                      f"({'exact' if tol == 0 else f'tolerance {tol:g}'})")
-            self.add(check, "ok" if worst <= tol else "fail", detail, max_deviation=worst)
+            detail = f"max |delta| scores {dev:.3g}, ci95 {dev_ci:.3g}, per-sample {dev_rows:.3g} ({rule})"
+            self.add(check, "ok" if worst <= tol else "fail", detail, max_deviation=worst, tolerance=tol)
 
     def check_regenerate(self) -> None:
         from .api import RunContext

@@ -19,7 +19,8 @@ import click
               help="Re-generate N seeded-random samples from the checkpoint and compare with the stored ones.")
 @click.option("--tolerance", type=float, default=None,
               help="Allowed deviation: re-scored numbers (absolute) and regenerated text (mean normalised edit "
-                   "distance).  [default: exact on CPU; 0.05 for regeneration on a GPU]")
+                   "distance).  [default: re-scoring as each metric declares (exact, or float within its "
+                   "bound); regeneration exact on CPU, 0.05 on a GPU]")
 @click.option("--sample-seed", type=int, default=0, show_default=True, help="Seed choosing the regenerated samples.")
 @click.option("--against-paper", is_flag=True, help="Print reproduced vs reported numbers under the same protocol.")
 @click.option("--json", "as_json", is_flag=True, help="Print the audit as JSON.")

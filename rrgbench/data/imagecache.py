@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..api import RRGBenchError, Sample
-from ..io import atomic_write_json
+from ..io import atomic_write_json, create_temp
 
 __all__ = ["ImageCache", "decode_views"]
 
@@ -41,7 +40,7 @@ def decode_views(sample: Sample, size: int) -> np.ndarray:
 
 def _atomic_save_npy(path: Path, arr: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = create_temp(path)  # umask permissions, as every other file rrgbench writes
     try:
         with os.fdopen(fd, "wb") as fh:
             np.save(fh, arr, allow_pickle=False)

@@ -113,6 +113,10 @@ def score(metric_names: Sequence[str], ids: Sequence[str], hyps: Sequence[str], 
     check_inputs(ids, hyps, refs)
     metrics = {name: make_metric(name, (options or {}).get(name), cleaning) for name in metric_names}
     use_cache = cache and cache_mod.enabled()
+    if not use_cache:  # a metric's own disk cache (BERTScore's embeddings) is bypassed too: recompute all
+        for m in metrics.values():
+            if hasattr(m, "disk_cache"):
+                m.disk_cache = False
     jobs = {name: _Job(name, m, ids, hyps, refs, bootstrap, seed, use_cache) for name, m in metrics.items()}
     for job in jobs.values():  # model loads and heavy imports one at a time (imports are not thread-safe)
         if job.result is None and job.stats is None:

