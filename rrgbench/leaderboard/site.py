@@ -378,6 +378,16 @@ def _build(runs: list[RunRecord], runs_dir: Path, out: Path, env: Any, allow_cre
         w.text(c.page.replace(".html", ".csv"), safe_csv(pd.DataFrame(flat)))
         render(c.page, "compare.html", c=c, run_pages=run_pages, dataset_page=ds_pages.get(c.dataset))
 
+    # ------------------------------------------------------- how the metrics respond
+    from .metric_page import PAGE as metrics_page
+    from .metric_page import load as load_metric_studies
+
+    heatmaps, labeler, metric_skips = load_metric_studies(runs_dir)
+    if heatmaps or labeler:
+        for hm in heatmaps:
+            w.text(f"sensitivity/{safe_part(hm.dataset or 'unknown')}.json", dumps(hm.result))
+        render(metrics_page, "metrics.html", heatmaps=heatmaps, labeler=labeler, skipped=metric_skips)
+
     # ------------------------------------------------------------------ index
     w.frame("scores_long", df, json.loads(df.to_json(orient="records", double_precision=15)) if not df.empty else [])
     manifest = {"rrgbench_version": __version__, "runs": [
@@ -392,7 +402,7 @@ def _build(runs: list[RunRecord], runs_dir: Path, out: Path, env: Any, allow_cre
         w.written.extend(thumbs.files)
     render("index.html", "index.html", generated_at=generated_at, boards=boards, ds_pages=ds_pages, runs=runs,
            run_pages=run_pages, comparisons=comparisons, incomplete=[r for r in runs if _incomplete(r)],
-           skipped=skipped)
+           skipped=skipped, metrics_page=metrics_page if (heatmaps or labeler) else None)
     atomic_write_text(out / MARKER, "built by rrgbench leaderboard\n")
     pages = sorted(p for p in w.written if p.endswith(".html"))
     return Site(out=out, runs=len(runs), datasets=datasets, pages=pages, files=sorted(set(w.written)),
