@@ -46,6 +46,8 @@ class RadCliQ(Metric):
     version = "1.0"
     higher_is_better = False
     group = "RadGraph"
+    reproducibility = "float"  # batched BERT forward passes: padding changes the last float bits
+    float_tolerance = 1e-5
 
     def __init__(self, radgraph_model_dir: str | None = None, radgraph_encoder_dir: str | None = None,
                  chexbert_checkpoint: str | None = None, chexbert_bert_dir: str | None = None,

@@ -41,6 +41,8 @@ class SembScore(Metric):
     version = "1.0"
     group = "CE"
     pairwise = True
+    reproducibility = "float"  # batched BERT forward passes: padding changes the last float bits
+    float_tolerance = 1e-5
 
     def __init__(self, checkpoint: str | None = None, bert_dir: str | None = None, device: str | None = None,
                  batch_size: int | str = 32, **options: Any) -> None:
