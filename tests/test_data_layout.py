@@ -91,7 +91,9 @@ def test_load_images_shape_range_and_cache(tmp_path: Path, monkeypatch: pytest.M
     assert x.shape == (2, 32, 32) and x.dtype == np.float32
     assert 0.0 <= x.min() and x.max() <= 1.0
     assert abs(float(x[0, -1, 5]) - 40 / 255) < 0.02  # bottom half keeps the study's grey value
-    cached = list((ds.cache_dir()).glob("train-32-*.npy"))
+    from rrgbench.data.imagecache import cache_location
+
+    cached = list(cache_location("iu_xray", ds.manifest_hash(), 32).glob("train-*.npy"))
     assert len(cached) == 1
     # a new dataset object reads the cache: no PNG is decoded again
     def boom(*_a, **_k):

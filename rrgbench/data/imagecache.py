@@ -1,15 +1,31 @@
-"""Decoded images cached per split and size, so training epochs never decode a PNG again.
+"""Decoded, resized images on disk: memory-mapped shards written once per dataset fingerprint × image size.
 
-One ``<split>-<size>-<manifest12>.npy`` (``uint8 [n, views, size, size]``, memory-mapped when read) and a
-``.json`` with the sample ids and view counts, in the dataset's cache directory. The manifest hash in the
-name makes a changed image or annotation build a fresh cache. Images are converted to grayscale and
-resized (bilinear) to ``size x size``.
+Layout (``<cache_root>/images/<dataset>-<fingerprint16>-<size>/``)::
+
+    index.json            {"version", "size", "splits": {split: {"ids", "views", "rows_per_shard",
+                                                                   "n_shards", "max_views"}}}
+    <split>-00000.npy     uint8 [rows, max_views, size, size], one file per shard (the last may be short)
+
+The directory is named by the dataset fingerprint (:mod:`rrgbench.data.manifest`), not by where the data
+sits, so a moved dataset keeps its cache and a changed one gets a new cache. Images are converted to
+grayscale and resized (bilinear) to ``size x size``.
+
+Flow: a split is built on its first use, shard by shard, under a file lock (concurrent processes build it
+once). Each shard is decoded by a thread pool (Pillow releases the GIL while decoding), written to a temp
+file, fsync'd and renamed into place, so a shard file exists only when complete. A build killed at any
+moment (``kill -9``) keeps its finished shards; the next open removes the stray temp file and continues
+at the first missing shard. Decoding is deterministic, so a resumed cache is byte-identical to one built
+in one go. Peak memory while building is one shard (``shard_bytes``, 64 MiB by default); reading maps the
+shard files, so a reader holds only the pages it touches.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +34,10 @@ import numpy as np
 from ..api import RRGBenchError, Sample
 from ..io import atomic_write_json, create_temp
 
-__all__ = ["ImageCache", "decode_views"]
+__all__ = ["SHARD_BYTES", "ImageCache", "cache_location", "decode_views"]
+
+_VERSION = 2
+SHARD_BYTES = 64 << 20
 
 
 def decode_views(sample: Sample, size: int) -> np.ndarray:
@@ -38,8 +57,32 @@ def decode_views(sample: Sample, size: int) -> np.ndarray:
     return out
 
 
-def _atomic_save_npy(path: Path, arr: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def cache_location(dataset: str, fingerprint: str, size: int) -> Path:
+    """``<cache_root>/images/<dataset>-<fingerprint16>-<size>``."""
+    from ..paths import cache_root
+
+    return cache_root() / "images" / f"{dataset}-{fingerprint[:16]}-{size}"
+
+
+def _threads() -> int:
+    env = os.environ.get("RRGBENCH_DECODE_THREADS")
+    return max(1, int(env)) if env else max(1, min(8, os.cpu_count() or 1))
+
+
+@contextmanager
+def _lock(directory: Path) -> Iterator[None]:
+    import fcntl
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".build.lock", "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _write_shard(path: Path, arr: np.ndarray) -> None:
     fd, tmp = create_temp(path)  # umask permissions, as every other file rrgbench writes
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -56,46 +99,105 @@ def _atomic_save_npy(path: Path, arr: np.ndarray) -> None:
 
 
 class ImageCache:
-    """The cached array of one split at one size; :meth:`get` returns one sample's views."""
+    """The cached images of one split at one size; :meth:`get` returns one sample's views."""
 
-    def __init__(self, array: np.ndarray, ids: list[str], views: list[int]) -> None:
-        self.array = array
-        self.ids = ids
-        self.views = views
-        self.index = {sid: i for i, sid in enumerate(ids)}
+    def __init__(self, directory: Path, split: str, meta: dict[str, Any]) -> None:
+        self.directory = directory
+        self.split = split
+        self.ids: list[str] = meta["ids"]
+        self.views: list[int] = meta["views"]
+        self.rows = int(meta["rows_per_shard"])
+        self.index = {sid: i for i, sid in enumerate(self.ids)}
+        self._shards: dict[int, np.ndarray] = {}
 
+    # -- building --------------------------------------------------------------------------------
     @classmethod
-    def open(cls, cache_dir: Path, split: str, size: int, samples: list[Sample], manifest_hash: str
-             ) -> ImageCache:
-        """Load the cache for ``split``/``size``, building it first if absent or stale."""
-        stem = cache_dir / f"{split}-{size}-{manifest_hash[:12]}"
-        npy, meta_path = stem.with_suffix(".npy"), stem.with_suffix(".json")
+    def open(cls, directory: Path, split: str, size: int, samples: Sequence[Sample], *,
+             shard_bytes: int | None = None, decode: Callable[[Sample, int], np.ndarray] | None = None,
+             progress: bool = True) -> ImageCache:
+        """The cache of ``split`` in ``directory``, building (or finishing) it first when needed."""
+        directory = Path(directory)
         ids = [s.id for s in samples]
-        if npy.is_file() and meta_path.is_file():
-            try:
-                meta = json.loads(meta_path.read_text(encoding="utf-8"))
-                if meta.get("ids") == ids:
-                    return cls(np.load(npy, mmap_mode="r"), ids, meta["views"])
-            except (OSError, ValueError, KeyError):
-                pass
         views = [len(s.image_paths) for s in samples]
-        arr = np.zeros((len(samples), max(views, default=1), size, size), dtype=np.uint8)
-        for i, s in enumerate(samples):
-            arr[i, : views[i]] = decode_views(s, size)
+        max_views = max(views, default=1)
+        rows = max(1, (shard_bytes or SHARD_BYTES) // (max_views * size * size))
+        meta = {"ids": ids, "views": views, "rows_per_shard": rows, "max_views": max_views,
+                "n_shards": (len(ids) + rows - 1) // rows}
+        cache = cls(directory, split, meta)
+        if cache._complete(meta, size):
+            return cache
         try:
-            _atomic_save_npy(npy, arr)
-            atomic_write_json(meta_path, {"ids": ids, "views": views, "size": size, "split": split})
-            for old in cache_dir.glob(f"{split}-{size}-*.npy"):
-                if old != npy:
-                    old.unlink(missing_ok=True)
-                    old.with_suffix(".json").unlink(missing_ok=True)
-        except OSError:
-            pass  # a read-only cache directory only costs speed
-        return cls(arr, ids, views)
+            with _lock(directory):
+                cache._build(samples, size, meta, decode or decode_views, progress)
+        except OSError as exc:
+            raise RRGBenchError(f"cannot write the image cache {directory}: {exc.strerror or exc}") from None
+        return cache
+
+    def _index_path(self) -> Path:
+        return self.directory / "index.json"
+
+    def _read_index(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self._index_path().read_text(encoding="utf-8"))
+            return data if data.get("version") == _VERSION else {}
+        except (OSError, ValueError):
+            return {}
+
+    def shard_path(self, k: int) -> Path:
+        return self.directory / f"{self.split}-{k:05d}.npy"
+
+    def _complete(self, meta: dict[str, Any], size: int) -> bool:
+        index = self._read_index()
+        return (index.get("size") == size and index.get("splits", {}).get(self.split) == meta
+                and all(self.shard_path(k).is_file() for k in range(meta["n_shards"])))
+
+    def _build(self, samples: Sequence[Sample], size: int, meta: dict[str, Any],
+               decode: Callable[[Sample, int], np.ndarray], progress: bool) -> None:
+        index = self._read_index()
+        if index.get("size") != size:
+            index = {"version": _VERSION, "size": size, "splits": {}}
+        if index["splits"].get(self.split) != meta:  # new or different: start this split afresh
+            for old in self.directory.glob(f"{self.split}-*.npy"):
+                old.unlink()
+            index["splits"][self.split] = meta
+            atomic_write_json(self._index_path(), index)
+        for stray in self.directory.glob(f".{self.split}-*.tmp"):
+            stray.unlink(missing_ok=True)
+        todo = [k for k in range(meta["n_shards"]) if not self.shard_path(k).is_file()]
+        if not todo:
+            return
+        from tqdm.auto import tqdm
+
+        rows = meta["rows_per_shard"]
+        bar = tqdm(total=len(samples), initial=len(samples) - sum(len(samples[k * rows:(k + 1) * rows]) for k in todo),
+                   desc=f"image cache {self.split} {size}px", unit="study", disable=None if progress else True,
+                   mininterval=1.0, leave=False)
+        with ThreadPoolExecutor(max_workers=_threads()) as pool:
+            for k in todo:
+                chunk = samples[k * rows:(k + 1) * rows]
+                arr = np.zeros((len(chunk), meta["max_views"], size, size), dtype=np.uint8)
+                for i, views in enumerate(pool.map(lambda s: decode(s, size), chunk)):
+                    arr[i, : views.shape[0]] = views
+                _write_shard(self.shard_path(k), arr)
+                bar.update(len(chunk))
+        bar.close()
+
+    # -- reading ---------------------------------------------------------------------------------
+    def _shard(self, k: int) -> np.ndarray:
+        arr = self._shards.get(k)
+        if arr is None:
+            arr = self._shards[k] = np.load(self.shard_path(k), mmap_mode="r")
+        return arr
+
+    def __getstate__(self) -> dict[str, Any]:  # worker processes map the shards themselves
+        state = dict(self.__dict__)
+        state["_shards"] = {}
+        return state
 
     def get(self, sample_id: str) -> Any:
         """``uint8 [views, size, size]`` of one sample, or ``None`` when it is not in this split."""
         i = self.index.get(sample_id)
         if i is None:
             return None
-        return np.asarray(self.array[i, : self.views[i]])
+        k, row = divmod(i, self.rows)
+        return np.asarray(self._shard(k)[row, : self.views[i]])

@@ -169,7 +169,9 @@ def _entry_sample(entry: Any, split: str, where: str, images_dir: Path, section:
 class LayoutDataset(Dataset):
     """A dataset stored in the R2Gen layout under :meth:`root` (subclasses implement :meth:`prepare`).
 
-    Option ``fingerprint``: ``full`` (default) or ``fast`` (:mod:`rrgbench.data.manifest`).
+    Options: ``fingerprint``: ``full`` (default) or ``fast`` (:mod:`rrgbench.data.manifest`);
+    ``image_cache``: ``True`` (default: images are read from the on-disk decoded cache,
+    :mod:`rrgbench.data.imagecache`) or ``False`` (decode each file on every read).
     """
 
     cleaning: ClassVar[str] = "r2gen_iu"
@@ -198,15 +200,6 @@ class LayoutDataset(Dataset):
         from ..paths import data_root
 
         return data_root(self.name)
-
-    def cache_dir(self) -> Path:
-        """Where manifests and decoded image arrays of this data directory are cached."""
-        import hashlib
-
-        from ..paths import cache_root
-
-        key = hashlib.sha256(str(self.root().resolve()).encode("utf-8")).hexdigest()[:12]
-        return cache_root() / "datasets" / f"{self.name}-{key}"
 
     def _build_once(self, params: dict[str, Any], build: Callable[[Path], dict[str, int] | None]) -> None:
         """Run ``build(root)`` under the build lock unless ``root`` already holds a build made with ``params``.
@@ -277,21 +270,22 @@ class LayoutDataset(Dataset):
 
     # -- images ------------------------------------------------------------------------------------
     def image_cache(self, split: str, size: int) -> Any:
-        """The decoded ``uint8`` array ``[n, views, size, size]`` of a split (built once, memory-mapped)."""
-        from .imagecache import ImageCache
+        """The on-disk decoded cache of a split at ``size`` (:class:`~.imagecache.ImageCache`, built once)."""
+        from .imagecache import ImageCache, cache_location
 
         key = (split, size)
         if key not in self._caches:
-            self._caches[key] = ImageCache.open(self.cache_dir(), split, size, self.split(split),
-                                                self.manifest_hash())
+            directory = cache_location(self.name, self.manifest_hash(), size)
+            self._caches[key] = ImageCache.open(directory, split, size, self.split(split))
         return self._caches[key]
 
     def load_images(self, sample: Sample, size: int) -> Any:
+        """float32 ``[views, size, size]`` in [0, 1], read from the split's on-disk cache (decoded from the
+        files when the dataset option ``image_cache`` is false or the sample is in no split)."""
         import numpy as np
 
-        if sample.split in SPLITS:
-            cache = self.image_cache(sample.split, size)
-            arr = cache.get(sample.id)
+        if sample.split in SPLITS and self.options.get("image_cache", True):
+            arr = self.image_cache(sample.split, size).get(sample.id)
             if arr is not None:
                 return arr.astype(np.float32) / 255.0
         from .imagecache import decode_views
