@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -212,6 +212,68 @@ class Method(ABC):
 # ------------------------------------------------------------------------------------------ metrics
 
 
+@dataclass
+class Display:
+    """How a metric's numbers are shown, as the metric plugin declares it (``display`` in a score file).
+
+    ``group``: column group (e.g. ``NLG``, ``CE``); ``higher_is_better``: direction per score key (keys not
+    listed take ``default_higher_is_better``); ``labels``: display name per key; ``headline``: keys shown by
+    default (the rest sit behind "show all"); ``per_label``: key -> the label (e.g. a CheXpert observation)
+    that a per-label key is about; ``order``: preferred key order.
+    """
+
+    group: str = "Other"
+    default_higher_is_better: bool = True
+    higher_is_better: dict[str, bool] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    headline: list[str] = field(default_factory=list)
+    per_label: dict[str, str] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+
+    def direction(self, key: str) -> bool:
+        """True when a larger ``key`` is better."""
+        return bool(self.higher_is_better.get(key, self.default_higher_is_better))
+
+    def label(self, key: str) -> str:
+        return self.labels.get(key) or key
+
+    def is_headline(self, key: str) -> bool:
+        return key in self.headline
+
+    def label_of(self, key: str) -> str | None:
+        """The label a per-label key is about, else ``None``."""
+        return self.per_label.get(key)
+
+    def key_rank(self, key: str) -> tuple[int, int, str]:
+        """Sort key: the metric's own order first, then per-label keys, then the rest by name."""
+        if key in self.order:
+            return (0, self.order.index(key), key)
+        return (1 + (key in self.per_label), 0, key)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"group": self.group, "default_higher_is_better": self.default_higher_is_better,
+                "higher_is_better": dict(self.higher_is_better), "labels": dict(self.labels),
+                "headline": list(self.headline), "per_label": dict(self.per_label), "order": list(self.order)}
+
+    @classmethod
+    def from_json(cls, raw: Any, path: Path | str = "display") -> Display:
+        """Parse a ``display`` block; a malformed one raises naming ``path``."""
+        if not isinstance(raw, dict):
+            raise RRGBenchError(f"{path}: 'display' must be an object")
+        try:
+            return cls(group=str(raw.get("group") or "Other"),
+                       default_higher_is_better=bool(raw.get("default_higher_is_better", True)),
+                       higher_is_better={str(k): bool(v) for k, v in (raw.get("higher_is_better") or {}).items()},
+                       labels={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
+                       headline=[str(k) for k in raw.get("headline") or []],
+                       per_label={str(k): str(v) for k, v in (raw.get("per_label") or {}).items()},
+                       order=[str(k) for k in raw.get("order") or []])
+        except (AttributeError, TypeError) as exc:
+            raise RRGBenchError(f"{path}: malformed 'display' block ({exc})") from None
+
+
+
+
 class Metric(ABC):
     """A metric, split into per-sample sufficient statistics and a corpus aggregate.
 
@@ -223,8 +285,11 @@ class Metric(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     version: ClassVar[str] = "0.1"
-    higher_is_better: ClassVar[bool] = True
-    group: ClassVar[str] = "other"  # leaderboard column group: NLG, CE, RadGraph, UMLS, BERTScore, other
+    # How the numbers are shown (written into every score file as ``display``; see :meth:`describe`):
+    higher_is_better: ClassVar[bool] = True  # direction of every score key (override per key in describe)
+    group: ClassVar[str] = "Other"  # leaderboard column group, e.g. NLG, CE, RadGraph, UMLS, BERTScore
+    labels: ClassVar[dict[str, str]] = {}  # score key -> display name (keys not listed show as themselves)
+    headline: ClassVar[tuple[str, ...] | None] = None  # keys shown by default; None: every key not per-label
     # How exactly re-scoring the same texts reproduces the numbers (the audit applies it):
     # "exact" (bit-identical) or "float" (every score, CI bound and per-sample value within
     # ``float_tolerance``, a bound the metric's tests show it meets).
@@ -233,6 +298,24 @@ class Metric(ABC):
 
     def __init__(self, **options: Any) -> None:
         self.options = options
+
+    @classmethod
+    def describe(cls, scores: Mapping[str, Any]) -> Display:
+        """The display facts of a result with these score keys (stored with the scores; read by the
+        leaderboard, ``compare`` and the sample viewer). The default uses the class attributes above and
+        :meth:`per_label`; override for per-key directions or computed names."""
+        keys = [str(k) for k in scores]
+        per_label = {k: lab for k in keys if (lab := cls.per_label(k)) is not None}
+        headline = [k for k in keys if k not in per_label] if cls.headline is None else \
+            [k for k in keys if k in cls.headline]
+        return Display(group=cls.group, default_higher_is_better=bool(cls.higher_is_better),
+                       labels={k: cls.labels[k] for k in keys if k in cls.labels}, headline=headline,
+                       per_label=per_label, order=keys)
+
+    @classmethod
+    def per_label(cls, key: str) -> str | None:
+        """The label (e.g. a CheXpert observation) that score ``key`` is about, or ``None`` (default)."""
+        return None
 
     def availability(self) -> str | None:
         """``None`` when the metric can run here, else the reason it cannot (names the missing file)."""

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from .api import Dataset, RRGBenchError, UnavailableError
-from .io import iter_jsonl, read_json
-from .records import (
+from .io import iter_jsonl
+from .rundir import (
     CHECKPOINT_DIR,
     GENERATIONS,
     PARTIAL_GENERATIONS,
@@ -38,8 +38,10 @@ from .records import (
     SCORES_DIR,
     SHARDS_DIR,
     TRAIN_STATE_DIR,
+    RunDir,
     RunRecord,
     load_record,
+    read_score_file,
     recorded_metrics,
 )
 
@@ -101,6 +103,7 @@ class _Auditor:
     def __init__(self, run_dir: Path, *, regenerate: int, tolerance: float | None, data_dir: Path | None,
                  sample_seed: int) -> None:
         self.run_dir = Path(run_dir)
+        self.rundir = RunDir(self.run_dir)
         self.regenerate = regenerate
         self.tolerance = tolerance
         self.data_dir = data_dir
@@ -148,15 +151,15 @@ class _Auditor:
         return True
 
     def check_files(self) -> None:
-        missing = [GENERATIONS] if not (self.run_dir / GENERATIONS).is_file() else []
+        missing = [GENERATIONS] if not self.rundir.has_generations() else []
         if self.record.get("checkpoint") and not (self.run_dir / CHECKPOINT_DIR).is_dir():
             missing.append(CHECKPOINT_DIR + "/")
         for metric in self.metrics:
-            summary = self.run_dir / SCORES_DIR / f"{metric}.json"
+            summary = self.rundir.score_path(metric)
             if not summary.is_file():
-                missing.append(f"{SCORES_DIR}/{metric}.json")
-            elif read_json(summary).get("status") == "ok" and not summary.with_suffix(".samples.jsonl").is_file():
-                missing.append(f"{SCORES_DIR}/{metric}.samples.jsonl")
+                missing.append(f"{SCORES_DIR}/{summary.name}")
+            elif read_score_file(summary).status == "ok" and not self.rundir.samples_path(metric).is_file():
+                missing.append(f"{SCORES_DIR}/{self.rundir.samples_path(metric).name}")
         leftovers = [n for n in (PARTIAL_GENERATIONS, SHARDS_DIR, TRAIN_STATE_DIR) if (self.run_dir / n).exists()]
         if missing:
             self.add("files", "fail", "missing: " + ", ".join(missing), missing=missing)
@@ -176,7 +179,7 @@ class _Auditor:
     def check_generation_ids(self) -> None:
         from .runner import evaluated_samples
 
-        self.rows = list(iter_jsonl(self.run_dir / GENERATIONS))
+        self.rows = self.rundir.generations()
         samples = evaluated_samples(self.spec, self.dataset)
         want, got = [s.id for s in samples], [r.get("id") for r in self.rows]
         if want != got:
@@ -229,8 +232,8 @@ class _Auditor:
         return (self.record.get("dataset") or {}).get("cleaning", "r2gen_iu")
 
     def _score_files(self) -> dict[str, dict[str, Any]]:
-        return {m: read_json(self.run_dir / SCORES_DIR / f"{m}.json") for m in self.metrics
-                if (self.run_dir / SCORES_DIR / f"{m}.json").is_file()}
+        """The stored score files of the recorded metrics, as written (``scores/<metric>.json``)."""
+        return {m: sf.raw for m in self.metrics if (sf := self.rundir.score(m)) is not None}
 
     def check_signatures(self) -> None:
         from .scoring import engine
@@ -268,7 +271,7 @@ class _Auditor:
         from .scoring import engine
 
         if not self.rows:
-            self.rows = list(iter_jsonl(self.run_dir / GENERATIONS))
+            self.rows = self.rundir.generations()
         ids = [r["id"] for r in self.rows]
         hyps, refs = [r["report"] for r in self.rows], [r["reference"] for r in self.rows]
         for name, stored in self._score_files().items():
@@ -291,7 +294,7 @@ class _Auditor:
                 continue
             dev = _max_deviation(stored.get("scores", {}), res.get("scores", {}))
             dev_ci = _max_deviation(_flat_ci(stored.get("ci95", {})), _flat_ci(res.get("ci95", {})))
-            samples_path = self.run_dir / SCORES_DIR / f"{name}.samples.jsonl"
+            samples_path = self.rundir.samples_path(name)
             stored_rows = list(iter_jsonl(samples_path)) if samples_path.exists() else []
             dev_rows = max((_max_deviation(a, b) for a, b in zip(stored_rows, res.get("per_sample") or [])),
                            default=0.0)
@@ -308,7 +311,7 @@ class _Auditor:
         from .runner import _device, seed_everything, weights_only_loads
 
         if not self.rows:
-            self.rows = list(iter_jsonl(self.run_dir / GENERATIONS))
+            self.rows = self.rundir.generations()
         ids = sorted(r["id"] for r in self.rows)
         rng = random.Random(self.sample_seed)
         rng.shuffle(ids)  # nested: the first N of one shuffle, so a larger N includes a smaller N's samples
@@ -376,7 +379,7 @@ class _Auditor:
         self.guarded("checkpoint", self.check_checkpoint)
         self.guarded("signatures", self.check_signatures)
         self.guarded("packages", lambda: self.check_packages_and_env(capture(get_host().env_info())))
-        if (self.run_dir / GENERATIONS).is_file():
+        if self.rundir.has_generations():
             self.guarded("rescore", self.check_rescore)
         if self.regenerate > 0:
             if any(c.name == "checkpoint" and c.status == "fail" for c in self.report.checks):

@@ -22,8 +22,8 @@ from typing import Any
 
 from .api import RRGBenchError
 from .io import atomic_write_jsonl, iter_jsonl
+from .rundir import SHARDS_DIR
 
-SHARDS_DIR = "shards"
 DEFAULT_TIMEOUT_S = 6 * 3600  # rank 0 may train for hours while the others wait at a barrier
 
 

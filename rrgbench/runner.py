@@ -35,20 +35,25 @@ from typing import Any
 from .api import Dataset, Method, RRGBenchError, RunContext, Sample
 from .distributed import World, drop_torn_tail, get_world, read_rows, shard_files, shard_of, shard_path
 from .env import capture
-from .io import append_jsonl, atomic_write_jsonl, iter_jsonl, read_json, sha256_file
+from .io import append_jsonl, atomic_write_jsonl, iter_jsonl, sha256_file
 from .plugins import get_host
-from .records import (
+from .rundir import (
     CHECKPOINT_DIR,
     GENERATIONS,
     PARTIAL_GENERATIONS,
+    RUN_JSON,
     SCORES_DIR,
+    SHARDS_DIR,
     STAGES,
     TRAIN_STATE_DIR,
     RunRecord,
     load_record,
     new_record,
     now,
+    read_score_file,
     save_record,
+    score_path,
+    write_scores,
 )
 from .seeding import seed_everything
 from .specs import RunSpec, deep_merge, spec_from_dict, spec_hash_of
@@ -160,7 +165,7 @@ class Runner:
         """A runner bound to an existing run directory (any schema version), e.g. to rescore it."""
         run_dir = Path(run_dir)
         record = load_record(run_dir)
-        spec = spec_from_dict(dict(record["spec"]), source=str(run_dir / "run.json"))
+        spec = spec_from_dict(dict(record["spec"]), source=str(run_dir / RUN_JSON))
         self = cls(spec, run_dir.parent, **kwargs)
         self.run_dir, self.record = run_dir, record
         return self
@@ -189,7 +194,7 @@ class Runner:
             probe.unlink()
         except OSError as exc:
             raise RRGBenchError(f"cannot write to runs directory {self.run_dir}: {exc.strerror or exc}") from None
-        fresh = not (self.run_dir / "run.json").exists()
+        fresh = not (self.run_dir / RUN_JSON).exists()
         if not fresh:
             self.record = load_record(self.run_dir)
             recorded_hash = spec_hash_of(self.spec, self.record["schema_version"], self.record["spec"])
@@ -484,7 +489,7 @@ class Runner:
         (self.run_dir / PARTIAL_GENERATIONS).unlink(missing_ok=True)
         for path in shard_files(self.run_dir):
             path.unlink()
-        shards = self.run_dir / "shards"
+        shards = self.run_dir / SHARDS_DIR
         if shards.is_dir() and not any(shards.iterdir()):
             shards.rmdir()
 
@@ -510,7 +515,7 @@ class Runner:
         scores = self.record.setdefault("scores", {})
         todo = []
         for name in metrics:
-            cached = None if self.force else _cached_score(scores_dir / f"{name}.json", engine, name, gen_hash, cleaning)
+            cached = None if self.force else _cached_score(score_path(scores_dir, name), engine, name, gen_hash, cleaning)
             if cached is None:
                 todo.append(name)
             elif name not in scores:  # a run scored before run.json kept signatures
@@ -523,7 +528,7 @@ class Runner:
 
         def write(name: str, res: Any) -> None:  # each metric is on disk as soon as it is done
             res["generations_sha256"] = gen_hash
-            engine.write_results({name: res}, scores_dir)
+            write_scores({name: res}, scores_dir)
             with lock:
                 scores[name] = _score_entry(res, gen_hash)
             self.reporter.end(f"score:{name}", 0.0, res.get("status", ""))
@@ -573,13 +578,13 @@ def _cached_score(path: Path, engine: Any, name: str, gen_hash: str, cleaning: s
     if not path.exists():
         return None
     try:
-        res = read_json(path)
+        sf = read_score_file(path)
     except RRGBenchError:
         return None
-    if res.get("status") != "ok" or res.get("generations_sha256") != gen_hash:
+    if sf.status != "ok" or sf.raw.get("generations_sha256") != gen_hash:
         return None
     try:
-        return res if res.get("signature") == current_signature(engine, name, cleaning) else None
+        return sf.raw if sf.signature == current_signature(engine, name, cleaning) else None
     except Exception:  # noqa: BLE001 - a metric that cannot even build is rescored (and reports why)
         return None
 

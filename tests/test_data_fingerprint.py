@@ -9,8 +9,8 @@ import pytest
 from test_data_layout import _png, iu, make_layout
 
 from rrgbench.api import RRGBenchError
-from rrgbench.records import load_record
-from rrgbench.runner import build_spec, execute
+from rrgbench.rundir import load_record
+from rrgbench.runner import Runner, build_spec
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +91,7 @@ def test_run_reuses_finished_stages_after_the_data_moves(tmp_path: Path) -> None
     make_layout(src)
     runs = tmp_path / "runs"
     spec = build_spec("majority", "iu_xray", metrics=("token",))
-    run_dir = execute(spec, runs, data_dir=src, bootstrap=10)
+    run_dir = Runner(spec, runs, data_dir=src, bootstrap=10).run()
     first = load_record(run_dir)
     assert set(first["status"].values()) == {"done"}
     gen = run_dir / "generations.jsonl"
@@ -100,7 +100,7 @@ def test_run_reuses_finished_stages_after_the_data_moves(tmp_path: Path) -> None
     dst.parent.mkdir()
     shutil.copytree(src, dst)  # a copy: new inodes, so the files are hashed again
     shutil.rmtree(src)
-    execute(spec, runs, data_dir=dst, bootstrap=10)
+    Runner(spec, runs, data_dir=dst, bootstrap=10).run()
     again = load_record(run_dir)
     assert again["dataset"]["manifest_hash"] == first["dataset"]["manifest_hash"]
     assert again["timings"] == first["timings"] and gen.stat().st_mtime_ns == mtime
@@ -111,5 +111,5 @@ def test_fast_mode_is_named_in_the_run_record(tmp_path: Path) -> None:
     src = tmp_path / "iu"
     make_layout(src)
     spec = build_spec("majority", "iu_xray", metrics=("token",), dataset_options={"fingerprint": "fast"})
-    record = load_record(execute(spec, tmp_path / "runs", data_dir=src, bootstrap=10))
+    record = load_record(Runner(spec, tmp_path / "runs", data_dir=src, bootstrap=10).run())
     assert record["dataset"]["fingerprint"] == "fast"

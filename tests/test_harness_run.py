@@ -8,7 +8,7 @@ from pathlib import Path
 from conftest import run_cli
 
 from rrgbench.io import iter_jsonl
-from rrgbench.records import load_record
+from rrgbench.rundir import load_record
 
 ARGS = ("run", "--method", "majority", "--dataset", "synthetic", "--dataset-opt", "n_studies=60",
         "--metrics", "nlg", "--bootstrap", "100", "--json")

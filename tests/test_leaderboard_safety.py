@@ -17,7 +17,7 @@ from rrgbench.io import atomic_write_json, atomic_write_jsonl
 from rrgbench.leaderboard import build_site
 from rrgbench.leaderboard.records import load_run
 from rrgbench.leaderboard.samples import Thumbnails, build_samples
-from rrgbench.records import new_record
+from rrgbench.rundir import new_record
 
 
 def _set_images(run: Path, paths: list[str]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from conftest import run_cli
 
-from rrgbench.records import load_record
+from rrgbench.rundir import load_record
 
 BASE = ("run", "--method", "majority", "--dataset", "synthetic", "--dataset-opt", "n_studies=40",
         "--bootstrap", "50", "--json")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from rrgbench.api import Metric, RRGBenchError
+from rrgbench.rundir import write_scores
 from rrgbench.scoring import engine, resample, synthetic
 
 NO_METEOR = {"nlg": {"meteor": False}}
@@ -50,7 +51,7 @@ def test_score_result_shape_signature_and_ids(data, tmp_path):
         assert lo <= res["scores"][key] <= hi
     assert [row["id"] for row in res["per_sample"]] == ids
     assert "protocol:r2gen" in res["signature"] and "r2gen_iu" in res["signature"]
-    engine.write_results({"nlg": res}, tmp_path / "scores")
+    write_scores({"nlg": res}, tmp_path / "scores")
     summary = json.loads((tmp_path / "scores" / "nlg.json").read_text())
     assert "per_sample" not in summary and summary["scores"] == res["scores"]
     rows = (tmp_path / "scores" / "nlg.samples.jsonl").read_text().splitlines()

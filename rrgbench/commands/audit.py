@@ -37,7 +37,7 @@ def audit(run_dirs: tuple[Path, ...], all_runs: bool, runs_dir: Path | None, dat
     from ..api import RRGBenchError
     from ..audit import audit_run, format_report, to_json
     from ..paths import runs_root
-    from ..records import find_runs
+    from ..rundir import RUN_JSON, RunDir, find_runs
 
     if regenerate < 0:
         raise RRGBenchError("--regenerate must be >= 0")
@@ -48,13 +48,13 @@ def audit(run_dirs: tuple[Path, ...], all_runs: bool, runs_dir: Path | None, dat
         root = runs_dir or runs_root()
         found = find_runs(root)
         if not found:
-            raise RRGBenchError(f"no run directories (with run.json) below {root}")
+            raise RRGBenchError(f"no run directories (with {RUN_JSON}) below {root}")
         targets += found
     if not targets:
         raise RRGBenchError("give one or more RUN_DIRs, or --all")
     for path in targets:
-        if not (path / "run.json").is_file():
-            raise RRGBenchError(f"{path}: not a run directory (no run.json)")
+        if not RunDir(path).exists():
+            raise RRGBenchError(f"{path}: not a run directory (no {RUN_JSON})")
     reports = []
     for path in targets:
         report = audit_run(path, regenerate=regenerate, tolerance=tolerance, data_dir=data_dir,

@@ -12,33 +12,28 @@ import click
 def _load_run(run_dir: Path) -> tuple[dict[str, str], dict[str, str], dict[str, Any]]:
     """``(hyps by id, refs by id, run.json or {})`` of a run directory."""
     from ..api import RRGBenchError
-    from ..io import read_json
-    from ..records import GENERATIONS, RUN_JSON
+    from ..rundir import GENERATIONS, RunDir
     from ..scoring.inputs import read_reports
 
-    gen = run_dir / GENERATIONS
-    if not gen.is_file():
+    run = RunDir(run_dir)
+    if not run.has_generations():
         raise RRGBenchError(f"{run_dir}: no {GENERATIONS} (is this a run directory with finished generation?)")
-    hyps = read_reports(gen, ("report",), "generations")
-    refs = read_reports(gen, ("reference",), "references")
-    record = read_json(run_dir / RUN_JSON) if (run_dir / RUN_JSON).is_file() else {}
+    hyps = read_reports(run.generations_path, ("report",), "generations")
+    refs = read_reports(run.generations_path, ("reference",), "references")
+    record = dict(run.record) if run.exists() else {}
     return hyps, refs, record
 
 
 def _default_metrics(run_a: Path, run_b: Path) -> list[str]:
     """Metrics scored ``ok`` in both runs, else ``nlg``."""
-    from ..io import read_json
-    from ..records import SCORES_DIR
+    from ..api import RRGBenchError
+    from ..rundir import RunDir
 
     def ok(run: Path) -> set[str]:
-        names = set()
-        for path in (run / SCORES_DIR).glob("*.json") if (run / SCORES_DIR).is_dir() else []:
-            try:
-                if read_json(path).get("status") == "ok":
-                    names.add(path.stem)
-            except Exception:  # noqa: BLE001 - an unreadable summary is just not a default
-                continue
-        return names
+        try:
+            return {name for name, sf in RunDir(run).scores().items() if sf.status == "ok"}
+        except RRGBenchError:  # an unreadable summary is just not a default
+            return set()
 
     both = sorted(ok(run_a) & ok(run_b))
     return both or ["nlg"]

@@ -24,14 +24,11 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 def summarize_run(run_dir: Path) -> dict[str, Any]:
     """A compact view of one run directory: spec, status and every metric's summary."""
-    from ..io import read_json
-    from ..records import SCORES_DIR, load_record
+    from ..rundir import RunDir
 
-    record = load_record(run_dir)
-    metrics: dict[str, Any] = {}
-    scores_dir = Path(run_dir) / SCORES_DIR
-    for path in sorted(scores_dir.glob("*.json")) if scores_dir.exists() else []:
-        metrics[path.stem] = read_json(path)
+    run = RunDir(run_dir)
+    record = run.record
+    metrics = {name: sf.raw for name, sf in run.scores().items()}
     spec = record["spec"]
     return {"run_dir": str(run_dir), "method": spec["method"], "dataset": spec["dataset"],
             "preset": spec.get("preset"), "seed": spec.get("seed"), "spec_hash": record["spec_hash"],
@@ -78,7 +75,7 @@ def list_cmd(kind: str, as_json: bool, runs_dir: Path | None, no_check: bool) ->
         columns = ["name", "status", "distribution", "version", "module", "error"]
     elif kind == "runs":
         from ..paths import runs_root
-        from ..records import find_runs
+        from ..rundir import find_runs
 
         rows = []
         for run_dir in find_runs(runs_dir or runs_root()):

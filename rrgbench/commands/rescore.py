@@ -31,7 +31,7 @@ def rescore(run_dirs: tuple[Path, ...], all_runs: bool, runs_dir: Path | None, m
 
     from ..api import RRGBenchError
     from ..paths import runs_root
-    from ..records import find_runs, recorded_metrics
+    from ..rundir import RUN_JSON, RunDir, find_runs, recorded_metrics
     from ..runner import Runner
     from ..specs import default_metrics
     from ..terminal import console_reporter, get_console
@@ -47,8 +47,8 @@ def rescore(run_dirs: tuple[Path, ...], all_runs: bool, runs_dir: Path | None, m
     console = get_console()
     results, failed = [], 0
     for run_dir in targets:
-        if not (run_dir / "run.json").is_file():
-            raise RRGBenchError(f"{run_dir}: not a run directory (no run.json)")
+        if not RunDir(run_dir).exists():
+            raise RRGBenchError(f"{run_dir}: not a run directory (no {RUN_JSON})")
         try:
             runner = Runner.existing(run_dir, bootstrap=bootstrap, force=force, reporter=console_reporter())
             names = wanted or recorded_metrics(runner.record, run_dir) or list(default_metrics())

@@ -159,6 +159,8 @@ def score(predictions: Path, references: Path | None, dataset: str | None, split
                            bootstrap=bootstrap, seed=seed, cleaning=cleaning or default_cleaning,
                            cache=not no_cache)
     if output is not None:
-        engine.write_results(results, output / "scores")
+        from ..rundir import SCORES_DIR, write_scores
+
+        write_scores(results, output / SCORES_DIR)
     summary = summarize(results, info, bootstrap, seed)
     click.echo(json.dumps(summary, indent=2, sort_keys=False) if as_json else format_table(summary))

@@ -15,7 +15,7 @@ from typing import Any
 from ..api import RRGBenchError
 from ..io import read_json
 from . import schema
-from .records import RunRecord
+from .records import BoardRun
 
 _A_KEYS = ("a", "score_a", "value_a", "mean_a")
 _B_KEYS = ("b", "score_b", "value_b", "mean_b")
@@ -87,7 +87,7 @@ def _run_ref(raw: dict[str, Any], keys: tuple[str, ...]) -> str:
     return ""
 
 
-def _rel(ref: str, runs: list[RunRecord], runs_dir: Path) -> str:
+def _rel(ref: str, runs: list[BoardRun], runs_dir: Path) -> str:
     path = Path(ref)
     for rec in runs:
         if ref == rec.rel or (path.exists() and path.resolve() == rec.path.resolve()) \
@@ -96,7 +96,7 @@ def _rel(ref: str, runs: list[RunRecord], runs_dir: Path) -> str:
     return ref
 
 
-def load_comparisons(runs: list[RunRecord], files: list[Path], runs_dir: Path) -> list[Comparison]:
+def load_comparisons(runs: list[BoardRun], files: list[Path], runs_dir: Path) -> list[Comparison]:
     """Every comparison file given or found under ``<runs-dir>/_compare/``."""
     found = sorted({*map(Path, files), *(Path(runs_dir) / "_compare").glob("*.json")})
     by_rel = {r.rel: r for r in runs}

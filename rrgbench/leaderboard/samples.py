@@ -13,7 +13,7 @@ from typing import Any
 from ..api import CHEXPERT_LABELS
 from ..io import atomic_write_bytes
 from . import schema
-from .records import RunRecord, inside, load_generations, load_sample_scores
+from .records import BoardRun, inside, load_generations, load_sample_scores
 
 log = logging.getLogger("rrgbench.leaderboard")
 
@@ -64,7 +64,7 @@ def split_labels(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] |
     return (hyp, ref) if hyp is not None and ref is not None else None
 
 
-def per_label_f1(rec: RunRecord) -> tuple[str, list[str], list[float], list[int]] | None:
+def per_label_f1(rec: BoardRun) -> tuple[str, list[str], list[float], list[int]] | None:
     """Per-label F1 for the chart: from the CE metric's own per-label scores, else from per-sample labels."""
     for metric in CE_METRICS:
         sf = rec.scores.get(metric)
@@ -118,7 +118,7 @@ def _image_paths(row: dict[str, Any]) -> list[str]:
     return []
 
 
-def _dataset_images(rec: RunRecord, seen: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+def _dataset_images(rec: BoardRun, seen: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     """Image paths from the dataset plugin, only when its data is already on disk here and its manifest hash
     equals the run's (never prepares data; never shows images of different data).
 
@@ -166,7 +166,7 @@ class Thumbnails:
         self.roots: dict[str, Path | None] = {}  # dataset config -> its data root here (None: unknown)
         self.refused: list[tuple[str, str]] = []  # (run, image path) outside the run's dataset root
 
-    def confine(self, rec: RunRecord, path: str) -> Path | None:
+    def confine(self, rec: BoardRun, path: str) -> Path | None:
         """``path`` resolved against the dataset root of ``rec`` on this machine, or None (refused and logged)
         when it escapes that root (``..``, an absolute path elsewhere, a symbolic link out) or no root is known.
 
@@ -184,7 +184,7 @@ class Thumbnails:
             return None
         return src.resolve()
 
-    def _root(self, rec: RunRecord) -> Path | None:
+    def _root(self, rec: BoardRun) -> Path | None:
         spec = rec.spec
         key = json.dumps(["root", rec.dataset, spec.get("dataset_options") or {}], sort_keys=True, default=str)
         if key not in self.roots:
@@ -241,7 +241,7 @@ class SampleSet:
     label_source: str = ""
 
 
-def _relabel(rec: RunRecord, views: list[SampleView]) -> str:
+def _relabel(rec: BoardRun, views: list[SampleView]) -> str:
     """Label states for display with the offline rule labeler, when the run's CE rows carry none."""
     sf = rec.scores.get("chexpert_rules")
     if sf is None or sf.status != "ok" or not views:
@@ -261,7 +261,7 @@ def _relabel(rec: RunRecord, views: list[SampleView]) -> str:
     return f"labels recomputed for display with {sig} ({same}); scores are the run's own"
 
 
-def build_samples(rec: RunRecord, thumbnails: Thumbnails | None = None) -> SampleSet:
+def build_samples(rec: BoardRun, thumbnails: Thumbnails | None = None) -> SampleSet:
     """Sample views of one run, its per-sample score columns and where the label states come from."""
     gens = load_generations(rec)
     if not gens:

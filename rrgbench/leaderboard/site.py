@@ -27,7 +27,7 @@ from ..api import CHEXPERT_LABELS, RRGBenchError
 from ..io import atomic_write_bytes, atomic_write_text, dumps, sha256_file
 from . import plots, schema
 from .compare_view import load_comparisons
-from .records import RunRecord, Skipped, safe_part, scan_runs
+from .records import BoardRun, Skipped, safe_part, scan_runs
 from .reported import attach_reported, load_reported
 from .samples import SampleSet, Thumbnails, build_samples, per_label_f1
 from .table import Board, board_frame, board_json, build_board, fmt, long_table
@@ -148,7 +148,7 @@ def _root(page: str) -> str:
     return "../" * depth
 
 
-def _credentialed(rec: RunRecord, cache: dict[str, bool]) -> bool:
+def _credentialed(rec: BoardRun, cache: dict[str, bool]) -> bool:
     """The run record's flag, or the dataset plugin's class attribute (either one is enough)."""
     if rec.credentialed:
         return True
@@ -202,7 +202,7 @@ def _board_plots(board: Board) -> list[Any]:
     return out
 
 
-def _run_plots(rec: RunRecord) -> list[Any]:
+def _run_plots(rec: BoardRun) -> list[Any]:
     from markupsafe import Markup
 
     out = []
@@ -226,7 +226,7 @@ def _run_plots(rec: RunRecord) -> list[Any]:
     return out
 
 
-def _train_plots(rec: RunRecord) -> list[Any]:
+def _train_plots(rec: BoardRun) -> list[Any]:
     """Loss curves from ``run.json`` ``train``: any list of per-epoch/step dicts with numeric values."""
     from markupsafe import Markup
 
@@ -296,7 +296,7 @@ def build_site(runs_dir: Path, out: Path, *, template_dir: Path | None = None,
     return site
 
 
-def _build(runs: list[RunRecord], runs_dir: Path, out: Path, env: Any, allow_credentialed_text: bool,
+def _build(runs: list[BoardRun], runs_dir: Path, out: Path, env: Any, allow_credentialed_text: bool,
            thumbnails: bool, compare_files: list[Path], generated_at: str | None, skipped: list[Skipped]) -> Site:
     script, script_hash = _script(env)
     w = _Writer(out)
@@ -394,7 +394,7 @@ def _build(runs: list[RunRecord], runs_dir: Path, out: Path, env: Any, allow_cre
         {"run": rec.rel, "spec_hash": rec.spec_hash, "dataset": rec.dataset, "method": rec.method,
          "credentialed": cred[rec.rel], "page": run_pages[rec.rel],
          "files": {p.relative_to(rec.path).as_posix(): sha256_file(p)
-                   for p in sorted([rec.path / "run.json", *(rec.path / "scores").glob("*")])
+                   for p in sorted([rec.run_json, *rec.scores_dir.glob("*")])
                    if p.is_file()}}
         for rec in runs]}
     w.text("manifest.json", dumps(manifest))
@@ -409,7 +409,7 @@ def _build(runs: list[RunRecord], runs_dir: Path, out: Path, env: Any, allow_cre
                 skipped=skipped, refused_images=list(thumbs.refused) if thumbs is not None else [])
 
 
-def _incomplete(rec: RunRecord) -> bool:
+def _incomplete(rec: BoardRun) -> bool:
     """A run without scores, or with a stage that did not finish (failed, running, pending)."""
     status = rec.run.get("status") or {}
     return not rec.scores or any(v != "done" for v in status.values())

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from . import schema
-from .records import RunRecord
+from .records import BoardRun
 
 LONG_COLUMNS = ["dataset", "method", "preset", "variant", "fidelity", "seed", "run", "metric", "key", "group",
                 "signature", "status", "value", "ci_lo", "ci_hi", "n", "reason"]
@@ -31,7 +31,7 @@ def t975(df: int) -> float:
     return _T975[df - 1] if 1 <= df <= len(_T975) else 1.96
 
 
-def long_table(runs: list[RunRecord]) -> pd.DataFrame:
+def long_table(runs: list[BoardRun]) -> pd.DataFrame:
     """One row per (run, metric, key); unavailable metrics have one row with ``key == ""``."""
     rows: list[dict[str, Any]] = []
     for rec in runs:
@@ -112,7 +112,7 @@ class Row:
     preset: str
     variant: str
     fidelity: dict[str, str]
-    runs: list[RunRecord]
+    runs: list[BoardRun]
     cells: list[Cell]
 
     spec_tags: list[tuple[str, str]] = field(default_factory=list)  # spec fields that tell rows apart
@@ -186,7 +186,7 @@ def _pool(sub: pd.DataFrame) -> Cell:
     return Cell("ok", mean, float(row["ci_lo"]), float(row["ci_hi"]), 1, kind, vals)
 
 
-def build_board(dataset: str, df: pd.DataFrame, runs: list[RunRecord]) -> Board:
+def build_board(dataset: str, df: pd.DataFrame, runs: list[BoardRun]) -> Board:
     """The leaderboard of one dataset from its slice of the long table."""
     df = df[df["dataset"] == dataset]
     ok = df[(df["status"] == "ok") & ~df["key"].map(schema.is_per_label)]

@@ -1,5 +1,5 @@
 """The scoring engine: per-sample sufficient statistics → corpus scores, CIs, paired tests, cache."""
 
-from .engine import MetricResult, check_inputs, make_metric, sample_stats, score, write_results
+from .engine import MetricResult, check_inputs, make_metric, sample_stats, score
 
-__all__ = ["MetricResult", "check_inputs", "make_metric", "sample_stats", "score", "write_results"]
+__all__ = ["MetricResult", "check_inputs", "make_metric", "sample_stats", "score"]

@@ -25,13 +25,12 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 from .. import __version__
 from ..api import Metric, RRGBenchError, UnavailableError
-from ..io import atomic_write_json, atomic_write_jsonl
 from ..plugins import get_host
+from ..rundir import MetricResult
 from . import cache as cache_mod
 from .resample import bootstrap_ci
 
@@ -45,23 +44,6 @@ class SampleError(RRGBenchError):
         super().__init__(message)
         self.index = index
         self.message = message
-
-
-class MetricResult(TypedDict, total=False):
-    """The content of ``scores/<metric>.json`` (plus ``per_sample``, written to ``<metric>.samples.jsonl``)."""
-
-    metric: str
-    status: str  # "ok" | "unavailable"
-    reason: str
-    signature: str
-    rrgbench_version: str
-    n: int
-    scores: dict[str, float]
-    ci95: dict[str, list[float]]
-    bootstrap: int
-    bootstrap_seed: int
-    cached: bool
-    per_sample: list[dict[str, Any]]
 
 
 def make_metric(name: str, options: dict[str, Any] | None = None, cleaning: str | None = None) -> Metric:
@@ -241,12 +223,3 @@ def sample_stats(metric_name: str, hyps: Sequence[str], refs: Sequence[str], *,
         ids = [str(i) for i in range(len(hyps))]
         stats = compute_stats(metric_name, metric, ids, list(hyps), list(refs), entry)
     return metric, stats
-
-
-def write_results(results: dict[str, MetricResult], scores_dir: Path) -> None:
-    """``scores/<metric>.json`` (summary) and ``scores/<metric>.samples.jsonl`` (per-sample rows)."""
-    for name, res in results.items():
-        summary = {k: v for k, v in res.items() if k not in ("per_sample", "cached")}
-        if res.get("per_sample") is not None:
-            atomic_write_jsonl(scores_dir / f"{name}.samples.jsonl", res["per_sample"])
-        atomic_write_json(scores_dir / f"{name}.json", summary)

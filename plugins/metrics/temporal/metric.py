@@ -44,7 +44,7 @@ class TemporalMetric(Metric):
     name = "temporal"
     description = "Temporal F1 over rrgbench's change / comparison lexicon (offline)"
     version = "1.0"
-    group = "other"
+    group = "Other"
     pairwise = True
 
     def signature(self) -> str:

@@ -86,7 +86,7 @@ class TokenMetric(Metric):
     name = "token"
     description = "RadScribe token accuracy / precision / recall / F1 (corpus-pooled subword tokens)"
     version = "1.0"
-    group = "other"
+    group = "Other"
     pairwise = True  # statistics of a pair depend on that pair only: cached pairs are reused
 
     def __init__(self, tokenizer: str = "minilm-wordpiece", tokenizer_path: str | None = None,
