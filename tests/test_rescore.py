@@ -10,7 +10,7 @@ from pathlib import Path
 
 from conftest import run_cli
 
-from rrgbench.rundir import load_record
+from rrgbench.rundir import RECORD_VERSION, load_record
 
 BASE = ("run", "--method", "majority", "--dataset", "synthetic", "--dataset-opt", "n_studies=40",
         "--bootstrap", "50", "--json")
@@ -36,7 +36,7 @@ def test_other_metrics_reuse_training_and_generations(runs_dir: Path) -> None:
     assert (run_dir / "generations.jsonl").stat().st_mtime_ns == gen_mtime
     assert set(second["metrics"]) == {"token", "chexpert_rules"}
     record = load_record(run_dir)
-    assert record["schema_version"] == 2 and "metrics" not in record["spec"]
+    assert record["schema_version"] == RECORD_VERSION and "metrics" not in record["spec"]
     assert record["scores"]["token"]["signature"] == token_sig
     assert record["scores"]["chexpert_rules"]["signature"] == second["metrics"]["chexpert_rules"]["signature"]
 
