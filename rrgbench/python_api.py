@@ -151,10 +151,11 @@ class Run:
     stored results, no recomputation) and ``generations`` (a DataFrame: id, report, reference)."""
 
     def __init__(self, path: str | Path) -> None:
-        from .records import load_record
+        from .rundir import RunDir
 
         self.path = Path(path)
-        self.record = load_record(self.path)
+        self.dir = RunDir(self.path)
+        self.record = self.dir.record
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -166,18 +167,17 @@ class Run:
 
     @property
     def scores(self) -> Scores:
-        from .io import iter_jsonl, read_json
-        from .records import SCORES_DIR, recorded_metrics
+        from .io import iter_jsonl
+        from .rundir import recorded_metrics
 
         results: dict[str, dict[str, Any]] = {}
         for name in recorded_metrics(self.record, self.path):
-            path = self.path / SCORES_DIR / f"{name}.json"
-            if not path.is_file():
+            sf = self.dir.score(name)
+            if sf is None:
                 continue
-            res = read_json(path)
-            rows = path.with_name(f"{name}.samples.jsonl")
-            if rows.is_file():
-                res["per_sample"] = list(iter_jsonl(rows))
+            res = dict(sf.raw)
+            if sf.samples_path is not None:
+                res["per_sample"] = list(iter_jsonl(sf.samples_path))
             results[name] = res
         n = next((int(r["n"]) for r in results.values() if r.get("n")), 0)
         boot = next((int(r["bootstrap"]) for r in results.values() if r.get("bootstrap")), 0)
@@ -187,10 +187,7 @@ class Run:
     def generations(self) -> pd.DataFrame:
         import pandas as pd
 
-        from .io import iter_jsonl
-        from .records import GENERATIONS
-
-        return pd.DataFrame(list(iter_jsonl(self.path / GENERATIONS)))
+        return pd.DataFrame(self.dir.generations())
 
     def __repr__(self) -> str:
         spec = self.spec

@@ -355,7 +355,7 @@ def test_compare_page_from_rrgbench_compare_and_template_override(tmp_path: Path
     assert res["metrics"]["chexpert_rules"]["signature"] in html
     assert json.loads(page.with_suffix(".json").read_text()) == json.loads(json.dumps(res))
     csv = page.with_suffix(".csv").read_text().splitlines()
-    assert csv[0] == "metric,key,a,b,delta,ci_lo,ci_hi,p_bootstrap,p_randomization,signature"
+    assert csv[0] == "metric,key,a,b,delta,ci_lo,ci_hi,p_bootstrap,p_bootstrap_holm,p_randomization,p_randomization_holm,signature"
     assert len(csv) == 1 + len(res["metrics"]["chexpert_rules"]["scores"])
     run_page = next((tmp_path / "site/runs/synthetic/alpha").glob("*/index.html")).read_text()
     assert page.name in run_page  # each run links its comparisons
