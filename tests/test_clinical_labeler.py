@@ -28,7 +28,12 @@ CASES = [
     ("Heart size is upper limits of normal. No edema.", {"Cardiomegaly": 0, "Edema": 0, "No Finding": 1}),
     ("No evidence of pneumothorax, but there is a small right effusion.", {"Pneumothorax": 0, "Pleural Effusion": 1}),
     ("Small pericardial effusion.", {}),
-    ("No definite consolidation.", {"Consolidation": -1}),
+    # the CheXpert labeler's negation.txt: "No definite XXX" and "no NN to suggest XXX" are negations
+    ("No definite consolidation.", {"Consolidation": 0, "No Finding": 1}),
+    ("No definite pleural effusion.", {"Pleural Effusion": 0, "No Finding": 1}),
+    ("No focal airspace opacity to suggest pneumonia.", {"Lung Opacity": 0, "Pneumonia": 0, "No Finding": 1}),
+    ("Findings suggest pneumonia.", {"Pneumonia": -1}),
+    ("No obvious consolidation.", {"Consolidation": -1}),
     ("Findings consistent with CHF.", {"Edema": 1, "Cardiomegaly": -1}),
     ("Right rib fracture. No pneumothorax, mild cardiomegaly.", {"Fracture": 1, "Pneumothorax": 0, "Cardiomegaly": 1}),
     ("", {"No Finding": 1}),

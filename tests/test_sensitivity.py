@@ -105,3 +105,18 @@ def test_leaderboard_builds_the_metrics_page_from_the_suite_output(tmp_path, mon
     assert "negate_positive" in html and "ce_f1_micro" in html and "background: rgba(" in html
     assert "broken.json" in html  # a bad file is named, not fatal
     assert 'href="metrics.html"' in (tmp_path / "site" / "index.html").read_text()
+
+
+def test_metrics_page_shows_the_labeler_held_out_agreement(tmp_path) -> None:
+    import json
+
+    from rrgbench.leaderboard import build_site
+
+    rows = [{"label": "Pleural Effusion", "support": 79, "precision": 0.9, "recall": 0.8, "f1": 0.85}]
+    summary = {"labeler": "chexpert_rules@2+x", "split_rule": "by uid hash",
+               "dev": {"n": 10, "micro_f1": 0.9, "rows": rows}, "heldout": {"n": 12, "micro_f1": 0.888, "rows": rows}}
+    (tmp_path / "runs" / "_labeler").mkdir(parents=True)
+    (tmp_path / "runs" / "_labeler" / "openi_mesh.json").write_text(json.dumps(summary))
+    build_site(tmp_path / "runs", tmp_path / "site")
+    html = (tmp_path / "site" / "metrics.html").read_text()
+    assert "held-out half" in html and "0.888" in html and "Pleural Effusion" in html

@@ -21,7 +21,7 @@ from ..api import CHEXPERT_LABELS
 from .phrases import ENLARGEMENT, MENTIONS, OTHER_FINDINGS, SIZE_LIKE, UNMENTIONS
 from .scope import NEGATIVE, POSITIVE, UNCERTAIN, Sentence, sentences
 
-VERSION = "1"
+VERSION = "2"  # 2: "no definite X" and "no <noun> to suggest X" negate (as the CheXpert labeler)
 NO_FINDING = "No Finding"
 _HEART_FAILURE = re.compile(r"chf|heart failure|congestive")
 

@@ -54,7 +54,8 @@ _CUES: list[tuple[str, list[str]]] = [
         r"no\s+longer\s+(?:enlarged)", r"gram[-\s]negative", r"age[-\s]indeterminate", r"of\s+indeterminate\s+age",
     ]),
     ("preunc", [
-        r"no\s+(?:definite|definitive|obvious|convincing|clear|definitely|certain)", r"not\s+(?:definitely|clearly)",
+        # "no definite X" is a negation (the CheXpert labeler's negation.txt: "No definite XXX"), see preneg
+        r"no\s+(?:obvious|convincing|clear|certain)", r"not\s+(?:definitely|clearly)",
         r"no\s+(?:new|newly)", r"cannot\s+(?:exclude|rule\s+out|be\s+certain)", r"can\s*not\s+(?:exclude|rule\s+out)",
         r"can't\s+(?:exclude|rule\s+out)", r"could\s+not\s+(?:exclude|rule\s+out)", r"not\s+exclude",
         r"rule\s+out", r"r/o", r"to\s+exclude", r"question\s+of", r"questionable", r"questionably",
@@ -213,7 +214,7 @@ class Sentence:
                 continue
             if cue.category in _LOOKS_FORWARD and self._words_between(cue.end, start) <= _CATEGORY_WINDOW[
                     cue.category]:
-                return _STATE[cue.category]
+                return NEGATIVE if self._negated_suggestion(cue) else _STATE[cue.category]
             break
         for cue in right:
             if cue.category == "stable" and not size_like:
@@ -223,6 +224,15 @@ class Sentence:
                 return _STATE[cue.category]
             break
         return POSITIVE
+
+    def _negated_suggestion(self, cue: Cue) -> bool:
+        """``no <noun phrase> to suggest X``: X is negated, not uncertain (the CheXpert labeler's negation.txt,
+        "no NN to suggest/explain XXX"); true when a ``to suggest`` cue follows a negation in its clause."""
+        if not cue.text.startswith("suggest") or not re.search(r"(?<![a-z])to\s+$", self.text[:cue.start]):
+            return False
+        lo = self._clause_start(cue.start)
+        return any(c.category == "preneg" and c.start >= lo and c.end <= cue.start
+                   and self._words_between(c.end, cue.start) <= 8 for c in self.cues)
 
     def clause(self, start: int, end: int) -> str:
         """The text of the clause that holds ``[start, end)`` (between terminators)."""
