@@ -25,7 +25,7 @@ from rrgbench.text import clean
 
 from ..common.assets import resolve_asset
 from ..common.backbones import ImageEncoder
-from ..common.batching import batches, normalise_grey
+from ..common.batching import StudyCrops, batches, crop_loader, crop_offsets, normalise_grey
 from ..common.checkpoint import load_checkpoint, save_checkpoint
 from ..common.labels import POS, STATE_TOKENS, report_states, state_priors
 from ..common.tokenizer import ReportTokenizer, from_vocab_file, train_wordpiece
@@ -110,32 +110,53 @@ class FamilyMethod(Method):
 
     # ------------------------------------------------------------------------------------ batches
     def images(self, samples: Sequence[Sample], data: Dataset, train: bool, seed: int = 0) -> torch.Tensor:
-        """``[B, 3, S, S]`` normalised images: random crop when training, centre crop otherwise."""
+        """``[B, 3, S, S]`` normalised images: random crop when training, centre crop otherwise.
+
+        With ``image_cache`` (default true) the full-size float16 images stay in RAM after the first read;
+        with ``image_cache: false`` nothing is kept (the dataset's memory-mapped disk cache serves reads).
+        """
         size, load = int(self.config["image_size"]), int(self.config.get("load_size", self.config["image_size"]))
+        offsets = crop_offsets(len(samples), load, size, train, seed)
+        if not self.config.get("image_cache", True):
+            crops = StudyCrops(samples, data, load, size)
+            grey = torch.stack([crops[(i, top, left)] for i, (top, left) in enumerate(offsets)])
+            return normalise_grey(grey.float()).to(self.device)
         rows = []
-        gen = np.random.default_rng(seed)
-        for s in samples:
+        for s, (top, left) in zip(samples, offsets):
             img = self._image_cache.get(s.id)
             if img is None:
                 arr = np.asarray(data.load_images(s, load), dtype=np.float32)
                 if arr.ndim != 3 or arr.shape[1:] != (load, load):
                     raise RRGBenchError(f"sample {s.id}: load_images returned shape {arr.shape}, "
                                         f"expected [views, {load}, {load}]")
-                img = torch.from_numpy(arr[0]).to(torch.float16)
-                if self.config.get("image_cache", True):
-                    self._image_cache[s.id] = img
-            top = int(gen.integers(0, load - size + 1)) if train else (load - size) // 2
-            left = int(gen.integers(0, load - size + 1)) if train else (load - size) // 2
+                img = self._image_cache[s.id] = torch.from_numpy(arr[0]).to(torch.float16)
             rows.append(img[top:top + size, left:left + size].float())
         return normalise_grey(torch.stack(rows)).to(self.device)
 
-    def train_batch(self, idx: list[int], data: Dataset, seed: int) -> dict[str, Any]:
+    def train_batch(self, idx: list[int], data: Dataset, seed: int, images: torch.Tensor | None = None
+                    ) -> dict[str, Any]:
+        """One training batch; ``images`` when a loader already produced them (else loaded here)."""
         return {
             "idx": torch.tensor(idx, device=self.device),
-            "images": self.images([self.train_samples[i] for i in idx], data, train=True, seed=seed),
+            "images": self.images([self.train_samples[i] for i in idx], data, train=True, seed=seed)
+            if images is None else images,
             "states": torch.from_numpy(self.train_states[idx]).to(self.device),
             "reports": [self.train_reports[i] for i in idx],
         }
+
+    def streamed_train_batches(self, plan: list[tuple[list[int], int]], data: Dataset) -> Any:
+        """Training batches of ``plan`` (index batch, crop seed) with images streamed through a
+        ``torch.utils.data`` loader (``loader_workers`` processes, pinned memory on CUDA): the same crops
+        as :meth:`images`, whatever the number of workers."""
+        size, load = int(self.config["image_size"]), int(self.config.get("load_size", self.config["image_size"]))
+        crops = StudyCrops(self.train_samples, data, load, size)
+        cuda = str(self.device).startswith("cuda")
+        loader = crop_loader(crops, [[(i, top, left) for i, (top, left) in
+                                      zip(idx, crop_offsets(len(idx), load, size, True, seed))] for idx, seed in plan],
+                             workers=int(self.config.get("loader_workers", 0)), pin_memory=cuda)
+        for (idx, seed), grey in zip(plan, loader):
+            images = normalise_grey(grey.to(self.device, non_blocking=cuda).float())
+            yield self.train_batch(idx, data, seed, images=images)
 
     # ----------------------------------------------------------------------------------- training
     def fit_stage(self, stage: str, data: Dataset, step: Callable[[dict[str, Any]], dict[str, torch.Tensor]],
@@ -156,6 +177,13 @@ class FamilyMethod(Method):
         counter = [0]
 
         def batches_of(epoch: int) -> list[dict[str, Any]]:
+            if not self.config.get("image_cache", True):  # stream: nothing is kept in RAM
+                plan = []
+                for idx in batches(n, bs, shuffle=True, seed=seed * 1009 + epoch):
+                    counter[0] += 1
+                    plan.append((idx, seed * 7919 + counter[0]))
+                yield from self.streamed_train_batches(plan, data)
+                return
             for idx in batches(n, bs, shuffle=True, seed=seed * 1009 + epoch):
                 counter[0] += 1
                 yield self.train_batch(idx, data, seed=seed * 7919 + counter[0])
