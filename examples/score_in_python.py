@@ -23,7 +23,7 @@ print("signature:", r.signatures["chexpert_rules"])
 print(r.samples[["token_f1"]].round(3))  # pandas DataFrame indexed by sample id
 summary = r.to_dict()  # the same object as `rrgbench score --json`
 
-# %% Compare: paired bootstrap + approximate randomization, Holm-adjusted over every key compared
+# %% Compare: paired bootstrap + approximate randomization, Holm-adjusted within headline / other keys
 cmp = rrgbench.compare(system_a, system_b, refs, metrics=["token"], bootstrap=200, trials=200)
 for key, v in cmp["metrics"]["token"]["scores"].items():
     print(f"{key:<16} A-B {v['delta']:+.3f}  p {v['p_bootstrap']:.3f}  Holm p {v['p_bootstrap_holm']:.3f}")

@@ -27,6 +27,38 @@ def headline_items(metrics: dict[str, Any]) -> list[tuple[str, str, float, list[
     return sorted(rows, key=lambda r: order.get(group_of(r[0]), len(order)))
 
 
+# columns of `list runs` and the sweep table: (metric, key), shown when any run has them
+BOARD_KEYS: tuple[tuple[str, str], ...] = (
+    ("nlg", "bleu_4"), ("nlg", "rouge_l"), ("bertscore", "bertscore_f1"), ("chexpert_rules", "ce_f1_micro"),
+    ("chexpert_rules", "ce_f1_example"), ("chexbert", "ce_f1_micro"), ("radgraph", "radgraph_partial"),
+    ("umls", "umls_f1"), ("token", "token_f1"),
+)
+
+
+def board_columns(summaries: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The :data:`BOARD_KEYS` that at least one summary has an ok value for."""
+    return [(m, k) for m, k in BOARD_KEYS
+            if any(k in ((s.get("metrics") or {}).get(m) or {}).get("scores", {}) for s in summaries)]
+
+
+def column_label(metric: str, key: str) -> str:
+    from .leaderboard.schema import display_name
+
+    label = display_name(metric, key)
+    return f"{label} [{metric}]" if metric == "chexbert" and not label.startswith("CheXbert") else label
+
+
+def score_of(summary: dict[str, Any], metric: str, key: str) -> float | None:
+    res = (summary.get("metrics") or {}).get(metric) or {}
+    value = res.get("scores", {}).get(key) if res.get("status") == "ok" else None
+    return float(value) if value is not None else None
+
+
+def fmt_p(p: float) -> str:
+    """A p-value as people print it: ``< 0.001`` below a thousandth, else three decimals."""
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def first_sentence(text: str, limit: int = 160) -> str:
     """The first line/sentence of an unavailable reason, cut to ``limit`` characters."""
     line = " ".join(str(text).split())
@@ -93,3 +125,61 @@ def _next_command(summary: dict[str, Any], missing: dict[str, Any]) -> str:
         return f"rrgbench rescore {summary['run_dir']} --metrics {','.join(missing)}   (once the weights are in place)"
     return (f"rrgbench compare {summary['run_dir']} <other run>   ·   rrgbench leaderboard   ·   "
             f"rrgbench list runs")
+
+
+def mean_ci(values: list[float]) -> tuple[float, float | None]:
+    """Mean and the half-width of its 95% t-interval across seeds (None for a single value)."""
+    import math
+
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, None
+    from scipy.stats import t
+
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    return mean, float(t.ppf(0.975, n - 1) * sd / math.sqrt(n))
+
+
+def seed_table(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (dataset, method, preset): seeds, and per board column the mean and 95% CI half-width."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for s in summaries:
+        groups.setdefault((s["dataset"], s["method"], str(s.get("preset"))), []).append(s)
+    columns = board_columns(summaries)
+    rows = []
+    for (dataset, method, preset), runs in groups.items():
+        row: dict[str, Any] = {"dataset": dataset, "method": method, "preset": preset,
+                               "seeds": sorted(r.get("seed") for r in runs), "scores": {}}
+        for metric, key in columns:
+            values = [v for v in (score_of(r, metric, key) for r in runs) if v is not None]
+            if values:
+                mean, half = mean_ci(values)
+                row["scores"][f"{metric}/{key}"] = {"mean": mean, "ci95_half": half, "n_seeds": len(values)}
+        rows.append(row)
+    return rows
+
+
+def print_seed_table(summaries: list[dict[str, Any]]) -> None:
+    """The end of a sweep: mean ± 95% CI (t, across seeds) of the board columns per method."""
+    from rich.table import Table
+
+    from .terminal import get_console
+
+    columns = board_columns(summaries)
+    table = Table(title="mean ± 95% CI across seeds", title_justify="left", box=None, pad_edge=False)
+    for col in ("dataset", "method", "seeds"):
+        table.add_column(col)
+    for metric, key in columns:
+        table.add_column(column_label(metric, key), justify="right")
+    for row in seed_table(summaries):
+        cells = []
+        for metric, key in columns:
+            cell = row["scores"].get(f"{metric}/{key}")
+            if cell is None:
+                cells.append("-")
+            else:
+                half = cell["ci95_half"]
+                cells.append(f"{cell['mean']:.3f}" + (f" ± {half:.3f}" if half is not None else ""))
+        table.add_row(row["dataset"], row["method"], ",".join(map(str, row["seeds"])), *cells)
+    get_console("stdout").print(table)

@@ -150,7 +150,7 @@ class Bar:
         if total is None and iterable is not None and hasattr(iterable, "__len__"):
             total = len(iterable)  # type: ignore[arg-type]
         self.total, self.leave, self.n = total, leave, initial
-        self.disabled = disable or _verbosity < 0
+        self.disabled = disable or _verbosity < 0 or not get_console().is_terminal  # logs get banners only
         self._task = None
         if not self.disabled:
             with _progress_lock:

@@ -76,8 +76,9 @@ def compare_texts(hyps_a: list[str], hyps_b: list[str], refs: list[str], metrics
                   bootstrap: int = 1000, trials: int = 1000, seed: int = 0,
                   options: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Paired tests of two systems' hypotheses on the same references, per metric key: A, B, delta = A − B,
-    its paired-bootstrap CI, bootstrap and randomization p-values, and both Holm-adjusted over every key
-    compared (``p_bootstrap_holm``, ``p_randomization_holm``; the family size is ``tests``)."""
+    its paired-bootstrap CI, bootstrap and randomization p-values, and both Holm-adjusted
+    (``p_bootstrap_holm``, ``p_randomization_holm``) within two families: the headline keys, and all
+    other keys (``family`` per key; ``tests`` gives each family's size)."""
     from ..api import RRGBenchError, UnavailableError
     from ..scoring import engine
     from ..scoring.resample import approximate_randomization, holm, paired_bootstrap
@@ -102,28 +103,63 @@ def compare_texts(hyps_a: list[str], hyps_b: list[str], refs: list[str], metrics
             "status": "ok", "signature": metric.signature(),
             "scores": {k: {"a": score_a[k], "b": score_b[k], "delta": pb[k]["delta"], "ci95": pb[k]["ci95"],
                            "p_bootstrap": pb[k]["p_value"], "p_randomization": ar[k]} for k in score_a}}
-    tests = [v for m in out["metrics"].values() if m["status"] == "ok" for v in m["scores"].values()]
-    for kind in ("p_bootstrap", "p_randomization"):
-        for v, adjusted in zip(tests, holm([v[kind] for v in tests])):
-            v[f"{kind}_holm"] = adjusted
-    out["tests"] = len(tests)
+    from ..leaderboard.schema import is_headline
+
+    families: dict[str, list[dict[str, Any]]] = {"headline": [], "other": []}
+    for name, m in out["metrics"].items():
+        for key, v in (m.get("scores") or {}).items():
+            v["family"] = "headline" if is_headline(name, key) else "other"
+            families[v["family"]].append(v)
+    for tests in families.values():
+        for kind in ("p_bootstrap", "p_randomization"):
+            for v, adjusted in zip(tests, holm([v[kind] for v in tests])):
+                v[f"{kind}_holm"] = adjusted
+    out["tests"] = {family: len(tests) for family, tests in families.items()}
     return out
 
 
-def format_comparison(res: dict[str, Any]) -> str:
-    lines = [f"A = {res['run_a']}", f"B = {res['run_b']}",
-             f"n = {res['n']} paired samples; paired bootstrap {res['bootstrap']}, approximate randomization "
-             f"{res['trials']}, seed {res['seed']}",
-             f"  {'score':<18} {'A':>8} {'B':>8} {'A-B':>8}  {'95% CI of A-B':<20} {'p(boot)':>8} {'p(AR)':>8}"]
+def print_comparison(res: dict[str, Any], verbose: bool = False) -> None:
+    """Headline keys first, then the other scores (per-label rows with ``verbose``); raw and Holm p side by side."""
+    from rich.table import Table
+
+    from ..leaderboard.schema import display_name, is_headline, is_per_label
+    from ..run_summary import fmt_p
+    from ..terminal import get_console
+
+    console = get_console("stdout")
+    console.print(f"A = {res['run_a']}\nB = {res['run_b']}", markup=False, soft_wrap=True)
+    console.print(f"n = {res['n']} paired samples · paired bootstrap {res['bootstrap']} · approximate "
+                  f"randomization {res['trials']} · seed {res['seed']} · Holm within headline "
+                  f"({res['tests']['headline']} tests) and other scores ({res['tests']['other']})",
+                  soft_wrap=True)
+    rows: dict[str, list[tuple[str, str, dict[str, Any]]]] = {"headline": [], "other": [], "per-label": []}
+    for name, m in res["metrics"].items():
+        for key, v in (m.get("scores") or {}).items():
+            part = "headline" if is_headline(name, key) else "per-label" if is_per_label(key) else "other"
+            rows[part].append((name, key, v))
+    hidden = 0
+    for part, items in rows.items():
+        if not items:
+            continue
+        if part != "headline" and not verbose:
+            hidden += len(items)
+            continue
+        table = Table(title=f"{part} scores", title_justify="left", box=None, pad_edge=False)
+        for col, just in (("score", "left"), ("A", "right"), ("B", "right"), ("A − B", "right"),
+                          ("95% CI of A − B", "right"), ("p boot", "right"), ("Holm", "right"),
+                          ("p AR", "right"), ("Holm", "right")):
+            table.add_column(col, justify=just)  # type: ignore[arg-type]
+        for name, key, v in items:
+            table.add_row(display_name(name, key), f"{v['a']:.4f}", f"{v['b']:.4f}", f"{v['delta']:+.4f}",
+                          f"[{v['ci95'][0]:+.4f}, {v['ci95'][1]:+.4f}]", fmt_p(v["p_bootstrap"]),
+                          fmt_p(v.get("p_bootstrap_holm", v["p_bootstrap"])), fmt_p(v["p_randomization"]),
+                          fmt_p(v.get("p_randomization_holm", v["p_randomization"])))
+        console.print(table)
+    if hidden:
+        console.print(f"[dim]{hidden} more scores (other and per-label): -v or --json[/]")
     for name, m in res["metrics"].items():
         if m["status"] != "ok":
-            lines.append(f"  {name}: unavailable: {m['reason']}")
-            continue
-        for key, v in m["scores"].items():
-            ci = f"[{v['ci95'][0]:+.4f}, {v['ci95'][1]:+.4f}]"
-            lines.append(f"  {key:<18} {v['a']:>8.4f} {v['b']:>8.4f} {v['delta']:>+8.4f}  {ci:<20} "
-                         f"{v['p_bootstrap']:>8.4f} {v['p_randomization']:>8.4f}")
-    return "\n".join(lines)
+            console.print(f"[yellow]unavailable[/] {name}: {m['reason'].split('. ')[0]}", soft_wrap=True)
 
 
 @click.command("compare")
@@ -144,4 +180,9 @@ def compare(run_a: Path, run_b: Path, metrics: str | None, protocol: str | None,
     names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
     res = compare_runs(run_a, run_b, names, protocol=protocol, meteor=not no_meteor, bootstrap=bootstrap,
                        trials=trials, seed=seed, allow_missing=allow_missing)
-    click.echo(json.dumps(res, indent=2) if as_json else format_comparison(res))
+    if as_json:
+        click.echo(json.dumps(res, indent=2))
+        return
+    from ..terminal import verbosity
+
+    print_comparison(res, verbose=verbosity() > 0)

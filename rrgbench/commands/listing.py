@@ -88,7 +88,18 @@ def list_cmd(kind: str, as_json: bool, runs_dir: Path | None, no_check: bool) ->
             s["state"] = "complete" if len(done) == len(s["status"]) else ",".join(
                 f"{k}:{v}" for k, v in s["status"].items() if v != "done")
             rows.append(s)
-        columns = ["dataset", "method", "preset", "seed", "spec_hash", "state", "run_dir"]
+        columns = ["dataset", "method", "preset", "seed", "state", "n"]
+        if not as_json:
+            from ..run_summary import board_columns, column_label, score_of
+
+            board = board_columns([r for r in rows if "metrics" in r])
+            for r in rows:
+                r["n"] = next((m.get("n") for m in (r.get("metrics") or {}).values() if m.get("n")), "")
+                for metric, key in board:
+                    value = score_of(r, metric, key) if "metrics" in r else None
+                    r[column_label(metric, key)] = "-" if value is None else f"{value:.3f}"
+            columns += [column_label(m, k) for m, k in board]
+        columns += ["run_dir"]
     else:
         rows = _registry_rows(kind, check=not no_check)
         columns = ["name", "ready", "reason"] if kind == "metrics" and not no_check else ["name", "description"]

@@ -83,9 +83,15 @@ def sweep(methods: str, datasets: str, seeds: str, preset: str, metrics: str | N
     if as_json:
         click.echo(json.dumps(results, indent=2, sort_keys=True))
     else:
+        from ..run_summary import print_seed_table
+        from .listing import summarize_run
+
+        finished = [summarize_run(Path(r["run_dir"])) for r in results if r.get("run_dir") and "error" not in r]
         for spec, res in zip(specs, results):
             state = res.get("error") or res.get("run_dir") or f"submitted as job {res.get('job_id')}"
             click.echo(f"{spec.method:<14} {spec.dataset:<18} seed {spec.seed:<3} {state}")
+        if finished:
+            print_seed_table(finished)
     if any("error" in r for r in results):
         sys.exit(1)
 
