@@ -46,8 +46,8 @@ def get_console(stream: str = "stderr") -> Console:
 
         file = sys.stderr if stream == "stderr" else sys.stdout
         width = None if file.isatty() else 120  # pipes and logs: wide enough for a table row, not 80
-        _consoles[stream] = Console(file=file, stderr=stream == "stderr", highlight=False, soft_wrap=False,
-                                    width=width)
+        # no file=: rich writes to whatever sys.stdout / sys.stderr is at print time (click's CliRunner swaps them)
+        _consoles[stream] = Console(stderr=stream == "stderr", highlight=False, soft_wrap=False, width=width)
     return _consoles[stream]
 
 

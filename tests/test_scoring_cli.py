@@ -116,7 +116,7 @@ def test_compare_two_runs(files, tmp_path):
     assert res["n"] == 12 and bleu["delta"] == pytest.approx(bleu["a"] - bleu["b"])
     assert bleu["delta"] > 0 and bleu["ci95"][0] > 0 and bleu["p_randomization"] < 0.05
     text = _run("compare", a, b, "--metrics", "nlg", "--bootstrap", "50", "--trials", "50")
-    assert "bleu_4" in text.output and "p(AR)" in text.output
+    assert "BLEU-4" in text.output and "p AR" in text.output and "Holm" in text.output
     other = _run_dir(tmp_path / "c", ids, hyps, refs[:-1] + ["another reference"])
     assert "different references" in str(_run("compare", a, other, "--metrics", "nlg").exception)
 

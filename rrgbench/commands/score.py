@@ -68,20 +68,34 @@ def metric_options(metrics: list[str], protocol: str | None, bertscore_setting: 
     return options
 
 
-def format_table(summary: dict[str, Any]) -> str:
+def format_table(summary: dict[str, Any], verbose: bool = False) -> str:
+    """n, every score with its CI, unavailable metrics one line each; signatures with ``verbose``."""
+    from ..run_summary import first_sentence, fix_hint
+
     lines = [f"n = {summary['n']}  (bootstrap {summary['bootstrap']} resamples, seed {summary['seed']})"]
     for key in summary["keys"]:
         lo_hi = summary["ci95"].get(key)
         ci = f"  [{lo_hi[0]:.4f}, {lo_hi[1]:.4f}]" if lo_hi else ""
         lines.append(f"  {key:<22} {summary[key]:.4f}{ci}")
     for name, reason in summary["unavailable"].items():
-        lines.append(f"  {name}: unavailable: {reason}")
-    for name, sig in summary["signatures"].items():
-        lines.append(f"  signature {name}: {sig}")
+        fix = fix_hint(reason)
+        head = reason if verbose else first_sentence(reason, 110)
+        lines.append(f"  {name}: unavailable: {head}" + (f" → {fix}" if fix and not verbose and fix not in head else ""))
+    if verbose:
+        for name, sig in summary["signatures"].items():
+            lines.append(f"  signature {name}: {sig}")
+    else:
+        lines.append("  (signatures: -v or --json)")
     if summary.get("missing_predictions") or summary.get("missing_references"):
         lines.append(f"  left out: {summary['missing_predictions']} reference(s) without prediction, "
                      f"{summary['missing_references']} prediction(s) without reference")
     return "\n".join(lines)
+
+
+def _verbose() -> bool:
+    from ..terminal import verbosity
+
+    return verbosity() > 0
 
 
 def summarize(results: dict[str, Any], info: dict[str, Any], bootstrap: int, seed: int) -> dict[str, Any]:
@@ -163,4 +177,4 @@ def score(predictions: Path, references: Path | None, dataset: str | None, split
 
         write_scores(results, output / SCORES_DIR)
     summary = summarize(results, info, bootstrap, seed)
-    click.echo(json.dumps(summary, indent=2, sort_keys=False) if as_json else format_table(summary))
+    click.echo(json.dumps(summary, indent=2, sort_keys=False) if as_json else format_table(summary, verbose=_verbose()))
