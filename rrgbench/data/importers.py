@@ -65,10 +65,11 @@ def import_iu_xray(root: Path, images: str | Path, reports: str | Path | None = 
                    split_from: str | Path | None = None, log: Log | None = None) -> dict[str, int]:
     """Write ``root/annotation.json`` + ``root/images/<id>/{0,1}.png`` from Open-i downloads."""
     from .build import replace_dir
-    from .openi import load_openi_reports, openi_studies
+    from .openi import load_openi_reports, openi_studies, write_split_card
 
     root = Path(root)
-    studies = openi_studies(load_openi_reports(reports, log), seed, split_from, require_images=True)
+    tally: dict[str, int] = {}
+    studies = openi_studies(load_openi_reports(reports, log), seed, split_from, require_images=True, tally=tally)
     wanted = {img: (s["id"], k) for s in studies for k, img in enumerate(s["image_ids"][:2])}
     staging = root / f".images.building-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -90,8 +91,10 @@ def import_iu_xray(root: Path, images: str | Path, reports: str | Path | None = 
         entry["report"] = s["findings"]
         entry["image_path"] = [f"{s['id']}/0.png", f"{s['id']}/1.png"]
         ann[s["split"]].append(entry)
-    atomic_write_json(root / "annotation.json", ann)
     counts = {k: len(v) for k, v in ann.items()}
+    tally["dropped_missing_images"] = len(studies) - len(complete)
+    write_split_card(root, split_from, tally, counts)
+    atomic_write_json(root / "annotation.json", ann)
     if log:
         log(f"iu_xray: {sum(counts.values())} studies ({counts}); "
             f"{len(studies) - len(complete)} dropped for missing images")

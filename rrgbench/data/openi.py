@@ -35,7 +35,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from ..api import SPLITS, RRGBenchError
-from ..io import atomic_write_bytes, read_json
+from ..io import atomic_write_bytes, atomic_write_json, read_json
 
 __all__ = ["OPENI_LICENCE_URL", "OPENI_URLS", "OpenIReport", "fetch_wheel_reports", "load_openi_reports",
            "openi_studies", "parse_report_xml", "read_split_file"]
@@ -246,13 +246,43 @@ def read_split_file(path: str | Path) -> dict[str, str]:
     return out
 
 
-def openi_studies(reports: list[OpenIReport], seed: int = 0, split_from: str | Path | None = None,
-                  require_images: bool = False) -> list[dict[str, Any]]:
-    """Annotation entries (no ``image_path`` yet) for every report with FINDINGS text.
+R2GEN_SPLIT_FILE = Path(__file__).with_name("iu_xray_r2gen_split.json")  # ids only, never report text
+R2GEN_COUNTS = {"train": 2069, "val": 296, "test": 590}
+SEEDED = "seeded"  # split_from value asking for the seeded 7:1:2 split instead of the canonical one
 
-    The id is the R2Gen-style :attr:`OpenIReport.study_id`. Split: ``split_from`` when given (studies not
-    listed are dropped), else :func:`rrgbench.data.build.seeded_split` 7:1:2 with ``seed``.
-    With ``require_images``, reports with fewer than two images are dropped (R2Gen reads two views).
+
+def split_description(split_from: str | Path | None) -> str:
+    """How :func:`openi_studies` splits for this ``split_from`` (shown in the dataset card)."""
+    if not split_from:
+        return "canonical R2Gen IU X-ray split (train 2,069 / val 296 / test 590; ids shipped with rrgbench)"
+    if str(split_from) == SEEDED:
+        return "seeded 7:1:2 split by study (not the published test set)"
+    return f"split from {split_from}"
+
+
+CARD = "dataset_card.json"  # beside annotation.json: how the split was made and what was left out
+
+
+def write_split_card(root: Path, split_from: str | Path | None, tally: dict[str, int],
+                     counts: dict[str, int]) -> None:
+    """Record the split and the Open-i studies left out of it in ``root/dataset_card.json``."""
+    card = {"split": split_description(split_from), "counts": counts, **tally,
+            "note": (f"{tally.get('left_out', 0)} Open-i studies with FINDINGS text are not in the split and are "
+                     "left out" if tally.get("left_out") else "every Open-i study with FINDINGS text is in the split")}
+    atomic_write_json(Path(root) / CARD, card)
+
+
+def openi_studies(reports: list[OpenIReport], seed: int = 0, split_from: str | Path | None = None,
+                  require_images: bool = False, tally: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """Annotation entries (no ``image_path`` yet) for the reports with FINDINGS text in the split.
+
+    The id is the R2Gen-style :attr:`OpenIReport.study_id`. Split: the canonical R2Gen IU X-ray split
+    (:data:`R2GEN_SPLIT_FILE`) by default, so the test set is the literature's 590 studies; a file
+    ``split_from`` (R2Gen annotation.json or id lists); or ``"seeded"`` for
+    :func:`rrgbench.data.build.seeded_split` 7:1:2 with ``seed``. Studies with findings that the split
+    does not list are left out and counted in ``tally`` (``with_findings``, ``left_out``,
+    ``split_ids_not_found``). With ``require_images``, reports with fewer than two images are dropped
+    (R2Gen reads two views).
     """
     from .build import seeded_split
 
@@ -266,13 +296,18 @@ def openi_studies(reports: list[OpenIReport], seed: int = 0, split_from: str | P
         if sid in chosen:  # two reports sharing a first image id: fall back to the unique uid
             sid = rep.uid
         chosen[sid] = rep
-    if split_from:
-        mapping = read_split_file(split_from)
+    if split_from and str(split_from) == SEEDED:
+        split = seeded_split(list(chosen), seed)
+        mapping = split
+    else:
+        source = split_from or R2GEN_SPLIT_FILE
+        mapping = read_split_file(source)
         split = {sid: mapping[sid] for sid in chosen if sid in mapping}
         if not split:
-            raise RRGBenchError(f"{split_from}: none of its ids match an Open-i study with findings")
-    else:
-        split = seeded_split(list(chosen), seed)
+            raise RRGBenchError(f"{source}: none of its ids match an Open-i study with findings")
+    if tally is not None:
+        tally.update(with_findings=len(chosen), left_out=len(chosen) - len(split),
+                     split_ids_not_found=len(set(mapping) - set(chosen)))
     out = []
     for sid, rep in chosen.items():
         if sid not in split:

@@ -73,10 +73,12 @@ class Synthetic(LayoutDataset):
 class IUXrayPhantom(LayoutDataset):
     """Real IU X-ray report text paired with phantom radiographs rendered from the study's MeSH tags.
 
-    One study per Open-i report with FINDINGS text (3,425 of 3,955 in the torchxrayvision 1.5.7 wheel).
-    Options: ``seed`` (0), ``size`` (256), ``reports`` (a local NLMCXR_reports.tgz / XML folder / URL
-    instead of the wheel), ``split_from`` (an R2Gen annotation.json or split list whose ids define the
-    split; studies not in it are dropped).
+    The canonical R2Gen IU X-ray split: train 2,069 / val 296 / test 590 studies (ids shipped with rrgbench,
+    report text read from Open-i at prepare time), so its test set is the literature's. The other 470 of
+    the 3,425 Open-i reports with FINDINGS text are left out and counted in ``dataset_card.json``.
+    Options: ``seed`` (0, the phantom rendering seed), ``size`` (256), ``reports`` (a local
+    NLMCXR_reports.tgz / XML folder / URL instead of the wheel), ``split_from`` (an R2Gen annotation.json
+    or split list whose ids define the split, or ``seeded`` for a seeded 7:1:2 split of all 3,425).
     """
 
     name: ClassVar[str] = "iu_xray_phantom"
@@ -101,10 +103,11 @@ class IUXrayPhantom(LayoutDataset):
 
         return {"dataset": self.name, "renderer": RENDERER_VERSION, "seed": int(self.options.get("seed", 0)),
                 "size": int(self.options.get("size", 256)), "reports": str(self.options.get("reports") or "wheel"),
-                "split_from": str(self.options.get("split_from") or "")}
+                "split_from": str(self.options.get("split_from") or ""),
+                "split": "r2gen-canonical" if not self.options.get("split_from") else "user"}
 
     def prepare(self) -> None:
-        from rrgbench.data.openi import load_openi_reports, openi_studies
+        from rrgbench.data.openi import load_openi_reports, openi_studies, split_description, write_split_card
 
         from .layout_writer import write_phantom_layout
 
@@ -114,7 +117,13 @@ class IUXrayPhantom(LayoutDataset):
             _log(f"iu_xray_phantom: report text licence {OPENI_LICENCE}; "
                  "see http://creativecommons.org/licenses/by-nc-nd/4.0/")
             reports = load_openi_reports(self.options.get("reports"), log=_log)
-            studies = openi_studies(reports, params["seed"], self.options.get("split_from"), require_images=False)
+            tally: dict[str, int] = {}
+            studies = openi_studies(reports, params["seed"], self.options.get("split_from"), require_images=False,
+                                    tally=tally)
+            counts = {s: sum(1 for st in studies if st["split"] == s) for s in ("train", "val", "test")}
+            write_split_card(root, self.options.get("split_from"), tally, counts)
+            _log(f"iu_xray_phantom: {split_description(self.options.get('split_from'))}; "
+                 f"{tally['left_out']} Open-i studies with findings left out")
             write_phantom_layout(root, studies, params, params["seed"], params["size"],
                                  workers=self.options.get("workers"), log=_log)
 

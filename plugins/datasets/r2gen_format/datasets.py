@@ -22,7 +22,9 @@ class IUXray(LayoutDataset):
 
     Options for building it (``rrgbench data prepare iu_xray``): ``images`` (NLMCXR_png.tgz, a folder of
     PNGs or a URL; ``download=True`` uses the official Open-i URL), ``reports`` (default: the copy in the
-    torchxrayvision 1.5.7 wheel), ``split_from`` (an R2Gen annotation.json whose split to reuse), ``seed``.
+    torchxrayvision 1.5.7 wheel), ``split_from`` (an R2Gen annotation.json whose split to reuse, or ``seeded``
+    for a seeded 7:1:2 split with ``seed``). Without it, the canonical R2Gen split (train 2,069 / val 296 /
+    test 590; ids shipped with rrgbench); other Open-i studies are left out, counted in dataset_card.json.
     """
 
     name: ClassVar[str] = "iu_xray"
@@ -47,7 +49,8 @@ class IUXray(LayoutDataset):
         from rrgbench.data.importers import import_iu_xray
 
         params = {"dataset": self.name, "images": str(images), "reports": str(self.options.get("reports") or "wheel"),
-                  "seed": int(self.options.get("seed", 0)), "split_from": str(self.options.get("split_from") or "")}
+                  "seed": int(self.options.get("seed", 0)), "split_from": str(self.options.get("split_from") or ""),
+                  "split": "r2gen-canonical" if not self.options.get("split_from") else "user"}
 
         def build(root: Path) -> dict[str, int]:
             _log(f"iu_xray: licence {self.licence}; see http://creativecommons.org/licenses/by-nc-nd/4.0/")
