@@ -39,7 +39,7 @@ def test_atomic_writes_follow_the_umask(tmp_path: Path, umask022: None) -> None:
 
 def test_site_run_records_and_prepared_data_are_world_readable(tmp_path: Path, umask022: None,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from rrgbench.data.imagecache import _atomic_save_npy
+    from rrgbench.data.imagecache import _write_shard
     from rrgbench.leaderboard import build_site
     from rrgbench.plugins import get_host
 
@@ -50,5 +50,5 @@ def test_site_run_records_and_prepared_data_are_world_readable(tmp_path: Path, u
     monkeypatch.setenv("RRGBENCH_DATA", str(tmp_path / "data"))
     data = get_host().datasets.get("synthetic")(n_studies=12, size=32)
     data.prepare()
-    _atomic_save_npy(tmp_path / "data" / "cache.npy", np.zeros(3))
+    _write_shard(tmp_path / "data" / "cache.npy", np.zeros(3))
     assert _modes(tmp_path / "data") == {"0o644"}
