@@ -81,7 +81,7 @@ class CrossModalFusion(nn.Module):
         self.proj = nn.Linear(img_dim, dim)
         layer = nn.TransformerDecoderLayer(dim, heads, ff, dropout, batch_first=True)
         self.decoder = nn.TransformerDecoder(layer, layers)
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, img_dim))
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, img_dim))  # original `mlpp`
 
     def forward(self, patches: torch.Tensor, nodes: torch.Tensor) -> torch.Tensor:
         mem = nodes.unsqueeze(0).expand(patches.shape[0], -1, -1)

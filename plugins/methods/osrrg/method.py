@@ -40,6 +40,8 @@ class OSRRG(FamilyMethod):
         paper = preset == "paper"
         cfg.update(sbd_arch="resnet50" if paper else "tiny", sbd_alpha=1.0, sbd_dropout=0.1,
                    sai_layers=7, epochs=10 if paper else cfg["epochs"])
+        if paper:  # OS-RRG cuts training reports at gen_max_len words (MIMIC 150, IU 110), not PromptMRG's 100
+            cfg["max_words"] = cfg["generation"]["max_new_tokens"]
         # The per-stage scripts are missing upstream (notes §5): both stages use the family settings.
         # tiny: 14 align epochs (~2,100 steps) before the from-scratch decoder follows its state prompt; the
         # tiny SBD branch over-predicts POS at lr 2e-3 (Lung Opacity POS for every test study), so 1e-3.

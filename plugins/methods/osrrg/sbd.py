@@ -25,6 +25,8 @@ class SBD(nn.Module):
         self.encoder, self.n_obs = encoder, n_obs
         self.experts = nn.ModuleList(nn.Sequential(nn.Linear(encoder.out_dim, 4 * n_obs), nn.Dropout(dropout))
                                      for _ in range(n_experts))
+        for expert in self.experts:  # the original: weights N(0, 0.001), default bias init
+            nn.init.normal_(expert[0].weight, std=0.001)
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         _, avg = self.encoder(images)

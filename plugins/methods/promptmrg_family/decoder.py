@@ -96,7 +96,7 @@ class PromptDecoder(nn.Module):
                 past_key_values=EncoderDecoderCache(DynamicCache(), DynamicCache()),
                 num_beams=num_beams, max_new_tokens=max_new_tokens, min_length=min_length,
                 repetition_penalty=repetition_penalty, eos_token_id=self.eos_id, pad_token_id=self.pad_id,
-                bos_token_id=self.bos_id, do_sample=False, early_stopping=True)
+                bos_token_id=self.bos_id, do_sample=False, early_stopping=False)
         result = []
         for row in out[:, prompt.shape[1]:].tolist():
             ids = []

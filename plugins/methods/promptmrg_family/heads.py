@@ -25,6 +25,8 @@ class StateClassifier(nn.Module):
         super().__init__()
         self.n_obs = n_obs
         self.head = nn.Linear(in_dim, 4 * n_obs)
+        nn.init.normal_(self.head.weight, std=0.001)  # PromptMRG ``cls_head`` init: N(0, 0.001), bias 0
+        nn.init.zeros_(self.head.bias)
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         return self.head(feats).view(-1, 4, self.n_obs)

@@ -25,7 +25,7 @@ BASE: dict[str, Any] = {
     "image_std": [0.293, 0.293, 0.293],
     "vit": {"patch_size": 16, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
             "intermediate_size": 3072},
-    "vit_frozen_layers": 8,            # applied only when pretrained ViT weights were loaded
+    "vit_frozen_layers": 0,            # the original's default trains every block; >0 freezes patch embed + N blocks
     "resnet_arch": "resnet101",
     "densenet": {"growth_rate": 32, "block_config": [6, 12, 24, 16], "num_init_features": 64, "bn_size": 4},
     "cnn_feature_dim": 2048,

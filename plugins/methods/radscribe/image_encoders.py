@@ -54,7 +54,10 @@ class ViTImageEncoder(nn.Module):
         self.out_dim = self.vit.config.hidden_size
 
     def freeze_lower(self, layers: int) -> None:
-        """The original trains only the upper ViT layers: patch embedding and ``layers`` lowest blocks frozen."""
+        """Freeze the patch embedding and the ``layers`` lowest blocks (an option of the original, off by
+        default there and here); ``layers <= 0`` freezes nothing."""
+        if layers <= 0:
+            return
         for p in self.vit.embeddings.patch_embeddings.parameters():
             p.requires_grad = False
         for block in self.vit.encoder.layer[:layers]:
