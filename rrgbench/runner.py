@@ -77,7 +77,25 @@ def build_spec(method: str, dataset: str, *, preset: str = "tiny", seed: int = 0
     if preset not in method_cls.presets:
         raise RRGBenchError(f"method '{method}' has no preset '{preset}'; presets: {', '.join(method_cls.presets)}")
     config = deep_merge(method_cls.default_config(preset, dataset), overrides or {})
-    return RunSpec(method=method, dataset=dataset, preset=preset, seed=seed, config=config, **fields)
+    fields.pop("assets", None)  # always re-resolved here: weights added since change the spec
+    assets = {row["name"]: row["sha256"] for row in asset_rows(method_cls, config, preset) if not row.get("missing")}
+    return RunSpec(method=method, dataset=dataset, preset=preset, seed=seed, config=config, assets=assets,
+                   **fields)
+
+
+def asset_rows(method_cls: type, config: dict[str, Any], preset: str) -> list[dict[str, Any]]:
+    """The method's pretrained-asset report (``asset_report(config, preset)``; none if it has no such hook):
+    one row per asset with ``name`` and either ``path`` + ``sha256`` or ``missing``, ``substitute``, ``put_at``."""
+    report = getattr(method_cls, "asset_report", None)
+    return list(report(config, preset)) if report is not None else []
+
+
+def format_asset_row(row: dict[str, Any]) -> str:
+    """One line for an :func:`asset_rows` row."""
+    if row.get("missing"):
+        accepts = f" ({row['accepts']})" if row.get("accepts") else ""
+        return f"{row['name']}: MISSING → substitute: {row['substitute']}; put it at {row['put_at']}{accepts}"
+    return f"{row['name']}: {row['path']} {row['sha256']}"
 
 
 def _device(world: World) -> str:
@@ -310,11 +328,21 @@ class Runner:
     def run(self) -> Path:
         self._open_record()
         self.stage_prepare()
+        if self.world.is_main:
+            self._warn_missing_assets()
         self.stage_train()
         self.stage_generate()
         if self.world.is_main:  # metrics run once, on the merged generations
             self.stage_score()
         return self.run_dir
+
+    def _warn_missing_assets(self) -> None:
+        """One WARNING per pretrained asset replaced by a substitute (INFO under the tiny preset, which
+        substitutes by design), before training."""
+        rows = asset_rows(self.host.methods.get(self.spec.method), self.spec.config, self.spec.preset)
+        for row in rows:
+            if row.get("missing"):
+                (log.info if self.spec.preset == "tiny" else log.warning)("%s", format_asset_row(row))
 
     def stage_prepare(self) -> None:
         if not self.world.is_main:

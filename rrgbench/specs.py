@@ -44,10 +44,15 @@ class RunSpec:
     metrics: tuple[str, ...] = DEFAULT_METRICS
     config: dict[str, Any] = field(default_factory=dict)
     dataset_options: dict[str, Any] = field(default_factory=dict)
+    # content hashes of the pretrained assets the method resolved here ({name: "sha256:..."}); set by
+    # build_spec, left out of the dict (and so of the hash) when empty
+    assets: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["metrics"] = list(self.metrics)
+        if not d["assets"]:
+            del d["assets"]
         return d
 
     def generation_dict(self) -> dict[str, Any]:
@@ -84,7 +89,7 @@ def spec_hash_of(spec: RunSpec, schema_version: int = SCHEMA_VERSION,
 _TYPES: dict[str, tuple[type, ...]] = {
     "method": (str,), "dataset": (str,), "preset": (str,), "seed": (int,), "split": (str,),
     "section": (str,), "limit": (int, type(None)), "metrics": (list, tuple), "config": (dict,),
-    "dataset_options": (dict,),
+    "dataset_options": (dict,), "assets": (dict,),
 }
 
 

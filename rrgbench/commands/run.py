@@ -74,8 +74,15 @@ def run(method: str | None, dataset: str | None, preset: str | None, seed: int |
                       seed=fields.pop("seed", 0), overrides=user_overrides, **fields)
     runs_dir = runs_dir or runs_root()
     if dry_run:
+        from ..plugins import get_host
+        from ..runner import asset_rows, format_asset_row
+
+        rows = asset_rows(get_host().methods.get(spec.method), spec.config, spec.preset)
         click.echo(json.dumps({"spec": spec.to_dict(), "spec_hash": spec.spec_hash,
-                               "run_dir": str(spec.run_dir(runs_dir))}, indent=2, sort_keys=True))
+                               "run_dir": str(spec.run_dir(runs_dir)), "pretrained_assets": rows},
+                              indent=2, sort_keys=True))
+        for row in rows:  # the same, one readable line per asset (stderr: stdout stays JSON)
+            click.echo(f"pretrained asset {format_asset_row(row)}", err=True)
         return
     from ..terminal import console_reporter, verbosity
 

@@ -12,6 +12,7 @@ from torch import nn
 
 from rrgbench.api import Dataset, RRGBenchError
 
+from ..common.backbones import BACKBONE_ASSETS
 from ..promptmrg_family.method import FamilyMethod
 from .sai import sai_hook
 from .sbd import SBD, PriorEstimator, diverse_expert_loss
@@ -48,9 +49,14 @@ class OSRRG(FamilyMethod):
         cfg["stages"] = {"align": {} if paper else {"epochs": 14}, "sbd": {} if paper else {"epochs": 10, "lr": 1e-3}}
         return cfg
 
+    @classmethod
+    def backbone_archs(cls, config: dict[str, Any]) -> list[str]:
+        """The main ResNet-101 and the SBD branch's ResNet-50."""
+        return [a for a in dict.fromkeys([config.get("image_arch"), config.get("sbd_arch")]) if a in BACKBONE_ASSETS]
+
     def build_model(self) -> nn.Module:
         encoder = self.image_encoder(self.config["image_arch"], "resnet-101")
-        sbd_asset = "resnet-50" if self.config["sbd_arch"] == "resnet50" else "resnet-101"
+        sbd_asset = BACKBONE_ASSETS.get(self.config["sbd_arch"], "")
         sbd = SBD(self.image_encoder(self.config["sbd_arch"], sbd_asset), self.n_obs,
                   dropout=float(self.config["sbd_dropout"]))
         self.prior = torch.from_numpy(self.state_prior.astype(np.float32))

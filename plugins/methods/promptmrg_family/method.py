@@ -23,8 +23,8 @@ from rrgbench.api import Dataset, Method, RRGBenchError, RunContext, Sample
 from rrgbench.seeding import seed_everything
 from rrgbench.text import clean
 
-from ..common.assets import resolve_asset
-from ..common.backbones import ImageEncoder
+from ..common.assets import AssetNeed, asset_report, resolve_asset
+from ..common.backbones import BACKBONE_ASSETS, BACKBONE_LAYOUTS, ImageEncoder
 from ..common.batching import StudyCrops, batches, crop_loader, crop_offsets, normalise_grey
 from ..common.checkpoint import load_checkpoint, save_checkpoint
 from ..common.labels import POS, STATE_TOKENS, report_states, state_priors
@@ -42,6 +42,24 @@ class FamilyMethod(Method):
     @classmethod
     def default_config(cls, preset: str, dataset: str) -> dict[str, Any]:
         return family_config(preset, dataset)
+
+    asset_report = classmethod(asset_report)
+
+    @classmethod
+    def pretrained_assets(cls, config: dict[str, Any], preset: str) -> list[AssetNeed]:
+        """``bert-base-uncased`` (tokenizer, decoder) and the ImageNet ResNet of each backbone that is one."""
+        needs = [AssetNeed("bert-base-uncased", "tokenizer vocab.txt and decoder weights (from_pretrained dir)",
+                           "WordPiece vocabulary from the training reports; randomly initialised decoder",
+                           "a from_pretrained directory, or a bare vocab.txt for the tokenizer only")]
+        for arch in cls.backbone_archs(config):
+            needs.append(AssetNeed(BACKBONE_ASSETS[arch], f"ImageNet {arch} image encoder",
+                                   f"randomly initialised {arch}", BACKBONE_LAYOUTS))
+        return needs
+
+    @classmethod
+    def backbone_archs(cls, config: dict[str, Any]) -> list[str]:
+        """Image backbone architectures of ``config`` that have ImageNet weights (ResNet-101/50)."""
+        return [a for a in dict.fromkeys([config.get("image_arch")]) if a in BACKBONE_ASSETS]
 
     def __init__(self, config: dict[str, Any], ctx: RunContext) -> None:
         super().__init__(config, ctx)
@@ -93,6 +111,8 @@ class FamilyMethod(Method):
 
     # ------------------------------------------------------------------------------ model pieces
     def image_encoder(self, arch: str, asset: str) -> ImageEncoder:
+        if arch not in BACKBONE_ASSETS:  # tiny backbones have no pretrained weights
+            return ImageEncoder(arch)
         path = resolve_asset(asset, self.config)
         if path is None:
             self.ctx.substitute(asset, f"ImageNet weights not available offline: random init ({arch})")

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from rrgbench_plugins.methods.common.assets import resolve_asset
+from rrgbench_plugins.methods.common.assets import AssetNeed, asset_report, resolve_asset
+from rrgbench_plugins.methods.common.backbones import BACKBONE_LAYOUTS
 from rrgbench_plugins.methods.common.batching import batches
 from rrgbench_plugins.methods.common.checkpoint import load_checkpoint, save_checkpoint
 from rrgbench_plugins.methods.common.report_encoder import (
@@ -50,6 +51,15 @@ class R2Gen(Method):
     stages: ClassVar[tuple[str, ...]] = ("visual", "train")
 
     # ------------------------------------------------------------------------------ configuration
+    asset_report = classmethod(asset_report)
+
+    @classmethod
+    def pretrained_assets(cls, config: dict[str, Any], preset: str) -> list[AssetNeed]:
+        """ImageNet ResNet-101 weights when the backbone is one."""
+        if config.get("arch") != "resnet101":
+            return []
+        return [AssetNeed(PRETRAINED_ASSET, "ImageNet ResNet-101 image encoder", "random-init ResNet-101 (pre-trained by rrgbench on the training split when visual_pretrain=auto)", BACKBONE_LAYOUTS)]
+
     @classmethod
     def default_config(cls, preset: str, dataset: str) -> dict[str, Any]:
         mimic = _is_mimic(dataset)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from rrgbench_plugins.methods.common.assets import resolve_asset
+from rrgbench_plugins.methods.common.assets import AssetNeed, asset_report, resolve_asset
 from rrgbench_plugins.methods.common.batching import grey_views, normalise_grey
 from rrgbench_plugins.methods.common.checkpoint import load_checkpoint, save_checkpoint
 from rrgbench_plugins.methods.common.labels import POS, report_states
@@ -92,6 +92,17 @@ class RadScribe(Method):
         self.last_label_texts: list[str] = []  # label text fed at the last generate() (for inspection)
         fixed = config.get("label_threshold", 0.5)
         self.thresholds = [float(fixed) if not isinstance(fixed, str) else 0.5] * 14
+
+    asset_report = classmethod(asset_report)
+
+    @classmethod
+    def pretrained_assets(cls, config: dict[str, Any], preset: str) -> list[AssetNeed]:
+        """Paper preset: MedViLL, ClinicalT5 / t5-base, the label tokenizer and the image encoder's weights."""
+        if preset == "tiny":  # small random networks by design
+            return []
+        names = ["medvill", "clinical-t5", "t5-base", "bert-base-uncased", IMAGE_ASSET.get(config["img_encoder"], "")]
+        return [AssetNeed(n, ASSETS[n], "randomly initialised network / vocabulary from the training reports "
+                          "(see README)") for n in names if n in ASSETS]
 
     @classmethod
     def default_config(cls, preset: str, dataset: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from rrgbench_plugins.methods.common.assets import AssetNeed, asset_report
 from rrgbench_plugins.methods.common.batching import grey_views
 from rrgbench_plugins.methods.common.checkpoint import load_checkpoint, save_checkpoint
 
@@ -52,6 +53,17 @@ class RadVision(Method):
     @classmethod
     def default_config(cls, preset: str, dataset: str) -> dict[str, Any]:
         return preset_config(preset, dataset)
+
+    asset_report = classmethod(asset_report)
+
+    @classmethod
+    def pretrained_assets(cls, config: dict[str, Any], preset: str) -> list[AssetNeed]:
+        """The paper preset's base model (Lingshu-7B); the tiny preset builds a small random Qwen2.5-VL."""
+        if not config.get("model"):
+            return []
+        return [AssetNeed(config["model"], "Lingshu-7B (Qwen2.5-VL-7B) base model for QLoRA",
+                          "none: the paper preset stops with an error naming this path",
+                          "a from_pretrained directory with config.json, processor and tokenizer files")]
 
     @property
     def tiny(self) -> bool:

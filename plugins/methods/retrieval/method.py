@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from rrgbench_plugins.methods.common.assets import resolve_asset
+from rrgbench_plugins.methods.common.assets import AssetNeed, asset_report, resolve_asset
+from rrgbench_plugins.methods.common.backbones import BACKBONE_LAYOUTS
 from rrgbench_plugins.methods.common.checkpoint import load_checkpoint, save_checkpoint
 from rrgbench_plugins.methods.r2gen.images import config_study_images
 
@@ -33,6 +34,15 @@ class Retrieval(Method):
                                   "training split to predict report labels and words)")
     version: ClassVar[str] = "0.1"
     stages: ClassVar[tuple[str, ...]] = ("train",)
+
+    asset_report = classmethod(asset_report)
+
+    @classmethod
+    def pretrained_assets(cls, config: dict[str, Any], preset: str) -> list[AssetNeed]:
+        """ImageNet ResNet-101 weights when the backbone is one."""
+        if config.get("arch") != "resnet101":
+            return []
+        return [AssetNeed(PRETRAINED_ASSET, "ImageNet ResNet-101 image encoder", "random-init ResNet-101 trained on the training split only", BACKBONE_LAYOUTS)]
 
     @classmethod
     def default_config(cls, preset: str, dataset: str) -> dict[str, Any]:
