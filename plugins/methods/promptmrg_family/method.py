@@ -111,7 +111,8 @@ class FamilyMethod(Method):
 
     # ------------------------------------------------------------------------------ model pieces
     def image_encoder(self, arch: str, asset: str) -> ImageEncoder:
-        if arch not in BACKBONE_ASSETS:  # tiny backbones have no pretrained weights
+        if arch not in BACKBONE_ASSETS:  # tiny backbones have no pretrained weights to load
+            self.ctx.substitute(asset, f"small randomly initialised {arch} backbone instead of ImageNet weights")
             return ImageEncoder(arch)
         path = resolve_asset(asset, self.config)
         if path is None:
