@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from .api import RRGBenchError
 
 T = TypeVar("T")
+
+
+def fold(name: str) -> str:
+    """The form names are matched in: lower case, letters and digits only (``OS-RRG``, ``os_rrg`` → ``osrrg``)."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
 @dataclass
@@ -82,10 +88,20 @@ class Registry(Generic[T]):
     def __contains__(self, name: object) -> bool:
         return name in self._entries
 
+    def resolve(self, name: str) -> str:
+        """The registered name ``name`` means: itself, else the one name equal to it case- and
+        punctuation-insensitively (:func:`fold`); unknown or ambiguous names raise with suggestions."""
+        if name in self._entries:
+            return name
+        matches = [n for n in self._entries if fold(n) == fold(name)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise RRGBenchError(f"{self.kind} '{name}' is ambiguous: {', '.join(sorted(matches))}")
+        raise RRGBenchError(self.unknown_message(name))
+
     def entry(self, name: str) -> Entry[T]:
-        if name not in self._entries:
-            raise RRGBenchError(self.unknown_message(name))
-        return self._entries[name]
+        return self._entries[self.resolve(name)]
 
     def get(self, name: str) -> type[T]:
         """The class registered as ``name`` (imported now if lazy)."""
@@ -93,7 +109,8 @@ class Registry(Generic[T]):
 
     def unknown_message(self, name: str) -> str:
         msg = f"unknown {self.kind} '{name}'."
-        suggestions = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
+        folded = {fold(n): n for n in self.names()}
+        suggestions = [folded[f] for f in difflib.get_close_matches(fold(name), list(folded), n=3, cutoff=0.5)]
         if suggestions:
             msg += f" Did you mean: {', '.join(suggestions)}?"
         else:

@@ -81,6 +81,7 @@ class RunRecord(TypedDict, total=False):
     dataset: DatasetInfo
     method: dict[str, Any]  # name, version, description, stages
     fidelity: dict[str, str]  # asset -> substitute used and why
+    device: str  # where the method ran: cpu, cuda, cuda:N (--device or automatic)
     checkpoint: dict[str, Any]  # {"path": "checkpoint", "sha256": {file: hash}}
     train: dict[str, Any]  # stage -> facts returned by Method.train
     error: str
@@ -105,7 +106,7 @@ _REQUIRED: dict[str, type] = {"schema_version": int, "spec": dict, "spec_hash": 
 _OPTIONAL: dict[str, type | tuple[type, ...]] = {
     "train_stages": dict, "timings": dict, "environment": dict, "dataset": dict, "method": dict, "fidelity": dict,
     "checkpoint": dict, "train": dict, "error": str, "resumes": list, "created": str, "updated": str,
-    "outputs": dict, "scores": dict,
+    "outputs": dict, "scores": dict, "device": str,
 }
 _SPEC_FIELDS: dict[str, tuple[type, ...]] = {
     "method": (str,), "dataset": (str,), "preset": (str,), "seed": (int,), "split": (str,), "section": (str,),

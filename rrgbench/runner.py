@@ -70,10 +70,10 @@ def build_spec(method: str, dataset: str, *, preset: str = "tiny", seed: int = 0
                overrides: dict[str, Any] | None = None, **fields: Any) -> RunSpec:
     """Resolve names (with "did you mean"), merge preset defaults with overrides, freeze the spec."""
     host = get_host()
+    method, dataset = host.methods.resolve(method), host.datasets.resolve(dataset)  # OS-RRG -> osrrg
     method_cls = host.methods.get(method)
-    host.datasets.entry(dataset)
-    for metric in fields.get("metrics") or ():
-        host.metrics.entry(metric)
+    if fields.get("metrics") is not None:
+        fields["metrics"] = tuple(dict.fromkeys(host.metrics.resolve(m) for m in fields["metrics"]))
     if preset not in method_cls.presets:
         raise RRGBenchError(f"method '{method}' has no preset '{preset}'; presets: {', '.join(method_cls.presets)}")
     config = deep_merge(method_cls.default_config(preset, dataset), overrides or {})
@@ -99,14 +99,9 @@ def format_asset_row(row: dict[str, Any]) -> str:
 
 
 def _device(world: World) -> str:
-    try:
-        import torch
+    from .devices import run_device
 
-        if torch.cuda.is_available():
-            return f"cuda:{world.local_rank}" if world.distributed else "cuda"
-    except ImportError:  # pragma: no cover
-        pass
-    return "cpu"
+    return run_device(world)
 
 
 @contextmanager
@@ -312,6 +307,7 @@ class Runner:
                              substitutes=self.record.setdefault("fidelity", {}),
                              accelerator=self.world.accelerator())
             seed_everything(self.spec.seed)
+            self.record["device"] = ctx.device
             self._method = cls(dict(self.spec.config), ctx)
             self._method.prepare(self.dataset)
             self.record["method"] = {"name": cls.name, "version": cls.version, "description": cls.description,
@@ -534,9 +530,8 @@ class Runner:
         if not self._done("generate") or not gen_path.is_file():
             raise RRGBenchError(f"{self.run_dir}: no finished generations to score (generate stage: "
                                 f"{self.record['status'].get('generate', 'pending')}); finish the run first")
-        metrics = list(dict.fromkeys(metrics if metrics is not None else self.spec.metrics))
-        for name in metrics:
-            self.host.metrics.entry(name)
+        metrics = list(dict.fromkeys(self.host.metrics.resolve(m)
+                                     for m in (metrics if metrics is not None else self.spec.metrics)))
         gen_hash = sha256_file(gen_path)
         scores_dir = self.run_dir / SCORES_DIR
         cleaning = self.record.get("dataset", {}).get("cleaning", "r2gen_iu")

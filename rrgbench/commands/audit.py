@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from ..devices import device_option
+
 
 @click.command(name="audit")
 @click.argument("run_dirs", nargs=-1, type=click.Path(file_okay=False, path_type=Path))
@@ -24,8 +26,9 @@ import click
 @click.option("--sample-seed", type=int, default=0, show_default=True, help="Seed choosing the regenerated samples.")
 @click.option("--against-paper", is_flag=True, help="Print reproduced vs reported numbers under the same protocol.")
 @click.option("--json", "as_json", is_flag=True, help="Print the audit as JSON.")
+@device_option
 def audit(run_dirs: tuple[Path, ...], all_runs: bool, runs_dir: Path | None, data_dir: Path | None,
-          regenerate: int, tolerance: float | None, sample_seed: int, against_paper: bool, as_json: bool) -> None:
+          regenerate: int, tolerance: float | None, sample_seed: int, against_paper: bool, as_json: bool, device: str | None) -> None:
     """Audit RUN_DIR... (or --all): schema, files, ids, data and checkpoint hashes, signatures,
     package versions, re-scoring, optional re-generation, environment diff. Exits 1 if any check fails.
 
@@ -34,6 +37,9 @@ def audit(run_dirs: tuple[Path, ...], all_runs: bool, runs_dir: Path | None, dat
       rrgbench audit runs/synthetic/majority/tiny-seed0-0123456789ab
       rrgbench audit --all --regenerate 20 --json
     """
+    from ..devices import set_device
+
+    set_device(device)
     from ..api import RRGBenchError
     from ..audit import audit_run, format_report, to_json
     from ..paths import runs_root

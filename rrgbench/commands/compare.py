@@ -87,8 +87,10 @@ def compare_texts(hyps_a: list[str], hyps_b: list[str], refs: list[str], metrics
     if not (len(hyps_a) == len(hyps_b) == len(refs)) or not refs:
         raise RRGBenchError(f"compare needs equally many, non-zero hypotheses A ({len(hyps_a)}), "
                             f"B ({len(hyps_b)}) and references ({len(refs)})")
+    from ..plugins import get_host
+
     out: dict[str, Any] = {"n": len(refs), "bootstrap": bootstrap, "trials": trials, "seed": seed, "metrics": {}}
-    for name in metrics:
+    for name in dict.fromkeys(get_host().metrics.resolve(m) for m in metrics):
         opts = {**metric_options([name], protocol, None, meteor).get(name, {}), **(options or {}).get(name, {})}
         try:
             metric, stats_a = engine.sample_stats(name, hyps_a, refs, options=opts, cleaning=cleaning)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ..devices import device_option
+
 
 @click.command(name="run")
 @click.option("--method", "-m", help="Method name (see `rrgbench list methods`).")
@@ -31,10 +33,11 @@ import click
 @click.option("--force", is_flag=True, help="Redo every stage even if a finished one exists.")
 @click.option("--dry-run", is_flag=True, help="Print the frozen spec and run directory, run nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@device_option
 def run(method: str | None, dataset: str | None, preset: str | None, seed: int | None, metrics: str | None,
         limit: int | None, split: str | None, section: str | None, overrides: tuple[str, ...],
         dataset_opts: tuple[str, ...], spec_file: Path | None, runs_dir: Path | None, data_dir: Path | None, skip_bad: bool, bootstrap: int,
-        force: bool, dry_run: bool, as_json: bool) -> None:
+        force: bool, dry_run: bool, as_json: bool, device: str | None) -> None:
     """Prepare, train, generate and score METHOD on DATASET; finished stages are reused.
 
     \b
@@ -42,6 +45,9 @@ def run(method: str | None, dataset: str | None, preset: str | None, seed: int |
       rrgbench run --method majority --dataset iu_xray_phantom
       rrgbench run --method revtaf --dataset iu_xray --preset paper --seed 1
     """
+    from ..devices import set_device
+
+    set_device(device)
     import json
 
     from ..api import RRGBenchError

@@ -8,14 +8,19 @@ from typing import Any
 
 import click
 
+from ..devices import device_option
+
 DEFAULT_METRICS = "nlg,bertscore,token"
 
 
 def _split_metrics(value: str) -> list[str]:
+    """Registered metric names (matched case- and punctuation-insensitively) of a comma-separated list."""
+    from ..plugins import get_host
+
     names = [m.strip() for m in value.split(",") if m.strip()]
     if not names:
         raise click.BadParameter("give at least one metric name")
-    return names
+    return list(dict.fromkeys(get_host().metrics.resolve(n) for n in names))
 
 
 def load_dataset_refs(name: str, split: str, section: str, data_dir: Path | None) -> tuple[dict[str, str], str]:
@@ -142,10 +147,11 @@ def summarize(results: dict[str, Any], info: dict[str, Any], bootstrap: int, see
               help="Also write scores/<metric>.json and <metric>.samples.jsonl into this directory.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the score cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@device_option
 def score(predictions: Path, references: Path | None, dataset: str | None, split: str, section: str,
           data_dir: Path | None, metrics: str, protocol: str | None, cleaning: str | None,
           bertscore_setting: str | None, no_meteor: bool, metric_opts: tuple[str, ...], bootstrap: int, seed: int, allow_missing: bool, output: Path | None,
-          no_cache: bool, as_json: bool) -> None:
+          no_cache: bool, as_json: bool, device: str | None) -> None:
     """Score PREDICTIONS against references (a JSONL file or a dataset split).
 
     \b
@@ -153,6 +159,9 @@ def score(predictions: Path, references: Path | None, dataset: str | None, split
     rrgbench score -p preds.jsonl --dataset iu_xray --split test
     rrgbench score -p preds.jsonl -r refs.jsonl -m chexpert_rules --metric-opt chexpert_rules.preset=ifcc
     """
+    from ..devices import set_device
+
+    set_device(device)
     from ..api import RRGBenchError
     from ..scoring import engine
     from ..scoring.inputs import pair, read_reports

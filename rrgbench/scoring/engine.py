@@ -47,16 +47,21 @@ class SampleError(RRGBenchError):
 
 
 def make_metric(name: str, options: dict[str, Any] | None = None, cleaning: str | None = None) -> Metric:
-    """Instantiate metric ``name``; ``cleaning`` is passed when its constructor names that parameter."""
+    """Instantiate metric ``name``; ``cleaning`` (and the ``--device``) are passed when its constructor names
+    that parameter."""
+    from ..devices import requested
+
     cls = get_host().metrics.get(name)
     opts = dict(options or {})
-    if cleaning is not None and "cleaning" not in opts:
-        try:
-            params = inspect.signature(cls.__init__).parameters
-        except (TypeError, ValueError):
-            params = {}
-        if "cleaning" in params:
-            opts["cleaning"] = cleaning
+    try:
+        params = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if cleaning is not None and "cleaning" not in opts and "cleaning" in params:
+        opts["cleaning"] = cleaning
+    device = requested()  # --device: to every metric that takes one, unless its options say otherwise
+    if device is not None and "device" not in opts and "device" in params:
+        opts["device"] = device
     try:
         return cls(**opts)
     except TypeError as exc:
@@ -91,6 +96,9 @@ def score(metric_names: Sequence[str], ids: Sequence[str], hyps: Sequence[str], 
     Metrics run concurrently; ``on_result(name, result)`` is called as each one finishes (from its thread),
     so a caller can persist finished metrics before the slowest is done.
     """
+    host = get_host()
+    metric_names = list(dict.fromkeys(host.metrics.resolve(n) for n in metric_names))  # NLG, Chexpert-Rules ok
+    options = {host.metrics.resolve(k): v for k, v in (options or {}).items()}
     ids, hyps, refs = list(ids), list(hyps), list(refs)
     check_inputs(ids, hyps, refs)
     metrics = {name: make_metric(name, (options or {}).get(name), cleaning) for name in metric_names}
