@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from .api import Dataset, RRGBenchError, UnavailableError
-from .io import iter_jsonl
 from .rundir import (
     CHECKPOINT_DIR,
     GENERATIONS,
@@ -41,6 +40,7 @@ from .rundir import (
     RunDir,
     RunRecord,
     load_record,
+    read_sample_rows,
     read_score_file,
     recorded_metrics,
 )
@@ -295,7 +295,7 @@ class _Auditor:
             dev = _max_deviation(stored.get("scores", {}), res.get("scores", {}))
             dev_ci = _max_deviation(_flat_ci(stored.get("ci95", {})), _flat_ci(res.get("ci95", {})))
             samples_path = self.rundir.samples_path(name)
-            stored_rows = list(iter_jsonl(samples_path)) if samples_path.exists() else []
+            stored_rows = read_sample_rows(samples_path) if samples_path.exists() else []
             dev_rows = max((_max_deviation(a, b) for a, b in zip(stored_rows, res.get("per_sample") or [])),
                            default=0.0)
             if len(stored_rows) != len(res.get("per_sample") or []):

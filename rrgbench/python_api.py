@@ -167,8 +167,7 @@ class Run:
 
     @property
     def scores(self) -> Scores:
-        from .io import iter_jsonl
-        from .rundir import recorded_metrics
+        from .rundir import read_sample_rows, recorded_metrics
 
         results: dict[str, dict[str, Any]] = {}
         for name in recorded_metrics(self.record, self.path):
@@ -177,7 +176,7 @@ class Run:
                 continue
             res = dict(sf.raw)
             if sf.samples_path is not None:
-                res["per_sample"] = list(iter_jsonl(sf.samples_path))
+                res["per_sample"] = read_sample_rows(sf.samples_path)
             results[name] = res
         n = next((int(r["n"]) for r in results.values() if r.get("n")), 0)
         boot = next((int(r["bootstrap"]) for r in results.values() if r.get("bootstrap")), 0)

@@ -9,7 +9,7 @@ Every module that reads or writes a run directory goes through this one (the run
         generations.jsonl             {"id", "report", "reference"} per sample, in split order
         generations.partial.jsonl     only while generating (resume point)
         scores/<metric>.json          MetricResult (below) without its per-sample rows
-        scores/<metric>.samples.jsonl per-sample rows {"id", <score>...}
+        scores/<metric>.samples.jsonl per-sample rows {"id", <score>...} (.samples.parquet above 20k rows)
         work/                         method scratch (tokenizers, banks, indices)
         train_state/<stage>/state.pt  only while a method stage trains (mid-stage resume point)
         shards/rank<k>.jsonl          only while generating with several processes
@@ -52,6 +52,8 @@ SHARDS_DIR = "shards"  # rank<k>.jsonl: per-process generations before the merge
 WORK_DIR = "work"
 SCORE_SUFFIX = ".json"
 SAMPLES_SUFFIX = ".samples.jsonl"
+SAMPLES_PARQUET_SUFFIX = ".samples.parquet"
+PARQUET_ROWS = 20_000  # per-sample rows above this are written as parquet (JSONL gets slow)
 
 
 class DatasetInfo(TypedDict, total=False):
@@ -306,7 +308,7 @@ class ScoreFile:
         if self.samples_path is None:
             return {}
         out: dict[str, dict[str, Any]] = {}
-        for row in iter_jsonl(self.samples_path, tolerate_torn_tail=True):
+        for row in read_sample_rows(self.samples_path):
             if "id" not in row:
                 raise RRGBenchError(f"{self.samples_path}: a row has no 'id'")
             out[str(row["id"])] = row
@@ -318,7 +320,52 @@ def score_path(scores_dir: Path, metric: str) -> Path:
 
 
 def samples_path(scores_dir: Path, metric: str) -> Path:
-    return Path(scores_dir) / f"{metric}{SAMPLES_SUFFIX}"
+    """``<metric>.samples.parquet`` when that exists (large runs), else ``<metric>.samples.jsonl``."""
+    columnar = Path(scores_dir) / f"{metric}{SAMPLES_PARQUET_SUFFIX}"
+    return columnar if columnar.is_file() else Path(scores_dir) / f"{metric}{SAMPLES_SUFFIX}"
+
+
+def read_sample_rows(path: Path) -> list[dict[str, Any]]:
+    """Per-sample rows of a ``.samples.jsonl`` or ``.samples.parquet`` file, in file order."""
+    path = Path(path)
+    if path.name.endswith(SAMPLES_PARQUET_SUFFIX):
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.read_table(path).to_pylist()
+        except (OSError, ValueError) as exc:
+            raise RRGBenchError(f"{path}: not a readable parquet file ({exc})") from None
+    return list(iter_jsonl(path, tolerate_torn_tail=True))
+
+
+def write_sample_rows(scores_dir: Path, metric: str, rows: list[dict[str, Any]]) -> Path:
+    """Write per-sample rows atomically: JSONL, or parquet (pyarrow, zstd) above :data:`PARQUET_ROWS` rows,
+    where JSONL gets slow to write and read. The other format's file of ``metric`` is removed."""
+    scores_dir = Path(scores_dir)
+    jsonl = scores_dir / f"{metric}{SAMPLES_SUFFIX}"
+    columnar = scores_dir / f"{metric}{SAMPLES_PARQUET_SUFFIX}"
+    if len(rows) <= PARQUET_ROWS:
+        atomic_write_jsonl(jsonl, rows)
+        columnar.unlink(missing_ok=True)
+        return jsonl
+    import os
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .io import create_temp
+
+    scores_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = create_temp(columnar)
+    os.close(fd)
+    try:
+        pq.write_table(pa.Table.from_pylist(rows), tmp, compression="zstd")
+        os.replace(tmp, columnar)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    jsonl.unlink(missing_ok=True)
+    return columnar
 
 
 def read_score_file(path: Path) -> ScoreFile:
@@ -360,7 +407,7 @@ def write_scores(results: dict[str, MetricResult], scores_dir: Path) -> None:
         summary = {"schema_version": RECORD_VERSION,
                    **{k: v for k, v in res.items() if k not in ("per_sample", "cached", "schema_version")}}
         if res.get("per_sample") is not None:
-            atomic_write_jsonl(samples_path(scores_dir, name), res["per_sample"])
+            write_sample_rows(scores_dir, name, res["per_sample"])
         atomic_write_json(score_path(scores_dir, name), summary)
 
 

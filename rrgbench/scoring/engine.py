@@ -193,6 +193,15 @@ class _Job:
         self.result = self._result(scores, ci95, rows, cached=was_cached)
 
 
+STATS_CHUNK = 10_000  # pairs per sample_stats call of a pair-local metric (progress, bounded temporaries)
+
+
+def _progress(name: str, total: int) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"score {name}", unit="pair", disable=None, mininterval=1.0, leave=False)
+
+
 def compute_stats(name: str, metric: Metric, ids: list[str], hyps: list[str], refs: list[str],
                   entry: cache_mod.ScoreCache | None) -> list[dict[str, Any]]:
     """Per-sample statistics, reusing cached pairs for pair-local metrics (``pairwise = True``)."""
@@ -201,14 +210,22 @@ def compute_stats(name: str, metric: Metric, ids: list[str], hyps: list[str], re
     if entry is not None and getattr(metric, "pairwise", False):
         known = entry.lookup_pairs(keys)
     todo = [i for i in range(len(ids)) if i not in known]
-    if todo:
+    # pair-local metrics run in chunks with a progress bar per metric; others see the whole corpus at once
+    step = STATS_CHUNK if getattr(metric, "pairwise", False) else max(1, len(todo))
+    bar = _progress(name, len(todo)) if len(todo) > step else None
+    for start in range(0, len(todo), step):
+        part = todo[start:start + step]
         try:
-            new = metric.sample_stats([hyps[i] for i in todo], [refs[i] for i in todo])
+            new = metric.sample_stats([hyps[i] for i in part], [refs[i] for i in part])
         except SampleError as exc:
-            raise RRGBenchError(f"metric '{name}', sample '{ids[todo[exc.index]]}': {exc.message}") from None
-        if len(new) != len(todo):
-            raise RRGBenchError(f"metric '{name}' returned {len(new)} statistics for {len(todo)} samples")
-        known.update(zip(todo, new))
+            raise RRGBenchError(f"metric '{name}', sample '{ids[part[exc.index]]}': {exc.message}") from None
+        if len(new) != len(part):
+            raise RRGBenchError(f"metric '{name}' returned {len(new)} statistics for {len(part)} samples")
+        known.update(zip(part, new))
+        if bar is not None:
+            bar.update(len(part))
+    if bar is not None:
+        bar.close()
     if todo and len(todo) < len(ids):
         log.info("metric %s: %d of %d pairs reused from the cache", name, len(ids) - len(todo), len(ids))
     stats = [known[i] for i in range(len(ids))]

@@ -16,7 +16,7 @@ that implements ``batch_aggregate(stats, W) -> {key: [B] array}`` is re-aggregat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -62,8 +62,25 @@ def bootstrap_ci(metric: Metric, stats: Sequence[dict[str, Any]], b: int = 1000,
     """95 % percentile bootstrap interval per score key."""
     if b <= 0 or len(stats) < 2:
         return {}
-    draws = batch_scores(metric, stats, resample_weights(len(stats), b, seed))
-    return {k: percentile_ci(v) for k, v in draws.items()}
+    draws: dict[str, list[np.ndarray]] = {}
+    for weights in iter_resample_weights(len(stats), b, seed):
+        for k, v in batch_scores(metric, stats, weights).items():
+            draws.setdefault(k, []).append(v)
+    return {k: percentile_ci(np.concatenate(v)) for k, v in draws.items()}
+
+
+def iter_resample_weights(n: int, b: int, seed: int, max_cells: int = 4_000_000) -> Iterator[np.ndarray]:
+    """The rows of :func:`resample_weights` in blocks of at most ``max_cells`` cells (same values: the
+    generator yields the same stream drawn in blocks), so 1,000 resamples of 100k samples need ~32 MB at a
+    time instead of gigabytes."""
+    rng = np.random.default_rng(seed)
+    rows = max(1, max_cells // max(1, n))
+    for start in range(0, b, rows):
+        c = min(rows, b - start)
+        idx = rng.integers(0, n, size=(c, n))
+        flat = (np.arange(c)[:, None] * n + idx).ravel()
+        del idx
+        yield np.bincount(flat, minlength=c * n).reshape(c, n).astype(float)
 
 
 def paired_bootstrap(metric: Metric, stats_a: Sequence[dict[str, Any]], stats_b: Sequence[dict[str, Any]],
