@@ -174,3 +174,33 @@ def test_loss_decreases_on_fixed_batch(data, tmp_path):
         opt.step()
         losses.append(float(loss.detach()))
     assert losses[-1] < 0.7 * losses[0]
+
+
+def test_paper_processor_builds_without_torchvision(tmp_path):
+    """The paper path's processor: Qwen2-VL image processor + tokenizer + chat template, no video processor
+    (transformers' Qwen2.5-VL AutoProcessor needs torchvision for that), from a local directory."""
+    import importlib.util
+
+    from rrgbench_plugins.methods.radvision.backend import LocalProcessor, tiny_image_processor, train_tokenizer
+    from rrgbench_plugins.methods.radvision.chat import processor_chat_prompt
+
+    tok = train_tokenizer(["no acute disease", "heart size normal"], 200, "Describe the findings")
+    tok.chat_template = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{% for c in m.content %}"
+                         "{% if c.type == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+                         "{% else %}{{ c.text }}{% endif %}{% endfor %}<|im_end|>\n{% endfor %}"
+                         "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    tok.save_pretrained(tmp_path)
+    tiny_image_processor(112).save_pretrained(tmp_path)
+    processor = LocalProcessor(tmp_path)
+    assert type(processor.image_processor).__name__ == "Qwen2VLImageProcessor"
+    text = processor_chat_prompt(processor)("Describe the findings")
+    assert text.startswith("<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>Describe")
+    assert text.endswith("<|im_start|>assistant\n")
+    if importlib.util.find_spec("torchvision") is None:
+        import sys
+
+        assert "torchvision" not in sys.modules
+    (tmp_path / "tokenizer_config.json").unlink()
+    (tmp_path / "tokenizer.json").unlink()
+    with pytest.raises(RRGBenchError, match="cannot load the Qwen2.5-VL image processor / tokenizer"):
+        LocalProcessor(tmp_path)

@@ -101,11 +101,44 @@ def require_qlora_runtime(config: dict[str, Any]) -> None:
                                "(pip install -c constraints.txt bitsandbytes)") from exc
 
 
-def load_paper_model(path: Path, config: dict[str, Any], device: torch.device) -> tuple[nn.Module, Any]:
-    """Lingshu-7B (any local Qwen2.5-VL checkpoint) with NF4 quantisation and LoRA; plus its processor."""
-    from transformers import AutoProcessor
+class LocalProcessor:
+    """The parts of Qwen2.5-VL's ``AutoProcessor`` this method uses, built without torchvision.
 
+    transformers' ``Qwen2_5_VLProcessor`` also builds a video processor, which imports torchvision
+    (``AutoVideoProcessor requires the Torchvision library``); images need only the slow
+    :class:`Qwen2VLImageProcessor` and the tokenizer. The chat template is the processor's
+    (``chat_template.json`` / ``chat_template.jinja``) when the directory has one, else the tokenizer's.
+    """
+
+    def __init__(self, path: Path) -> None:
+        import json
+
+        from transformers import AutoTokenizer
+
+        try:
+            self.image_processor = Qwen2VLImageProcessor.from_pretrained(str(path), local_files_only=True)
+            self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise RRGBenchError(f"{path}: cannot load the Qwen2.5-VL image processor / tokenizer ({exc})") from None
+        template = None
+        if (path / "chat_template.json").is_file():
+            template = json.loads((path / "chat_template.json").read_text(encoding="utf-8")).get("chat_template")
+        elif (path / "chat_template.jinja").is_file():
+            template = (path / "chat_template.jinja").read_text(encoding="utf-8")
+        self.chat_template = template or self.tokenizer.chat_template
+        if not self.chat_template:
+            raise RRGBenchError(f"{path}: no chat template (chat_template.json, chat_template.jinja or "
+                                "tokenizer_config.json)")
+
+    def apply_chat_template(self, messages: list[dict[str, Any]], **kwargs: Any) -> str:
+        return self.tokenizer.apply_chat_template(messages, chat_template=self.chat_template, **kwargs)
+
+
+def load_paper_model(path: Path, config: dict[str, Any], device: torch.device) -> tuple[nn.Module, Any]:
+    """Lingshu-7B (any local Qwen2.5-VL checkpoint) with NF4 quantisation and LoRA; plus its processor
+    (:class:`LocalProcessor`, loaded first so that a broken directory fails before any weight loads)."""
     require_qlora_runtime(config)
+    processor = LocalProcessor(path)
     cfg = Qwen2_5_VLConfig.from_pretrained(str(path), local_files_only=True)
     if cfg.model_type != "qwen2_5_vl":
         raise RRGBenchError(f"{path}: model_type {cfg.model_type!r} is not qwen2_5_vl")
@@ -126,7 +159,6 @@ def load_paper_model(path: Path, config: dict[str, Any], device: torch.device) -
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config["gradient_checkpointing"])
-    processor = AutoProcessor.from_pretrained(str(path), local_files_only=True, use_fast=False)
     return lora_wrap(model, config["lora"]), processor
 
 
