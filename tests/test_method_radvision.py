@@ -181,7 +181,11 @@ def test_paper_processor_builds_without_torchvision(tmp_path):
     (transformers' Qwen2.5-VL AutoProcessor needs torchvision for that), from a local directory."""
     import importlib.util
 
-    from rrgbench_plugins.methods.radvision.backend import LocalProcessor, tiny_image_processor, train_tokenizer
+    from rrgbench_plugins.methods.radvision.backend import (
+        LocalProcessor,
+        tiny_image_processor,
+        train_tokenizer,
+    )
     from rrgbench_plugins.methods.radvision.chat import processor_chat_prompt
 
     tok = train_tokenizer(["no acute disease", "heart size normal"], 200, "Describe the findings")

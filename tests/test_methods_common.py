@@ -109,6 +109,25 @@ def test_schedule_matches_promptmrg_per_epoch():
     assert lr_at(cfg, epochs - 1, 0) == pytest.approx(low)
 
 
+def test_fit_precision_is_recorded(tmp_path):
+    """``precision: bf16`` autocasts training steps on CUDA only; the facts say what ran."""
+    model = torch.nn.Linear(4, 1)
+    x, y = torch.randn(8, 4), torch.randn(8, 1)
+    seen = []
+
+    def step(_):
+        out = model(x)
+        seen.append(out.dtype)
+        return {"loss": torch.nn.functional.mse_loss(out, y)}
+
+    cfg = FitConfig(epochs=1, lr=0.01, warmup_steps=0, precision="bf16", save_every=None)
+    facts = fit(model, step, lambda e: range(2), cfg, RunContext(run_dir=tmp_path))
+    want = "bf16-autocast" if next(model.parameters()).is_cuda else "fp32"
+    assert facts["precision"] == want and seen[0] == torch.float32
+    with pytest.raises(ValueError, match="precision"):
+        fit(model, step, lambda e: range(1), FitConfig(precision="fp8"), RunContext(run_dir=tmp_path / "b"))
+
+
 def test_fit_decreases_loss_and_is_seeded(tmp_path):
     def run():
         seed_everything(3, deterministic=True)

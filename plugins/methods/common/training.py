@@ -1,4 +1,5 @@
-"""A small generic training loop: AdamW (no decay on biases/norms), warmup + cosine LR, grad clipping.
+"""A small generic training loop: AdamW (no decay on biases/norms), warmup + cosine LR, grad clipping,
+optional bf16 autocast on CUDA (``precision: bf16``; parameters, optimiser and gradients stay fp32).
 
 The schedule is the PromptMRG family's ``LinearWarmupCosineLRScheduler`` (notes §2), whose trainer counts
 epochs from 1: in epoch 1 the LR rises linearly from ``warmup_lr`` to ``lr`` over ``warmup_steps`` steps;
@@ -36,6 +37,7 @@ class FitConfig:
     clip_norm: float | None = None
     max_steps: int | None = None  # stop early (tests, smoke runs)
     save_every: int | None = 500  # steps between mid-epoch resume saves (None: epoch ends only)
+    precision: str = "fp32"  # "bf16": bf16 autocast of the forward/loss on CUDA (fp32 on CPU); see run facts
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> FitConfig:
@@ -92,6 +94,13 @@ def fit(model: nn.Module, step_fn: Callable[[Any], dict[str, torch.Tensor]],
                              extra={"batch": batch, "history": history, "epoch_end": extra, "sums": sums,
                                     "count": count, "owner": owner})
 
+    first = next(iter(model.parameters()), None)
+    device = first.device if first is not None else torch.device("cpu")
+    if cfg.precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be 'fp32' or 'bf16', not {cfg.precision!r}")
+    use_bf16 = cfg.precision == "bf16" and device.type == "cuda"
+    precision = "bf16-autocast" if use_bf16 else "fp32"
+
     saved = ctx.load_train_state()
     if saved is not None:
         model.load_state_dict(saved["states"]["model"])
@@ -114,7 +123,8 @@ def fit(model: nn.Module, step_fn: Callable[[Any], dict[str, torch.Tensor]],
                 continue  # done before the interruption (built anyway: batch seeds follow their order)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(cfg, epoch, step)
-            losses = step_fn(batch)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+                losses = step_fn(batch)
             optimizer.zero_grad(set_to_none=True)
             losses["loss"].backward()
             if cfg.clip_value is not None:
@@ -139,7 +149,8 @@ def fit(model: nn.Module, step_fn: Callable[[Any], dict[str, torch.Tensor]],
             extra.append(on_epoch_end(epoch))
         sums, count = {}, 0
         save(epoch + 1, 0)
-    facts: dict[str, Any] = {"steps": step, "seconds": round(time.perf_counter() - start, 2), "epochs": history}
+    facts: dict[str, Any] = {"steps": step, "seconds": round(time.perf_counter() - start, 2), "epochs": history,
+                             "precision": precision}
     if any(e is not None for e in extra):
         facts["epoch_end"] = extra
     return facts

@@ -31,6 +31,7 @@ def family_config(preset: str, dataset: str) -> dict[str, Any]:
             "tokenizer": {"vocab_size": 30000, "min_frequency": 2}, "max_words": 100,
             "epochs": 6, "lr": 5e-5, "min_lr": 5e-6, "warmup_lr": 5e-7, "warmup_steps": 2000, "clip_value": 0.1,
             "val_limit": None, "generate_batch_size": 16,
+            "precision": "bf16",  # bf16 autocast of training steps on CUDA; CPU runs stay fp32 (run facts say which)
             "image_cache": False,  # MIMIC-size training sets do not fit in memory
         }
     return {

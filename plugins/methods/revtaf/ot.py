@@ -28,6 +28,7 @@ def sinkhorn_log(cost: torch.Tensor, eps: float = 0.05, iters: int = 100, key_ma
                  tol: float = 1e-4) -> torch.Tensor:
     """Entropic OT plan ``[..., Nq, Nk]`` with uniform marginals (masked keys get zero mass)."""
     nq, nk = cost.shape[-2], cost.shape[-1]
+    cost = cost.float()  # log-domain iterations in fp32 even under bf16 autocast
     k = -cost / eps
     log_mu = torch.full(cost.shape[:-1], -math.log(nq), dtype=cost.dtype, device=cost.device)
     if key_mask is None:
