@@ -175,6 +175,9 @@ class Method(ABC):
     version: ClassVar[str] = "0.1"
     stages: ClassVar[tuple[str, ...]] = ("train",)
     presets: ClassVar[tuple[str, ...]] = ("tiny", "paper")
+    # Numbers the method's paper reports, per dataset, shown beside reproduced ones under the same protocol
+    # (format in rrgbench.leaderboard.reported; a reported.json beside the method's module wins):
+    reported: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, config: dict[str, Any], ctx: RunContext) -> None:
         self.config = config
@@ -229,6 +232,7 @@ class Display:
     headline: list[str] = field(default_factory=list)
     per_label: dict[str, str] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
+    primary: str = ""
 
     def direction(self, key: str) -> bool:
         """True when a larger ``key`` is better."""
@@ -253,7 +257,8 @@ class Display:
     def to_json(self) -> dict[str, Any]:
         return {"group": self.group, "default_higher_is_better": self.default_higher_is_better,
                 "higher_is_better": dict(self.higher_is_better), "labels": dict(self.labels),
-                "headline": list(self.headline), "per_label": dict(self.per_label), "order": list(self.order)}
+                "headline": list(self.headline), "per_label": dict(self.per_label), "order": list(self.order),
+                "primary": self.primary}
 
     @classmethod
     def from_json(cls, raw: Any, path: Path | str = "display") -> Display:
@@ -267,7 +272,7 @@ class Display:
                        labels={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
                        headline=[str(k) for k in raw.get("headline") or []],
                        per_label={str(k): str(v) for k, v in (raw.get("per_label") or {}).items()},
-                       order=[str(k) for k in raw.get("order") or []])
+                       order=[str(k) for k in raw.get("order") or []], primary=str(raw.get("primary") or ""))
         except (AttributeError, TypeError) as exc:
             raise RRGBenchError(f"{path}: malformed 'display' block ({exc})") from None
 
@@ -290,6 +295,8 @@ class Metric(ABC):
     group: ClassVar[str] = "Other"  # leaderboard column group, e.g. NLG, CE, RadGraph, UMLS, BERTScore
     labels: ClassVar[dict[str, str]] = {}  # score key -> display name (keys not listed show as themselves)
     headline: ClassVar[tuple[str, ...] | None] = None  # keys shown by default; None: every key not per-label
+    primary: ClassVar[str] = ""  # the key to rank by when this metric leads a leaderboard ("": first headline)
+    default_suite: ClassVar[bool] = False  # scored by ``run``, ``score`` and ``sweep`` when no --metrics given
     # How exactly re-scoring the same texts reproduces the numbers (the audit applies it):
     # "exact" (bit-identical) or "float" (every score, CI bound and per-sample value within
     # ``float_tolerance``, a bound the metric's tests show it meets).
@@ -310,7 +317,7 @@ class Metric(ABC):
             [k for k in keys if k in cls.headline]
         return Display(group=cls.group, default_higher_is_better=bool(cls.higher_is_better),
                        labels={k: cls.labels[k] for k in keys if k in cls.labels}, headline=headline,
-                       per_label=per_label, order=keys)
+                       per_label=per_label, order=keys, primary=cls.primary if cls.primary in keys else "")
 
     @classmethod
     def per_label(cls, key: str) -> str | None:

@@ -235,12 +235,16 @@ class _Auditor:
         """The stored score files of the recorded metrics, as written (``scores/<metric>.json``)."""
         return {m: sf.raw for m in self.metrics if (sf := self.rundir.score(m)) is not None}
 
+    def _options(self, name: str) -> dict[str, Any]:
+        """The options metric ``name`` was scored with (``run.json["scores"][name]["options"]``)."""
+        return dict(((self.record.get("scores") or {}).get(name) or {}).get("options") or {})
+
     def check_signatures(self) -> None:
         from .scoring import engine
 
         diffs, notes = {}, []
         for name, stored in self._score_files().items():
-            metric = engine.make_metric(name, cleaning=self.cleaning)
+            metric = engine.make_metric(name, self._options(name), cleaning=self.cleaning)
             now = metric.signature()
             if stored.get("signature") != now:
                 diffs[name] = [stored.get("signature"), now]
@@ -276,7 +280,7 @@ class _Auditor:
         hyps, refs = [r["report"] for r in self.rows], [r["reference"] for r in self.rows]
         for name, stored in self._score_files().items():
             check = f"rescore:{name}"
-            declared = engine.make_metric(name, cleaning=self.cleaning)
+            declared = engine.make_metric(name, self._options(name), cleaning=self.cleaning)
             if self.tolerance is not None:
                 tol, rule = self.tolerance, f"tolerance {self.tolerance:g} (--tolerance)"
             else:
@@ -286,7 +290,8 @@ class _Auditor:
             if stored.get("status") != "ok":
                 self.add(check, "skip", f"stored result is '{stored.get('status')}': {stored.get('reason', '')}")
                 continue
-            res = engine.score([name], ids, hyps, refs, bootstrap=int(stored.get("bootstrap") or 0),
+            res = engine.score([name], ids, hyps, refs, options={name: self._options(name)},
+                               bootstrap=int(stored.get("bootstrap") or 0),
                                seed=self.spec.seed,  # recomputed: never read from the score cache
                                cleaning=self.cleaning, cache=False)[name]
             if res.get("status") != "ok":

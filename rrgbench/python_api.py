@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-DEFAULT_METRICS = ("nlg", "bertscore", "token")  # as `rrgbench score`: offline, no extra weights
 
 
 class Scores(Mapping[str, float]):
@@ -112,14 +111,15 @@ def score(hyps: Sequence[str], refs: Sequence[str], metrics: Sequence[str] | str
           options: dict[str, dict[str, Any]] | None = None, cache: bool = True) -> Scores:
     """Score hypotheses against references (paired by position; ``ids`` default to ``"0", "1", …``).
 
-    ``metrics``: names or a comma-separated string (default ``nlg, bertscore, token``); names match
+    ``metrics``: names or a comma-separated string (default: the default suite, :func:`rrgbench.specs.default_metrics`); names match
     case- and punctuation-insensitively. ``bootstrap`` resamples give the 95% CIs (0: none). An
     unavailable metric is listed in ``.unavailable`` with the reason, never given a number.
     """
     from .scoring import engine
+    from .specs import default_metrics
 
     names = [m.strip() for m in metrics.split(",") if m.strip()] if isinstance(metrics, str) else \
-        list(metrics or DEFAULT_METRICS)
+        list(metrics or default_metrics())
     hyps_l, refs_l = _as_list(hyps, "hyps"), _as_list(refs, "refs")
     id_list = [str(i) for i in ids] if ids is not None else [str(i) for i in range(len(hyps_l))]
     results = engine.score(names, id_list, hyps_l, refs_l, options=options, bootstrap=bootstrap, seed=seed,
@@ -135,6 +135,7 @@ def compare(a: Sequence[str] | str | Path, b: Sequence[str] | str | Path, refs: 
     randomization p-values, and both Holm-adjusted over every key compared."""
     from .api import RRGBenchError
     from .commands.compare import compare_runs, compare_texts
+    from .specs import default_metrics
 
     if isinstance(a, (str, Path)) and isinstance(b, (str, Path)):
         return compare_runs(Path(a), Path(b), list(metrics) if metrics else None, bootstrap=bootstrap,
@@ -142,7 +143,7 @@ def compare(a: Sequence[str] | str | Path, b: Sequence[str] | str | Path, refs: 
     if refs is None:
         raise RRGBenchError("compare(a, b, refs): give refs when a and b are lists of hypotheses")
     return compare_texts(_as_list(a, "a"), _as_list(b, "b"), _as_list(refs, "refs"),
-                         list(metrics or DEFAULT_METRICS), cleaning=cleaning, bootstrap=bootstrap, trials=trials,
+                         list(metrics or default_metrics()), cleaning=cleaning, bootstrap=bootstrap, trials=trials,
                          seed=seed)
 
 

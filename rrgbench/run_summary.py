@@ -12,40 +12,49 @@ _TERMINAL_SKIP = ("bleu_1", "bleu_2", "bleu_3")
 
 
 def headline_items(metrics: dict[str, Any]) -> list[tuple[str, str, float, list[float] | None]]:
-    """``(metric, key, value, ci95)`` of every headline score of ok metrics, in display order."""
-    from .leaderboard.schema import GROUP_ORDER, group_of, is_headline, key_order
+    """``(metric, key, value, ci95)`` of every headline score of ok metrics (as each metric's display facts
+    say), in display order."""
+    from .leaderboard.display import group_rank
+    from .rundir import display_of
 
     rows = []
     for name, res in metrics.items():
         if res.get("status") != "ok":
             continue
-        for key in sorted(res.get("scores", {}), key=key_order):
-            if key in _TERMINAL_SKIP or not is_headline(name, key):
+        facts = display_of(name, res.get("display"), res.get("scores"))
+        for key in sorted(res.get("scores", {}), key=facts.key_rank):
+            if key in _TERMINAL_SKIP or not facts.is_headline(key) or facts.label_of(key) is not None:
                 continue
-            rows.append((name, key, float(res["scores"][key]), (res.get("ci95") or {}).get(key)))
-    order = {g: i for i, g in enumerate(GROUP_ORDER)}
-    return sorted(rows, key=lambda r: order.get(group_of(r[0]), len(order)))
-
-
-# columns of `list runs` and the sweep table: (metric, key), shown when any run has them
-BOARD_KEYS: tuple[tuple[str, str], ...] = (
-    ("nlg", "bleu_4"), ("nlg", "rouge_l"), ("bertscore", "bertscore_f1"), ("chexpert_rules", "ce_f1_micro"),
-    ("chexpert_rules", "ce_f1_example"), ("chexbert", "ce_f1_micro"), ("radgraph", "radgraph_partial"),
-    ("umls", "umls_f1"), ("token", "token_f1"),
-)
+            rows.append((group_rank(facts.group), name, key, float(res["scores"][key]), (res.get("ci95") or {}).get(key)))
+    return [r[1:] for r in sorted(rows, key=lambda r: r[0])]
 
 
 def board_columns(summaries: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """The :data:`BOARD_KEYS` that at least one summary has an ok value for."""
-    return [(m, k) for m, k in BOARD_KEYS
-            if any(k in ((s.get("metrics") or {}).get(m) or {}).get("scores", {}) for s in summaries)]
+    """Columns of `list runs` and the sweep table: one ``(metric, key)`` per metric scored ok in any summary,
+    the key its display facts rank by (``primary``, else the first headline key), by group then name."""
+    from .leaderboard.display import group_rank
+    from .rundir import display_of
+
+    found: dict[str, tuple[tuple[int, str], str]] = {}
+    for summary in summaries:
+        for name, res in (summary.get("metrics") or {}).items():
+            if name in found or res.get("status") != "ok" or not res.get("scores"):
+                continue
+            facts = display_of(name, res.get("display"), res.get("scores"))
+            keys = sorted((k for k in res["scores"] if facts.label_of(k) is None), key=facts.key_rank)
+            key = facts.primary or next((k for k in keys if facts.is_headline(k)), keys[0] if keys else "")
+            if key:
+                found[name] = (group_rank(facts.group), key)
+    return [(m, key) for m, (_, key) in sorted(found.items(), key=lambda kv: (kv[1][0], kv[0]))]
 
 
-def column_label(metric: str, key: str) -> str:
-    from .leaderboard.schema import display_name
+def column_label(metric: str, key: str, summaries: list[dict[str, Any]] | None = None) -> str:
+    """The key's display name as its metric declares it, with ``[metric]``."""
+    from .rundir import display_of
 
-    label = display_name(metric, key)
-    return f"{label} [{metric}]" if metric == "chexbert" and not label.startswith("CheXbert") else label
+    res = next((((s.get("metrics") or {}).get(metric) or {}) for s in summaries or []
+                if (s.get("metrics") or {}).get(metric)), {})
+    return f"{display_of(metric, res.get('display'), res.get('scores')).label(key)} [{metric}]"
 
 
 def score_of(summary: dict[str, Any], metric: str, key: str) -> float | None:
@@ -84,7 +93,7 @@ def print_run_end(summary: dict[str, Any], *, verbose: bool = False, next_hint: 
     """Print the compact end-of-run view of :func:`rrgbench.commands.listing.summarize_run`'s summary."""
     from rich.table import Table
 
-    from .leaderboard.schema import display_name
+    from .rundir import display_of
     from .terminal import get_console
 
     console = get_console("stdout")
@@ -98,7 +107,7 @@ def print_run_end(summary: dict[str, Any], *, verbose: bool = False, next_hint: 
     table.add_column("score", justify="right")
     table.add_column("95% CI", justify="right", style="dim")
     for name, key, value, ci in headline_items(metrics):
-        table.add_row(display_name(name, key), f"{value:.4f}", f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "")
+        table.add_row(display_of(name, metrics[name].get("display"), metrics[name].get("scores")).label(key), f"{value:.4f}", f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "")
     console.print(table)
     missing = {k: v for k, v in metrics.items() if v.get("status") != "ok"}
     if missing:
@@ -171,7 +180,7 @@ def print_seed_table(summaries: list[dict[str, Any]]) -> None:
     for col in ("dataset", "method", "seeds"):
         table.add_column(col)
     for metric, key in columns:
-        table.add_column(column_label(metric, key), justify="right")
+        table.add_column(column_label(metric, key, summaries), justify="right")
     for row in seed_table(summaries):
         cells = []
         for metric, key in columns:

@@ -289,19 +289,16 @@ class ScoreFile:
 
     def display_facts(self) -> Display:
         """The stored display facts, else those the registered metric class declares, else the defaults."""
-        if self.display is not None:
-            return self.display
-        try:
-            from .plugins import get_host
-
-            host = get_host()
-            if self.metric in host.metrics:
-                cls = host.metrics.get(self.metric)
-                self.display = cls.describe(self.scores)
-                return self.display
-        except Exception:  # noqa: BLE001 - an old file of a metric that no longer loads keeps the defaults
-            pass
-        return Display()
+        if self.display is None:
+            facts = display_of(self.metric, self.raw.get("display"), self.scores)
+            # versions 1-2 could carry a top-level "group" / "higher_is_better" written by hand or by a plugin
+            if isinstance(self.raw.get("higher_is_better"), bool):
+                facts.default_higher_is_better = self.raw["higher_is_better"]
+                facts.higher_is_better = {}
+            if isinstance(self.raw.get("group"), str) and self.raw["group"]:
+                facts.group = self.raw["group"]
+            self.display = facts
+        return self.display
 
     def sample_rows(self) -> dict[str, dict[str, Any]]:
         """``{id: row}`` from ``<metric>.samples.jsonl`` (empty when there is none)."""
@@ -313,6 +310,22 @@ class ScoreFile:
                 raise RRGBenchError(f"{self.samples_path}: a row has no 'id'")
             out[str(row["id"])] = row
         return out
+
+
+def display_of(metric: str, stored: Any, scores: dict[str, Any] | None = None) -> Display:
+    """Display facts of a result of ``metric``: the ``stored`` block when there is one, else what the
+    registered metric class declares for these score keys, else the defaults (group Other, higher is better)."""
+    if isinstance(stored, dict):
+        return Display.from_json(stored)
+    try:
+        from .plugins import get_host
+
+        host = get_host()
+        if metric in host.metrics:
+            return host.metrics.get(metric).describe(scores or {})
+    except Exception:  # noqa: BLE001 - a result of a metric that no longer loads keeps the defaults
+        pass
+    return Display()
 
 
 def score_path(scores_dir: Path, metric: str) -> Path:

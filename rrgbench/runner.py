@@ -518,10 +518,13 @@ class Runner:
             shards.rmdir()
 
     # -- scoring ---------------------------------------------------------------------------------
-    def stage_score(self, metrics: Sequence[str] | None = None) -> list[str]:
+    def stage_score(self, metrics: Sequence[str] | None = None,
+                    options: dict[str, dict[str, Any]] | None = None) -> list[str]:
         """Score the generations with ``metrics`` (default: the spec's), only those without a current result.
 
-        Returns the metrics scored now. Each result is written to ``scores/`` as it finishes; the record's
+        ``options`` (default: the spec's ``metric_options``) are per-metric constructor options; a metric given
+        none keeps the options it was last scored with (``run.json["scores"][name]["options"]``), so a rescore
+        reproduces them. Returns the metrics scored now. Each result is written to ``scores/`` as it finishes; the record's
         ``scores`` map keeps every metric's signature, status and the generations' sha256.
         """
         from .scoring import engine
@@ -536,13 +539,17 @@ class Runner:
         scores_dir = self.run_dir / SCORES_DIR
         cleaning = self.record.get("dataset", {}).get("cleaning", "r2gen_iu")
         scores = self.record.setdefault("scores", {})
+        given = self.spec.metric_options if options is None else options
+        opts = {name: dict(given[name]) if name in given else dict((scores.get(name) or {}).get("options") or {})
+                for name in metrics}
         todo = []
         for name in metrics:
-            cached = None if self.force else _cached_score(score_path(scores_dir, name), engine, name, gen_hash, cleaning)
+            cached = None if self.force else _cached_score(score_path(scores_dir, name), engine, name, gen_hash,
+                                                           cleaning, opts[name])
             if cached is None:
                 todo.append(name)
             elif name not in scores:  # a run scored before run.json kept signatures
-                scores[name] = _score_entry(cached, gen_hash)
+                scores[name] = _score_entry(cached, gen_hash, opts[name])
         if not todo and self._done("score"):
             self._save()
             self._reused("score", f"{len(metrics)} metric(s) already scored")
@@ -553,21 +560,23 @@ class Runner:
             res["generations_sha256"] = gen_hash
             write_scores({name: res}, scores_dir)
             with lock:
-                scores[name] = _score_entry(res, gen_hash)
+                scores[name] = _score_entry(res, gen_hash, opts[name])
             self.reporter.end(f"score:{name}", 0.0, res.get("status", ""))
 
         with self._stage("score", invalidate=False, detail=", ".join(todo)):
             if todo:
                 rows = list(iter_jsonl(gen_path))
                 ids, hyps, refs = [r["id"] for r in rows], [r["report"] for r in rows], [r["reference"] for r in rows]
-                engine.score(todo, ids, hyps, refs, bootstrap=self.bootstrap, seed=self.spec.seed, cleaning=cleaning,
-                             on_result=write)
+                engine.score(todo, ids, hyps, refs, options={n: opts[n] for n in todo}, bootstrap=self.bootstrap,
+                             seed=self.spec.seed, cleaning=cleaning, on_result=write)
         return todo
 
 
-def _score_entry(res: dict[str, Any], gen_hash: str) -> dict[str, Any]:
+def _score_entry(res: dict[str, Any], gen_hash: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
     entry = {"status": res.get("status"), "signature": res.get("signature"), "generations_sha256": gen_hash,
              "scored_at": now()}
+    if options:
+        entry["options"] = dict(options)
     if res.get("status") != "ok":
         entry["reason"] = res.get("reason", "")
     return entry
@@ -591,12 +600,13 @@ def _remove_stale_temporaries(run_dir: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def current_signature(engine: Any, name: str, cleaning: str) -> str:
-    """The signature metric ``name`` has here and now under the run's cleaning protocol."""
-    return engine.make_metric(name, cleaning=cleaning).signature()
+def current_signature(engine: Any, name: str, cleaning: str, options: dict[str, Any] | None = None) -> str:
+    """The signature metric ``name`` has here and now with ``options`` under the run's cleaning protocol."""
+    return engine.make_metric(name, options, cleaning=cleaning).signature()
 
 
-def _cached_score(path: Path, engine: Any, name: str, gen_hash: str, cleaning: str) -> dict[str, Any] | None:
+def _cached_score(path: Path, engine: Any, name: str, gen_hash: str, cleaning: str,
+                  options: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The result in ``path`` if it is a finished one for these generations under the current signature."""
     if not path.exists():
         return None
@@ -607,7 +617,7 @@ def _cached_score(path: Path, engine: Any, name: str, gen_hash: str, cleaning: s
     if sf.status != "ok" or sf.raw.get("generations_sha256") != gen_hash:
         return None
     try:
-        return sf.raw if sf.signature == current_signature(engine, name, cleaning) else None
+        return sf.raw if sf.signature == current_signature(engine, name, cleaning, options) else None
     except Exception:  # noqa: BLE001 - a metric that cannot even build is rescored (and reports why)
         return None
 

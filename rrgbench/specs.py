@@ -19,15 +19,23 @@ from typing import Any
 from .api import SPLITS, RRGBenchError
 
 SCHEMA_VERSION = 2  # 2: metrics left the spec hash (scoring is its own stage)
-NOT_HASHED = ("metrics",)  # spec fields that do not determine the generations
-DEFAULT_METRICS = ("nlg", "bertscore", "token", "chexpert_rules", "umls", "chexbert", "radgraph")
+NOT_HASHED = ("metrics", "metric_options")  # spec fields that do not determine the generations
 
 
 def default_metrics() -> tuple[str, ...]:
-    """The default suite: every metric of :data:`DEFAULT_METRICS` that is installed here."""
+    """The default suite of ``run``, ``score``, ``sweep`` and the Python API: every installed metric whose class
+    sets :attr:`rrgbench.api.Metric.default_suite` (one that fails to import is left out), by name."""
     from .plugins import get_host
 
-    return tuple(m for m in DEFAULT_METRICS if m in get_host().metrics)
+    metrics = get_host().metrics
+    names = []
+    for name in metrics.names():
+        try:
+            if metrics.get(name).default_suite:
+                names.append(name)
+        except RRGBenchError:
+            continue
+    return tuple(names)
 
 
 @dataclass(frozen=True)
@@ -41,18 +49,22 @@ class RunSpec:
     split: str = "test"
     section: str = "findings"
     limit: int | None = None
-    metrics: tuple[str, ...] = DEFAULT_METRICS
+    metrics: tuple[str, ...] = field(default_factory=default_metrics)
     config: dict[str, Any] = field(default_factory=dict)
     dataset_options: dict[str, Any] = field(default_factory=dict)
     # content hashes of the pretrained assets the method resolved here ({name: "sha256:..."}); set by
     # build_spec, left out of the dict (and so of the hash) when empty
     assets: dict[str, str] = field(default_factory=dict)
+    # per-metric constructor options, e.g. {"nlg": {"protocol": "ptb"}} (``--metric-opt nlg.protocol=ptb``);
+    # like ``metrics`` outside the hash: they change the scores (and the signature), not the generations
+    metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["metrics"] = list(self.metrics)
-        if not d["assets"]:
-            del d["assets"]
+        for key in ("assets", "metric_options"):  # left out when empty: older specs had neither
+            if not d[key]:
+                del d[key]
         return d
 
     def generation_dict(self) -> dict[str, Any]:
@@ -80,7 +92,7 @@ def spec_hash_of(spec: RunSpec, schema_version: int = SCHEMA_VERSION,
     the ``recorded`` spec dict when given)."""
     if schema_version >= 2:
         return spec.spec_hash
-    data = spec.to_dict()
+    data = {k: v for k, v in spec.to_dict().items() if k != "metric_options"}  # not hashed in schema 1 either
     if recorded is not None and "metrics" in recorded:
         data["metrics"] = list(recorded["metrics"])
     return hashlib.sha256(_canonical(data).encode("utf-8")).hexdigest()[:12]
@@ -89,7 +101,7 @@ def spec_hash_of(spec: RunSpec, schema_version: int = SCHEMA_VERSION,
 _TYPES: dict[str, tuple[type, ...]] = {
     "method": (str,), "dataset": (str,), "preset": (str,), "seed": (int,), "split": (str,),
     "section": (str,), "limit": (int, type(None)), "metrics": (list, tuple), "config": (dict,),
-    "dataset_options": (dict,), "assets": (dict,),
+    "dataset_options": (dict,), "assets": (dict,), "metric_options": (dict,),
 }
 
 
@@ -112,6 +124,10 @@ def spec_from_dict(data: Any, source: str = "spec") -> RunSpec:
             raise RRGBenchError(f"{source}: field '{key}' must be {want}, got {type(value).__name__} {value!r}")
     if "metrics" in data and not all(isinstance(m, str) for m in data["metrics"]):
         raise RRGBenchError(f"{source}: field 'metrics' must be a list of metric names")
+    bad = [m for m, o in (data.get("metric_options") or {}).items() if not isinstance(o, dict)]
+    if bad:
+        raise RRGBenchError(f"{source}: field 'metric_options' maps metric names to objects of options "
+                            f"(e.g. {{\"nlg\": {{\"protocol\": \"ptb\"}}}}); '{bad[0]}' is not an object")
     if data.get("split", "test") not in SPLITS:
         raise RRGBenchError(f"{source}: field 'split' must be one of {', '.join(SPLITS)}")
     if data.get("limit") is not None and data["limit"] <= 0:
@@ -120,6 +136,24 @@ def spec_from_dict(data: Any, source: str = "spec") -> RunSpec:
     if "metrics" in data:
         data["metrics"] = tuple(data["metrics"])
     return RunSpec(**data)
+
+
+def parse_metric_opts(items: tuple[str, ...] | list[str], metrics: list[str] | tuple[str, ...] | None = None,
+                      flag: str = "--metric-opt") -> dict[str, dict[str, Any]]:
+    """``NAME.key=value`` items as ``{NAME: {key: value}}`` (values parsed as ``--set`` values are). The one
+    form of metric options for ``run``, ``score``, ``sweep`` and ``compare``; with ``metrics`` given, NAME must
+    be one of them."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key = item.partition("=")[0]
+        name, dot, _ = key.partition(".")
+        if not dot or not name or "=" not in item:
+            raise RRGBenchError(f"{flag} expects NAME.key=value, got '{item}'")
+        if metrics is not None and name not in metrics:
+            raise RRGBenchError(f"{flag} {item}: metric '{name}' is not among the scored metrics "
+                                f"({', '.join(metrics)})")
+        out.setdefault(name, {}).update(parse_overrides([item[len(name) + 1:]], flag=flag))
+    return out
 
 
 def load_spec_file(path: Path) -> dict[str, Any]:

@@ -320,7 +320,7 @@ def test_reported_as_class_attribute(tmp_path: Path, monkeypatch: pytest.MonkeyP
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
     (pkg / "model.py").write_text(
-        "class Alpha:\n    reported = {'iu_xray': {'protocol': 'nlg|protocol:r2gen', 'scores': {'bleu_4': 0.165},"
+        "from rrgbench.api import Method\n\n\nclass Alpha(Method):\n    reported = {'iu_xray': {'protocol': 'nlg|protocol:r2gen', 'scores': {'bleu_4': 0.165},"
         " 'source': 'R2Gen Table 2'}}\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     reset_host()

@@ -66,7 +66,7 @@ def test_protocols_change_the_numbers(files):
     _, _, _, preds, gold = files
     got = {}
     for protocol in ("r2gen", "raw"):
-        result = _run("score", "-p", preds, "-r", gold, "--metrics", "nlg", "--protocol", protocol,
+        result = _run("score", "-p", preds, "-r", gold, "--metrics", "nlg", "--metric-opt", f"nlg.protocol={protocol}",
                       "--bootstrap", "0", "--json")
         assert result.exit_code == 0, result.output
         got[protocol] = json.loads(result.output)["bleu_4"]
@@ -144,7 +144,7 @@ def test_references_from_a_dataset_split(files, tmp_path):
     registry.register(Tiny, name=Tiny.name, plugin="test")
     try:
         result = _run("score", "-p", preds, "--dataset", Tiny.name, "--split", "test", "--metrics", "nlg",
-                      "--no-meteor", "--bootstrap", "0", "--json")
+                      "--metric-opt", "nlg.meteor=false", "--bootstrap", "0", "--json")
         assert result.exit_code == 0, result.output
         out = json.loads(result.output)
         assert out["n"] == 12 and "meteor" not in out and "r2gen_mimic" in out["signatures"]["nlg"]

@@ -7,12 +7,14 @@ cache after the first time) and keeps, per pair, the 14 label states and the two
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ..api import CHEXPERT_LABELS, Metric
+from ..api import CHEXPERT_LABELS, Display, Metric
 from . import get_labeler, label_reports
 from .ce import CEConfig, ce_scores, ce_scores_weighted, example_scores, positive_mask
 
@@ -23,6 +25,7 @@ class CEMetric(Metric):
 
     labeler_name: ClassVar[str] = "chexpert_rules"
     group: ClassVar[str] = "CE"
+    label_prefix: ClassVar[str] = "CE"  # display names: "<prefix> F1 (micro)", "<prefix> F1 · Edema"
     version: ClassVar[str] = "2"  # bump whenever stats or per-sample rows change (the score cache keys on it)
 
     def __init__(self, preset: str | None = None, labels: Any = None, uncertain: str | None = None,
@@ -68,6 +71,21 @@ class CEMetric(Metric):
         """Scores for every weight row at once (the engine's vectorised bootstrap / randomization)."""
         return ce_scores_weighted(*self._masks(stats), self.config, weights)
 
+    @classmethod
+    def per_label(cls, key: str) -> str | None:
+        """The CheXpert observation a key such as ``ce_f1/Pleural Effusion`` is about."""
+        return _observation(key)
+
+    @classmethod
+    def describe(cls, scores: Any) -> Display:
+        """CE display facts: F1 (micro / macro / example, 5-label micro) as headline, every key named from its
+        tokens (``ce5_f1_micro`` -> "CE-5 F1 (micro)"), per-observation keys for the per-label chart."""
+        base = super().describe(scores)
+        keys = list(base.order)
+        headline = [k for k in keys if k not in base.per_label and _ce_headline(k)]
+        return replace(base, labels={k: _ce_label(cls.label_prefix, k) for k in keys}, headline=headline,
+                       order=sorted(keys, key=_ce_rank))
+
     def sample_scores(self, stats: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Per report: example-based P / R / F1 / accuracy, plus both label dicts (1 / 0 / -1 / null) so that
         readers (leaderboard sample pages, analyses) see the states this labeler gave."""
@@ -79,3 +97,44 @@ class CEMetric(Metric):
                 row["ref_labels"] = dict(zip(CHEXPERT_LABELS, s["ref_labels"]))
             rows.append(row)
         return rows
+
+
+_WORDS = {"f1": "F1", "precision": "P", "recall": "R", "accuracy": "Acc", "micro": "(micro)", "macro": "(macro)",
+          "example": "(example)", "weighted": "(weighted)", "exact": "exact"}
+_RANK = {"ce": 0, "ce5": 1, "f1": 0, "precision": 1, "recall": 2, "accuracy": 3, "micro": 0, "macro": 1,
+         "weighted": 2, "example": 3, "exact": 4}
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"[^a-z]", "", text.lower())
+
+
+def _observation(key: str) -> str | None:
+    flat = _flat(key)
+    return next((lab for lab in CHEXPERT_LABELS if _flat(lab) in flat), None)
+
+
+def _ce_headline(key: str) -> bool:
+    low = key.lower()
+    if low.startswith("ce5_"):
+        return low == "ce5_f1_micro"
+    if low.startswith("ce_"):
+        return low in ("ce_f1_micro", "ce_f1_macro", "ce_f1_example")
+    return "f1" in low
+
+
+def _ce_label(prefix: str, key: str) -> str:
+    label = _observation(key)
+    rest = key.replace(label, " ") if label and label in key else key
+    words = [w for w in re.split(r"[_/\s]+", rest) if w]
+    if words and words[0].lower() in ("ce", "ce5"):
+        if words.pop(0).lower() == "ce5":
+            prefix = f"{prefix}-5"
+    out = " ".join([prefix] + [_WORDS.get(w.lower(), w) for w in words])
+    return f"{out} · {label}" if label else out
+
+
+def _ce_rank(key: str) -> tuple:
+    label = _observation(key)
+    tokens = re.split(r"[_/\s]+", key.replace(label, "") if label else key.lower())
+    return (bool(label), tuple((_RANK.get(t.lower(), 9), t) for t in tokens if t), label or "")

@@ -25,7 +25,7 @@ def _load_run(run_dir: Path) -> tuple[dict[str, str], dict[str, str], dict[str, 
 
 
 def _default_metrics(run_a: Path, run_b: Path) -> list[str]:
-    """Metrics scored ``ok`` in both runs, else ``nlg``."""
+    """Metrics scored ``ok`` in both runs, else the default suite."""
     from ..api import RRGBenchError
     from ..rundir import RunDir
 
@@ -36,12 +36,16 @@ def _default_metrics(run_a: Path, run_b: Path) -> list[str]:
             return set()
 
     both = sorted(ok(run_a) & ok(run_b))
-    return both or ["nlg"]
+    if both:
+        return both
+    from ..specs import default_metrics
+
+    return list(default_metrics())
 
 
-def compare_runs(run_a: Path, run_b: Path, metrics: list[str] | None = None, *, protocol: str | None = None,
-                 meteor: bool = True, bootstrap: int = 1000, trials: int = 1000, seed: int = 0, allow_missing: bool = False
-                 ) -> dict[str, Any]:
+def compare_runs(run_a: Path, run_b: Path, metrics: list[str] | None = None, *,
+                 options: dict[str, dict[str, Any]] | None = None, bootstrap: int = 1000, trials: int = 1000,
+                 seed: int = 0, allow_missing: bool = False) -> dict[str, Any]:
     """Per metric key: A, B, delta = A − B, paired-bootstrap CI of the delta, two p-values (raw and Holm)."""
     from ..api import RRGBenchError
 
@@ -66,13 +70,13 @@ def compare_runs(run_a: Path, run_b: Path, metrics: list[str] | None = None, *, 
         raise RRGBenchError(f"the runs use different cleaning protocols ({cleaning} vs {cleaning_b})")
     names = metrics or _default_metrics(run_a, run_b)
     out = compare_texts([hyps_a[i] for i in common], [hyps_b[i] for i in common], [refs_a[i] for i in common],
-                        names, cleaning=cleaning, protocol=protocol, meteor=meteor, bootstrap=bootstrap,
+                        names, cleaning=cleaning, options=options, bootstrap=bootstrap,
                         trials=trials, seed=seed)
     return {"run_a": str(run_a), "run_b": str(run_b), **out, "left_out": dropped}
 
 
 def compare_texts(hyps_a: list[str], hyps_b: list[str], refs: list[str], metrics: list[str], *,
-                  cleaning: str = "r2gen_iu", protocol: str | None = None, meteor: bool = True,
+                  cleaning: str = "r2gen_iu",
                   bootstrap: int = 1000, trials: int = 1000, seed: int = 0,
                   options: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Paired tests of two systems' hypotheses on the same references, per metric key: A, B, delta = A − B,
@@ -82,8 +86,6 @@ def compare_texts(hyps_a: list[str], hyps_b: list[str], refs: list[str], metrics
     from ..api import RRGBenchError, UnavailableError
     from ..scoring import engine
     from ..scoring.resample import approximate_randomization, holm, paired_bootstrap
-    from .score import metric_options
-
     if not (len(hyps_a) == len(hyps_b) == len(refs)) or not refs:
         raise RRGBenchError(f"compare needs equally many, non-zero hypotheses A ({len(hyps_a)}), "
                             f"B ({len(hyps_b)}) and references ({len(refs)})")
@@ -91,7 +93,7 @@ def compare_texts(hyps_a: list[str], hyps_b: list[str], refs: list[str], metrics
 
     out: dict[str, Any] = {"n": len(refs), "bootstrap": bootstrap, "trials": trials, "seed": seed, "metrics": {}}
     for name in dict.fromkeys(get_host().metrics.resolve(m) for m in metrics):
-        opts = {**metric_options([name], protocol, None, meteor).get(name, {}), **(options or {}).get(name, {})}
+        opts = dict((options or {}).get(name) or {})
         try:
             metric, stats_a = engine.sample_stats(name, hyps_a, refs, options=opts, cleaning=cleaning)
             _, stats_b = engine.sample_stats(name, hyps_b, refs, options=opts, cleaning=cleaning)
@@ -102,15 +104,16 @@ def compare_texts(hyps_a: list[str], hyps_b: list[str], refs: list[str], metrics
         pb = paired_bootstrap(metric, stats_a, stats_b, b=bootstrap, seed=seed)
         ar = approximate_randomization(metric, stats_a, stats_b, trials=trials, seed=seed)
         out["metrics"][name] = {
-            "status": "ok", "signature": metric.signature(),
+            "status": "ok", "signature": metric.signature(), "display": metric.describe(score_a).to_json(),
             "scores": {k: {"a": score_a[k], "b": score_b[k], "delta": pb[k]["delta"], "ci95": pb[k]["ci95"],
                            "p_bootstrap": pb[k]["p_value"], "p_randomization": ar[k]} for k in score_a}}
-    from ..leaderboard.schema import is_headline
+    from ..rundir import display_of
 
     families: dict[str, list[dict[str, Any]]] = {"headline": [], "other": []}
     for name, m in out["metrics"].items():
+        facts = display_of(name, m.get("display"), m.get("scores"))
         for key, v in (m.get("scores") or {}).items():
-            v["family"] = "headline" if is_headline(name, key) else "other"
+            v["family"] = "headline" if facts.is_headline(key) and facts.label_of(key) is None else "other"
             families[v["family"]].append(v)
     for tests in families.values():
         for kind in ("p_bootstrap", "p_randomization"):
@@ -124,8 +127,8 @@ def print_comparison(res: dict[str, Any], verbose: bool = False) -> None:
     """Headline keys first, then the other scores (per-label rows with ``verbose``); raw and Holm p side by side."""
     from rich.table import Table
 
-    from ..leaderboard.schema import display_name, is_headline, is_per_label
     from ..run_summary import fmt_p
+    from ..rundir import display_of
     from ..terminal import get_console
 
     console = get_console("stdout")
@@ -135,10 +138,14 @@ def print_comparison(res: dict[str, Any], verbose: bool = False) -> None:
                   f"({res['tests']['headline']} tests) and other scores ({res['tests']['other']})",
                   soft_wrap=True)
     rows: dict[str, list[tuple[str, str, dict[str, Any]]]] = {"headline": [], "other": [], "per-label": []}
+    labels: dict[tuple[str, str], str] = {}
     for name, m in res["metrics"].items():
+        facts = display_of(name, m.get("display"), m.get("scores"))
         for key, v in (m.get("scores") or {}).items():
-            part = "headline" if is_headline(name, key) else "per-label" if is_per_label(key) else "other"
+            per_label = facts.label_of(key) is not None
+            part = "per-label" if per_label else "headline" if facts.is_headline(key) else "other"
             rows[part].append((name, key, v))
+            labels[(name, key)] = facts.label(key)
     hidden = 0
     for part, items in rows.items():
         if not items:
@@ -152,7 +159,7 @@ def print_comparison(res: dict[str, Any], verbose: bool = False) -> None:
                           ("p AR", "right"), ("Holm", "right")):
             table.add_column(col, justify=just)  # type: ignore[arg-type]
         for name, key, v in items:
-            table.add_row(display_name(name, key), f"{v['a']:.4f}", f"{v['b']:.4f}", f"{v['delta']:+.4f}",
+            table.add_row(labels[(name, key)], f"{v['a']:.4f}", f"{v['b']:.4f}", f"{v['delta']:+.4f}",
                           f"[{v['ci95'][0]:+.4f}, {v['ci95'][1]:+.4f}]", fmt_p(v["p_bootstrap"]),
                           fmt_p(v.get("p_bootstrap_holm", v["p_bootstrap"])), fmt_p(v["p_randomization"]),
                           fmt_p(v.get("p_randomization_holm", v["p_randomization"])))
@@ -168,19 +175,21 @@ def print_comparison(res: dict[str, Any], verbose: bool = False) -> None:
 @click.argument("run_a", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--metrics", "-m", default=None, help="Comma-separated metrics (default: those scored in both runs).")
-@click.option("--protocol", type=click.Choice(["r2gen", "ptb", "raw"]), help="nlg tokenization (default r2gen).")
-@click.option("--no-meteor", is_flag=True, help="nlg without METEOR (no Java needed).")
+@click.option("--metric-opt", "metric_opts", multiple=True, metavar="NAME.KEY=VALUE",
+              help="Option of one metric (JSON value), e.g. --metric-opt nlg.meteor=false; repeatable.")
 @click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=1))
 @click.option("--trials", default=1000, show_default=True, type=click.IntRange(min=1),
               help="Approximate-randomization trials.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--allow-missing", is_flag=True, help="Compare the samples present in both runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def compare(run_a: Path, run_b: Path, metrics: str | None, protocol: str | None, no_meteor: bool, bootstrap: int,
+def compare(run_a: Path, run_b: Path, metrics: str | None, metric_opts: tuple[str, ...], bootstrap: int,
             trials: int, seed: int, allow_missing: bool, as_json: bool) -> None:
     """Paired comparison of RUN_A and RUN_B (run directories) by sample id: A − B, its CI, p-values."""
+    from ..specs import parse_metric_opts
+
     names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
-    res = compare_runs(run_a, run_b, names, protocol=protocol, meteor=not no_meteor, bootstrap=bootstrap,
+    res = compare_runs(run_a, run_b, names, options=parse_metric_opts(metric_opts, names), bootstrap=bootstrap,
                        trials=trials, seed=seed, allow_missing=allow_missing)
     if as_json:
         click.echo(json.dumps(res, indent=2))

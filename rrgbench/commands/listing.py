@@ -92,13 +92,14 @@ def list_cmd(kind: str, as_json: bool, runs_dir: Path | None, no_check: bool) ->
         if not as_json:
             from ..run_summary import board_columns, column_label, score_of
 
-            board = board_columns([r for r in rows if "metrics" in r])
+            scored = [r for r in rows if "metrics" in r]
+            board = [(m, k, column_label(m, k, scored)) for m, k in board_columns(scored)]
             for r in rows:
                 r["n"] = next((m.get("n") for m in (r.get("metrics") or {}).values() if m.get("n")), "")
-                for metric, key in board:
+                for metric, key, label in board:
                     value = score_of(r, metric, key) if "metrics" in r else None
-                    r[column_label(metric, key)] = "-" if value is None else f"{value:.3f}"
-            columns += [column_label(m, k) for m, k in board]
+                    r[label] = "-" if value is None else f"{value:.3f}"
+            columns += [label for _, _, label in board]
         columns += ["run_dir"]
     else:
         rows = _registry_rows(kind, check=not no_check)

@@ -90,7 +90,11 @@ class {cls}(Metric):
     name = "{name}"
     description = "TODO: one line about {name}."
     version = "0.1"
-    group = "other"
+    # How the leaderboard shows the scores (written into every score file; see rrgbench.api.Metric.describe):
+    group = "Other"  # column group, e.g. "NLG" or "CE"
+    higher_is_better = True  # direction of every key
+    labels = {{"{name}_f1": "{cls} F1"}}  # display names
+    headline = ("{name}_f1",)  # keys shown by default
 
     def signature(self) -> str:
         return f"{name}|v:{{self.version}}|tok:whitespace|case:lower"

@@ -14,7 +14,9 @@ from ..devices import device_option
 @click.option("--dataset", "-d", help="Dataset name (see `rrgbench list datasets`).")
 @click.option("--preset", default=None, help="Configuration preset: tiny (CPU, minutes) or paper.  [default: tiny]")
 @click.option("--seed", type=int, default=None, help="Random seed.  [default: 0]")
-@click.option("--metrics", default=None, help="Comma-separated metric names.  [default: every built-in metric]")
+@click.option("--metrics", default=None, help="Comma-separated metric names.  [default: the default suite]")
+@click.option("--metric-opt", "metric_opts", multiple=True, metavar="NAME.KEY=VALUE",
+              help="Option of one metric (JSON value), e.g. --metric-opt nlg.protocol=ptb; repeatable.")
 @click.option("--limit", type=int, default=None, help="Generate and score only the first N samples of the split.")
 @click.option("--split", default=None, type=click.Choice(["train", "val", "test"]), help="Split to generate. [test]")
 @click.option("--section", default=None, help="Report section: findings, impression, findings_impression.")
@@ -36,8 +38,9 @@ from ..devices import device_option
 @device_option
 def run(method: str | None, dataset: str | None, preset: str | None, seed: int | None, metrics: str | None,
         limit: int | None, split: str | None, section: str | None, overrides: tuple[str, ...],
-        dataset_opts: tuple[str, ...], spec_file: Path | None, runs_dir: Path | None, data_dir: Path | None, skip_bad: bool, bootstrap: int,
-        force: bool, dry_run: bool, as_json: bool, device: str | None) -> None:
+        dataset_opts: tuple[str, ...], metric_opts: tuple[str, ...], spec_file: Path | None, runs_dir: Path | None,
+        data_dir: Path | None, skip_bad: bool, bootstrap: int, force: bool, dry_run: bool, as_json: bool,
+        device: str | None) -> None:
     """Prepare, train, generate and score METHOD on DATASET; finished stages are reused.
 
     \b
@@ -53,7 +56,14 @@ def run(method: str | None, dataset: str | None, preset: str | None, seed: int |
     from ..api import RRGBenchError
     from ..paths import runs_root
     from ..runner import Runner, build_spec
-    from ..specs import deep_merge, default_metrics, load_spec_file, parse_overrides, spec_from_dict
+    from ..specs import (
+        deep_merge,
+        default_metrics,
+        load_spec_file,
+        parse_metric_opts,
+        parse_overrides,
+        spec_from_dict,
+    )
 
     fields: dict = {}
     if spec_file is not None:
@@ -75,6 +85,12 @@ def run(method: str | None, dataset: str | None, preset: str | None, seed: int |
     if fields.get("limit") is not None and fields["limit"] <= 0:
         raise RRGBenchError("--limit must be a positive integer")
     fields["metrics"] = tuple(fields["metrics"]) if "metrics" in fields else default_metrics()
+    if metric_opts or fields.get("metric_options"):
+        fields["metric_options"] = deep_merge(fields.get("metric_options") or {}, parse_metric_opts(metric_opts))
+        unknown = sorted(set(fields["metric_options"]) - set(fields["metrics"]))
+        if unknown:
+            raise RRGBenchError(f"--metric-opt / metric_options: {', '.join(unknown)} not among the scored metrics "
+                                f"({', '.join(fields['metrics'])})")
     user_overrides = deep_merge(fields.pop("overrides", {}) or {}, parse_overrides(overrides))
     spec = build_spec(fields.pop("method"), fields.pop("dataset"), preset=fields.pop("preset", "tiny"),
                       seed=fields.pop("seed", 0), overrides=user_overrides, **fields)

@@ -10,8 +10,6 @@ import click
 
 from ..devices import device_option
 
-DEFAULT_METRICS = "nlg,bertscore,token"
-
 
 def _split_metrics(value: str) -> list[str]:
     """Registered metric names (matched case- and punctuation-insensitively) of a comma-separated list."""
@@ -36,41 +34,6 @@ def load_dataset_refs(name: str, split: str, section: str, data_dir: Path | None
 
         raise RRGBenchError(f"dataset {name}: split '{split}' has no samples")
     return {s.id: s.report for s in samples}, ds.cleaning
-
-
-def parse_metric_opts(items: tuple[str, ...] | list[str], metrics: list[str]) -> dict[str, dict[str, Any]]:
-    """``NAME.key=value`` items (``--metric-opt``) as ``{NAME: {key: value}}``; NAME must be a scored metric."""
-    from ..api import RRGBenchError
-    from ..specs import parse_overrides
-
-    out: dict[str, dict[str, Any]] = {}
-    for item in items:
-        key = item.partition("=")[0]
-        name, dot, _ = key.partition(".")
-        if not dot:
-            raise RRGBenchError(f"--metric-opt expects NAME.key=value, got '{item}'")
-        if name not in metrics:
-            raise RRGBenchError(f"--metric-opt {item}: metric '{name}' is not among the scored metrics "
-                                f"({', '.join(metrics)})")
-        value = parse_overrides([item[len(name) + 1:]], flag="--metric-opt")
-        out.setdefault(name, {}).update(value)
-    return out
-
-
-def metric_options(metrics: list[str], protocol: str | None, bertscore_setting: str | None,
-                   meteor: bool = True, extra: dict[str, dict[str, Any]] | None = None) -> dict[str, dict]:
-    """Per-metric constructor options from the dedicated flags, then ``extra`` (``--metric-opt``) on top."""
-    options: dict[str, dict[str, Any]] = {}
-    if "nlg" in metrics:
-        if protocol:
-            options.setdefault("nlg", {})["protocol"] = protocol
-        if not meteor:
-            options.setdefault("nlg", {})["meteor"] = False
-    if bertscore_setting and "bertscore" in metrics:
-        options["bertscore"] = {"setting": bertscore_setting}
-    for name, opts in (extra or {}).items():
-        options.setdefault(name, {}).update(opts)
-    return options
 
 
 def format_table(summary: dict[str, Any], verbose: bool = False) -> str:
@@ -130,15 +93,13 @@ def summarize(results: dict[str, Any], info: dict[str, Any], bootstrap: int, see
 @click.option("--split", default="test", show_default=True, help="Dataset split (with --dataset).")
 @click.option("--section", default="findings", show_default=True, help="Report section (with --dataset).")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Dataset directory.")
-@click.option("--metrics", "-m", default=DEFAULT_METRICS, show_default=True, help="Comma-separated metric names.")
-@click.option("--protocol", type=click.Choice(["r2gen", "ptb", "raw"]), help="nlg tokenization (default r2gen).")
-@click.option("--cleaning", default=None, help="R2Gen cleaning for the r2gen protocol (default: the dataset's, "
-              "else r2gen_iu).")
-@click.option("--bertscore-setting", type=click.Choice(["minilm", "rexrank", "radeval", "roberta-large"]),
-              help="BERTScore model setting (default minilm, offline).")
-@click.option("--no-meteor", is_flag=True, help="nlg without METEOR (no Java needed; the signature says so).")
+@click.option("--metrics", "-m", default=None,
+              help="Comma-separated metric names (default: the default suite, as `rrgbench list metrics` marks it).")
+@click.option("--cleaning", default=None, help="Report cleaning protocol for metrics that take one (default: the "
+              "dataset's, else r2gen_iu).")
 @click.option("--metric-opt", "metric_opts", multiple=True, metavar="NAME.KEY=VALUE",
-              help="A metric constructor option, e.g. chexpert_rules.preset=ifcc (repeatable).")
+              help="Option of one metric (JSON value), e.g. --metric-opt nlg.protocol=ptb, "
+                   "--metric-opt bertscore.setting=radeval, --metric-opt nlg.meteor=false (repeatable).")
 @click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0),
               help="Bootstrap resamples for the 95% CIs (0: none).")
 @click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
@@ -149,13 +110,12 @@ def summarize(results: dict[str, Any], info: dict[str, Any], bootstrap: int, see
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @device_option
 def score(predictions: Path, references: Path | None, dataset: str | None, split: str, section: str,
-          data_dir: Path | None, metrics: str, protocol: str | None, cleaning: str | None,
-          bertscore_setting: str | None, no_meteor: bool, metric_opts: tuple[str, ...], bootstrap: int, seed: int, allow_missing: bool, output: Path | None,
-          no_cache: bool, as_json: bool, device: str | None) -> None:
+          data_dir: Path | None, metrics: str | None, cleaning: str | None, metric_opts: tuple[str, ...], bootstrap: int,
+          seed: int, allow_missing: bool, output: Path | None, no_cache: bool, as_json: bool, device: str | None) -> None:
     """Score PREDICTIONS against references (a JSONL file or a dataset split).
 
     \b
-    rrgbench score -p preds.jsonl -r refs.jsonl --metrics nlg --protocol ptb --json
+    rrgbench score -p preds.jsonl -r refs.jsonl --metrics nlg --metric-opt nlg.protocol=ptb --json
     rrgbench score -p preds.jsonl --dataset iu_xray --split test
     rrgbench score -p preds.jsonl -r refs.jsonl -m chexpert_rules --metric-opt chexpert_rules.preset=ifcc
     """
@@ -168,8 +128,10 @@ def score(predictions: Path, references: Path | None, dataset: str | None, split
 
     if (references is None) == (dataset is None):
         raise RRGBenchError("give exactly one of --references FILE or --dataset NAME")
-    names = _split_metrics(metrics)
-    extra = parse_metric_opts(metric_opts, names)
+    from ..specs import default_metrics, parse_metric_opts
+
+    names = _split_metrics(metrics) if metrics is not None else list(default_metrics())
+    options = parse_metric_opts(metric_opts, names)
     preds = read_reports(predictions, ("report",), "predictions")
     if references is not None:
         refs = read_reports(references, ("report", "reference"), "references")
@@ -178,7 +140,7 @@ def score(predictions: Path, references: Path | None, dataset: str | None, split
         refs, default_cleaning = load_dataset_refs(dataset, split, section, data_dir)
         ref_name = f"dataset {dataset} ({split})"
     ids, hyps, refs_list, info = pair(preds, refs, allow_missing, str(predictions), ref_name)
-    results = engine.score(names, ids, hyps, refs_list, options=metric_options(names, protocol, bertscore_setting, not no_meteor, extra),
+    results = engine.score(names, ids, hyps, refs_list, options=options,
                            bootstrap=bootstrap, seed=seed, cleaning=cleaning or default_cleaning,
                            cache=not no_cache)
     if output is not None:

@@ -44,7 +44,8 @@ def sensitivity(dataset: str, split: str, section: str, data_dir: Path | None, m
     """
     from ..io import atomic_write_json
     from ..sensitivity import suite
-    from .score import _split_metrics, load_dataset_refs, parse_metric_opts
+    from ..specs import parse_metric_opts
+    from .score import _split_metrics, load_dataset_refs
 
     names = _split_metrics(metrics)
     options = parse_metric_opts(metric_opts, names)

@@ -17,7 +17,9 @@ def _names(value: str) -> list[str]:
 @click.option("--datasets", "-d", required=True, help="Comma-separated dataset names.")
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds, or a range like 0-4.")
 @click.option("--preset", default="tiny", show_default=True, help="Configuration preset for every method.")
-@click.option("--metrics", default=None, help="Comma-separated metric names.  [default: every installed built-in]")
+@click.option("--metrics", default=None, help="Comma-separated metric names.  [default: the default suite]")
+@click.option("--metric-opt", "metric_opts", multiple=True, metavar="NAME.KEY=VALUE",
+              help="Option of one metric (JSON value), e.g. --metric-opt nlg.protocol=ptb; repeatable.")
 @click.option("--limit", type=int, default=None, help="Generate and score only the first N samples.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Method config override (all methods).")
 @click.option("--dataset-opt", "dataset_opts", multiple=True, metavar="KEY=VALUE", help="Dataset option.")
@@ -41,7 +43,7 @@ def _names(value: str) -> list[str]:
 @click.option("--dry-run", is_flag=True, help="Print the grid (spec hashes and run directories), run nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 def sweep(methods: str, datasets: str, seeds: str, preset: str, metrics: str | None, limit: int | None,
-          overrides: tuple[str, ...], dataset_opts: tuple[str, ...], runs_dir: Path | None, data_dir: Path | None,
+          overrides: tuple[str, ...], dataset_opts: tuple[str, ...], metric_opts: tuple[str, ...], runs_dir: Path | None, data_dir: Path | None,
           bootstrap: int, executor: str, log_dir: Path | None, partition: str | None, account: str | None,
           nodes: int, gpus_per_node: int, cpus_per_task: int, mem_gb: int | None, timeout_min: int,
           array_parallelism: int, no_wait: bool, dry_run: bool, as_json: bool) -> None:
@@ -57,13 +59,14 @@ def sweep(methods: str, datasets: str, seeds: str, preset: str, metrics: str | N
 
     from ..api import RRGBenchError
     from ..paths import runs_root
-    from ..specs import default_metrics, parse_overrides
+    from ..specs import default_metrics, parse_metric_opts, parse_overrides
     from ..sweep import SlurmOptions, SweepJob, grid, run_sweep
 
     seed_list = _seeds(seeds)
     metric_names = tuple(_names(metrics)) if metrics is not None else default_metrics()
     fields = {"preset": preset, "metrics": metric_names, "limit": limit,
-              "overrides": parse_overrides(overrides), "dataset_options": parse_overrides(dataset_opts, flag="--dataset-opt")}
+              "overrides": parse_overrides(overrides), "dataset_options": parse_overrides(dataset_opts, flag="--dataset-opt"),
+              "metric_options": parse_metric_opts(metric_opts, metric_names)}
     if limit is not None and limit <= 0:
         raise RRGBenchError("--limit must be a positive integer")
     specs = grid(_names(methods), _names(datasets), seed_list, **fields)

@@ -8,13 +8,15 @@ exact layout: every object holding a numeric ``delta`` is one row; its metric/ke
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..api import RRGBenchError
+from ..api import Display, RRGBenchError
 from ..io import read_json
-from . import schema
+from ..rundir import display_of
+from . import display
 from .records import BoardRun
 
 _A_KEYS = ("a", "score_a", "value_a", "mean_a")
@@ -50,15 +52,18 @@ def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
-def _walk(obj: Any, trail: tuple[str, ...], out: list[dict[str, Any]], signature: str = "") -> None:
+def _walk(obj: Any, trail: tuple[str, ...], out: list[dict[str, Any]], facts_of: Callable[[str], Display],
+          signature: str = "") -> None:
     if isinstance(obj, dict):
         signature = str(obj.get("signature") or signature)
         if _num(obj.get("delta")) is not None:
             metric = str(obj.get("metric") or (trail[0] if trail else ""))
             key = str(obj.get("key") or obj.get("score") or (trail[-1] if len(trail) > 1 else ""))
             ci = next((obj[k] for k in _CI_KEYS if isinstance(obj.get(k), list) and len(obj[k]) == 2), None)
-            row = {"metric": metric, "key": key, "label": schema.display_name(metric, key), "signature": signature,
-                   "per_label": schema.is_per_label(key),
+            facts = facts_of(metric)
+            row = {"metric": metric, "key": key, "label": facts.label(key), "signature": signature,
+                   "per_label": facts.label_of(key) is not None, "group": display.group_name(facts.group),
+                   "order": facts.key_rank(key), "higher_is_better": facts.direction(key),
                    "a": next((_num(obj[k]) for k in _A_KEYS if k in obj), None),
                    "b": next((_num(obj[k]) for k in _B_KEYS if k in obj), None),
                    "delta": float(obj["delta"]), "ci": [_num(ci[0]), _num(ci[1])] if ci else None,
@@ -69,10 +74,10 @@ def _walk(obj: Any, trail: tuple[str, ...], out: list[dict[str, Any]], signature
         for k in sorted(obj, key=str):
             if k in ("run_a", "run_b"):
                 continue
-            _walk(obj[k], (*trail, str(k)) if k not in ("metrics", "results", "scores") else trail, out, signature)
+            _walk(obj[k], (*trail, str(k)) if k not in ("metrics", "results", "scores") else trail, out, facts_of, signature)
     elif isinstance(obj, list):
         for item in obj:
-            _walk(item, trail, out, signature)
+            _walk(item, trail, out, facts_of, signature)
 
 
 def _run_ref(raw: dict[str, Any], keys: tuple[str, ...]) -> str:
@@ -106,9 +111,17 @@ def load_comparisons(runs: list[BoardRun], files: list[Path], runs_dir: Path) ->
         if not isinstance(raw, dict):
             raise RRGBenchError(f"{path}: expected a JSON object from 'rrgbench compare --json'")
         rows: list[dict[str, Any]] = []
-        _walk(raw, (), rows)
-        rows.sort(key=lambda r: (schema.GROUP_ORDER.index(schema.group_of(r["metric"])), r["metric"],
-                                 schema.key_order(r["key"])))
+        stored = raw.get("metrics") if isinstance(raw.get("metrics"), dict) else {}
+        facts: dict[str, Display] = {}
+
+        def facts_of(metric: str, stored: dict[str, Any] = stored, facts: dict[str, Display] = facts) -> Display:
+            if metric not in facts:
+                entry = stored.get(metric) if isinstance(stored.get(metric), dict) else {}
+                facts[metric] = display_of(metric, entry.get("display"))
+            return facts[metric]
+
+        _walk(raw, (), rows, facts_of)
+        rows.sort(key=lambda r: (display.group_rank(r["group"]), r["metric"], r["order"]))
         metrics = raw.get("metrics") if isinstance(raw.get("metrics"), dict) else {}
         unavailable = [(str(m), str(v.get("reason", ""))) for m, v in sorted(metrics.items())
                        if isinstance(v, dict) and v.get("status") == "unavailable"]

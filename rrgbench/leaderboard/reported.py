@@ -1,7 +1,8 @@
 """Numbers a method's paper reports, to show beside the reproduced ones under the same protocol.
 
-A method declares them either as a class attribute ``reported`` or in ``reported.json`` beside its README
-(the file wins: it is read without importing the method). Format, per dataset, one entry or a list::
+A method declares them either as its class attribute :attr:`rrgbench.api.Method.reported` or in
+``reported.json`` beside its module (the file wins: it is found through the registry entry and read without
+importing the method). Format, per dataset, one entry or a list::
 
     {"iu_xray": [{"metric": "nlg", "signature_prefix": "nlg|protocol:r2gen",
                   "scores": {"bleu_4": 0.165}, "source": "R2Gen paper, Table 2"}]}
@@ -55,9 +56,9 @@ def _method_dir(method: str) -> Path | None:
     from ..plugins import get_host
 
     methods = get_host().methods
-    entry = methods.entry(method) if method in methods else None
-    target = entry.target_path if entry is not None else f"rrgbench_plugins.methods.{method}"
-    module = target.partition(":")[0]
+    if method not in methods:
+        return None
+    module = methods.entry(method).target_path.partition(":")[0]
     try:
         spec = importlib.util.find_spec(module)
     except (ImportError, ValueError):
@@ -84,7 +85,7 @@ def load_reported(method: str) -> dict[str, list[dict[str, Any]]]:
     except Exception as exc:  # noqa: BLE001 - a method that cannot load here declares nothing
         log.info("method %s not loadable for reported numbers: %s", method, exc)
         return {}
-    raw = getattr(cls, "reported", None)
+    raw = cls.reported
     return _entries(raw, f"{method}.reported") if raw else {}
 
 

@@ -12,12 +12,11 @@ from typing import Any
 
 from ..api import CHEXPERT_LABELS
 from ..io import atomic_write_bytes
-from . import schema
+from . import display
 from .records import BoardRun, inside, load_generations, load_sample_scores
 
 log = logging.getLogger("rrgbench.leaderboard")
 
-CE_METRICS = ("chexpert_rules", "chexbert")
 _IMAGE_KEYS = ("image_paths", "images", "image_path")
 
 
@@ -64,12 +63,19 @@ def split_labels(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] |
     return (hyp, ref) if hyp is not None and ref is not None else None
 
 
+def _label_order(labels: set[str] | list[str]) -> list[str]:
+    return [lab for lab in CHEXPERT_LABELS if lab in labels] + sorted(set(labels) - set(CHEXPERT_LABELS))
+
+
 def per_label_f1(rec: BoardRun) -> tuple[str, list[str], list[float], list[int]] | None:
-    """Per-label F1 for the chart: from the CE metric's own per-label scores, else from per-sample labels."""
-    for metric in CE_METRICS:
-        sf = rec.scores.get(metric)
-        if sf is None or sf.status != "ok":
+    """Per-label F1 for the chart, from the first metric (by group, then name) that has per-label results:
+    its ``per_label`` table, else its per-label F1 keys (as its display facts name them), else the label
+    states in its per-sample rows."""
+    for metric, sf in sorted(rec.scores.items(), key=lambda kv: (display.group_rank(kv[1].display_facts().group),
+                                                                  kv[0])):
+        if sf.status != "ok":
             continue
+        facts = sf.display_facts()
         per = sf.raw.get("per_label")
         if isinstance(per, dict) and per:
             labels = [lab for lab in CHEXPERT_LABELS if lab in per] or sorted(per)
@@ -78,9 +84,10 @@ def per_label_f1(rec: BoardRun) -> tuple[str, list[str], list[float], list[int]]
             support = [int(per[lab].get("support", 0)) for lab in labels] if all(
                 isinstance(per[lab], dict) and "support" in per[lab] for lab in labels) else None
             return f"{metric}: per-label F1", labels, vals, support or []
-        keyed = {schema.label_of(k): v for k, v in sf.scores.items() if "f1" in k.lower() and schema.label_of(k)}
+        keyed = {facts.label_of(k): v for k, v in sf.scores.items()
+                 if facts.label_of(k) and display.stat_of(k, facts.label_of(k) or "") == "f1"}
         if keyed:
-            labels = [lab for lab in CHEXPERT_LABELS if lab in keyed]
+            labels = _label_order(list(keyed))
             return f"{metric}: per-label F1", labels, [keyed[lab] for lab in labels], []
         rows = load_sample_scores(sf)
         counts = {lab: [0, 0, 0, 0] for lab in CHEXPERT_LABELS}  # tp, fp, fn, ref positives
@@ -241,26 +248,6 @@ class SampleSet:
     label_source: str = ""
 
 
-def _relabel(rec: BoardRun, views: list[SampleView]) -> str:
-    """Label states for display with the offline rule labeler, when the run's CE rows carry none."""
-    sf = rec.scores.get("chexpert_rules")
-    if sf is None or sf.status != "ok" or not views:
-        return ""
-    try:
-        from ..clinical import get_labeler, label_reports
-
-        sig = get_labeler("chexpert_rules").signature()
-        hyp = label_reports([v.report for v in views], "chexpert_rules")
-        ref = label_reports([v.reference for v in views], "chexpert_rules")
-    except Exception as exc:  # noqa: BLE001 - labels are a display aid; the scores stand without them
-        log.info("relabelling %s for display failed: %s", rec.rel, exc)
-        return ""
-    for v, h, r in zip(views, hyp, ref):
-        v.labels = [(lab, h.get(lab), r.get(lab)) for lab in CHEXPERT_LABELS]
-    same = "the same labeler as the CE score" if sig in sf.signature else "NOT the labeler named in the CE signature"
-    return f"labels recomputed for display with {sig} ({same}); scores are the run's own"
-
-
 def build_samples(rec: BoardRun, thumbnails: Thumbnails | None = None) -> SampleSet:
     """Sample views of one run, its per-sample score columns and where the label states come from."""
     gens = load_generations(rec)
@@ -268,17 +255,19 @@ def build_samples(rec: BoardRun, thumbnails: Thumbnails | None = None) -> Sample
         return SampleSet()
     per_metric = {m: load_sample_scores(sf) for m, sf in sorted(rec.scores.items()) if sf.status == "ok"}
     columns: dict[str, str] = {}
+    facts = {m: rec.scores[m].display_facts() for m in per_metric}
     for metric, rows in per_metric.items():
         for row in rows.values():
             for key, val in row.items():
                 if key != "id" and isinstance(val, (int, float)) and not isinstance(val, bool):
-                    columns.setdefault(f"{metric}.{key}", schema.display_name(metric, key))
-    order = sorted(columns, key=lambda c: (schema.GROUP_ORDER.index(schema.group_of(c.split(".")[0])),
-                                           c.split(".")[0], schema.key_order(c.split(".", 1)[1])))
+                    columns.setdefault(f"{metric}.{key}", facts[metric].label(key))
+    order = sorted(columns, key=lambda c: (display.group_rank(facts[c.split(".")[0]].group), c.split(".")[0],
+                                           facts[c.split(".")[0]].key_rank(c.split(".", 1)[1])))
     images: dict[str, list[str]] = {}
     if thumbnails is not None and not any(_image_paths(g) for g in gens[:1]):
         images = _dataset_images(rec, thumbnails.sources)
     views: list[SampleView] = []
+    label_metric = ""  # the first metric whose per-sample rows carry (generated, reference) label states
     for g in gens:
         sid = str(g.get("id"))
         view = SampleView(id=sid, report=str(g.get("report", "")), reference=str(g.get("reference", "")))
@@ -290,12 +279,13 @@ def build_samples(rec: BoardRun, thumbnails: Thumbnails | None = None) -> Sample
                 cid = f"{metric}.{key}"
                 if cid in columns:
                     view.scores[cid] = float(val)
-            if metric in CE_METRICS and not view.labels:
+            if not view.labels:
                 pair = split_labels(row)
                 if pair:
                     hyp, ref = pair
                     view.labels = [(lab, hyp.get(lab), ref.get(lab)) for lab in CHEXPERT_LABELS
                                    if lab in hyp or lab in ref]
+                    label_metric = label_metric or metric
         if thumbnails is not None:
             for path in (_image_paths(g) or images.get(sid, []))[:2]:
                 src = thumbnails.confine(rec, path)
@@ -303,8 +293,5 @@ def build_samples(rec: BoardRun, thumbnails: Thumbnails | None = None) -> Sample
                 if thumb:
                     view.thumbs.append(thumb)
         views.append(view)
-    source = next((f"labels from scores/{m}.samples.jsonl" for m in CE_METRICS
-                   if any(v.labels for v in views) and m in per_metric), "")
-    if not any(v.labels for v in views):
-        source = _relabel(rec, views)
+    source = f"labels from scores/{label_metric}.samples.jsonl" if label_metric else ""
     return SampleSet(views, [(c, columns[c]) for c in order], source)

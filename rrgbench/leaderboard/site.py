@@ -25,7 +25,7 @@ import pandas as pd
 from .. import __version__
 from ..api import CHEXPERT_LABELS, RRGBenchError
 from ..io import atomic_write_bytes, atomic_write_text, dumps, sha256_file
-from . import plots, schema
+from . import display, plots
 from .compare_view import load_comparisons
 from .records import BoardRun, Skipped, safe_part, scan_runs
 from .reported import attach_reported, load_reported
@@ -207,15 +207,16 @@ def _run_plots(rec: BoardRun) -> list[Any]:
 
     out = []
     by_group: dict[str, list[tuple[str, float, float, float]]] = {}
-    for metric, sf in sorted(rec.scores.items()):
+    for _metric, sf in sorted(rec.scores.items()):
         if sf.status != "ok":
             continue
-        for key, val in sorted(sf.scores.items(), key=lambda kv: schema.key_order(kv[0])):
-            if schema.is_per_label(key) or not schema.is_headline(metric, key) and metric not in ("nlg",):
+        facts = sf.display_facts()
+        for key, val in sorted(sf.scores.items(), key=lambda kv: facts.key_rank(kv[0])):
+            if facts.label_of(key) is not None or not facts.is_headline(key):
                 continue
             lo, hi = sf.ci95.get(key, [math.nan, math.nan])
-            by_group.setdefault(schema.group_of(metric), []).append((schema.display_name(metric, key), val, lo, hi))
-    items = [it for g in schema.GROUP_ORDER for it in by_group.get(g, [])]
+            by_group.setdefault(display.group_name(facts.group), []).append((facts.label(key), val, lo, hi))
+    items = [it for g in sorted(by_group, key=display.group_rank) for it in by_group[g]]
     if items:
         out.append(Markup(plots.metric_bars("Scores with bootstrap 95% CI", [i[0] for i in items],
                                             {rec.method: [(i[1], i[2], i[3]) for i in items]})))
@@ -246,26 +247,24 @@ def _train_plots(rec: BoardRun) -> list[Any]:
     return out
 
 
-_STATS = ("f1", "precision", "recall", "accuracy", "support")
-
-
 def _score_view(metric: str, sf: Any) -> dict[str, Any]:
     """One metric on a run page: headline and other scores, and per-label rows as a label x stat matrix."""
+    facts = sf.display_facts()
     main, per_label, stats = [], {}, []
-    for key in sorted(sf.scores, key=schema.key_order):
-        label = schema.label_of(key)
+    for key in sorted(sf.scores, key=facts.key_rank):
+        label = facts.label_of(key)
         if label:
-            stat = next((t for t in _STATS if t in key.lower()), key.replace(label, "").strip("_/ "))
+            stat = display.stat_of(key, label)
             if stat not in stats:
                 stats.append(stat)
             per_label.setdefault(label, {})[stat] = sf.scores[key]
             continue
-        main.append({"key": key, "label": schema.display_name(metric, key), "value": sf.scores[key],
-                     "ci": sf.ci95.get(key), "headline": schema.is_headline(metric, key) or metric == "nlg"})
-    stats.sort(key=lambda t: _STATS.index(t) if t in _STATS else 99)
-    labels = [lab for lab in CHEXPERT_LABELS if lab in per_label]
-    return {"metric": metric, "group": schema.group_of(metric), "sf": sf, "main": main,
-            "per_label": {"stats": [schema.display_name(metric, t) for t in stats],
+        main.append({"key": key, "label": facts.label(key), "value": sf.scores[key],
+                     "ci": sf.ci95.get(key), "headline": facts.is_headline(key)})
+    stats.sort(key=lambda t: display.STATS.index(t) if t in display.STATS else 99)
+    labels = [lab for lab in CHEXPERT_LABELS if lab in per_label] + sorted(set(per_label) - set(CHEXPERT_LABELS))
+    return {"metric": metric, "group": display.group_name(facts.group), "sf": sf, "main": main,
+            "per_label": {"stats": [display.STAT_NAMES.get(t, t) for t in stats],
                           "rows": [(lab, [per_label[lab].get(t) for t in stats]) for lab in labels]}}
 
 
@@ -329,19 +328,20 @@ def _build(runs: list[BoardRun], runs_dir: Path, out: Path, env: Any, allow_cred
         sset = SampleSet() if hide else build_samples(rec, thumbs)
         views, score_cols = sset.views, sset.columns
         score_rows = [_score_view(metric, sf) for metric, sf in sorted(rec.scores.items(),
-                      key=lambda kv: (schema.GROUP_ORDER.index(schema.group_of(kv[0])), kv[0]))]
+                      key=lambda kv: (display.group_rank(kv[1].display_facts().group), kv[0]))]
         flat = [{"metric": metric, "status": sf.status, "signature": sf.signature, "key": k,
                  "value": sf.scores.get(k), "ci_lo": sf.ci95[k][0] if k in sf.ci95 else None,
                  "ci_hi": sf.ci95[k][1] if k in sf.ci95 else None, "n": sf.n, "reason": sf.reason or None}
                 for metric, sf in sorted(rec.scores.items())
-                for k in (sorted(sf.scores, key=schema.key_order) or [""])]
+                for k in (sorted(sf.scores, key=sf.display_facts().key_rank) or [""])]
         w.frame(f"{rec.site_path}/scores", pd.DataFrame(flat, columns=["metric", "status", "signature", "key", "value",
                                                                        "ci_lo", "ci_hi", "n", "reason"]), flat)
         if views:
             sample_rows = [{"id": v.id, "report": v.report, "reference": v.reference, **v.scores,
                             "label_disagreements": ";".join(sorted(v.disagreements))} for v in views]
             w.frame(f"{rec.site_path}/samples", pd.DataFrame(sample_rows), sample_rows)
-        default_sort = next((c for c, _ in score_cols if c.endswith(".bleu_4")), score_cols[0][0] if score_cols else "")
+        primaries = {f"{m}.{sf.display_facts().primary}" for m, sf in rec.scores.items() if sf.display_facts().primary}
+        default_sort = next((c for c, _ in score_cols if c in primaries), score_cols[0][0] if score_cols else "")
         if default_sort:
             views.sort(key=lambda v: (v.scores.get(default_sort, math.inf), v.id))
         render(page, "run.html", rec=rec, dataset_page=ds_pages.get(rec.dataset), score_rows=score_rows,

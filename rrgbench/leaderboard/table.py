@@ -15,11 +15,13 @@ from typing import Any
 
 import pandas as pd
 
-from . import schema
+from . import display
 from .records import BoardRun
 
 LONG_COLUMNS = ["dataset", "method", "preset", "variant", "fidelity", "seed", "run", "metric", "key", "group",
-                "signature", "status", "value", "ci_lo", "ci_hi", "n", "reason"]
+                "signature", "status", "value", "ci_lo", "ci_hi", "n", "reason", "label", "higher_is_better",
+                "headline", "per_label", "primary", "order"]
+_DISPLAY_COLUMNS = ("label", "higher_is_better", "headline", "per_label", "primary", "order")
 
 # two-sided 95% Student t quantiles, df = 1..30 (beyond: normal 1.96)
 _T975 = [12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.306, 2.2622, 2.2281, 2.201, 2.1788,
@@ -32,24 +34,34 @@ def t975(df: int) -> float:
 
 
 def long_table(runs: list[BoardRun]) -> pd.DataFrame:
-    """One row per (run, metric, key); unavailable metrics have one row with ``key == ""``."""
+    """One row per (run, metric, key); unavailable metrics have one row with ``key == ""``.
+
+    ``group``, ``label``, ``higher_is_better``, ``headline``, ``per_label``, ``primary`` and ``order`` (the key's
+    place in the metric's own order) are the metric's display facts for that key (:meth:`rrgbench.rundir.ScoreFile.display_facts`).
+    """
     rows: list[dict[str, Any]] = []
     for rec in runs:
         base = {"dataset": rec.dataset, "method": rec.method, "preset": rec.preset, "variant": rec.variant,
                 "fidelity": ",".join(sorted(rec.fidelity)), "seed": rec.seed, "run": rec.rel}
         for metric, sf in sorted(rec.scores.items()):
-            common = {**base, "metric": metric, "group": sf.raw.get("group") or schema.group_of(metric),
+            facts = sf.display_facts()
+            common = {**base, "metric": metric, "group": display.group_name(facts.group),
                       "signature": sf.signature, "status": sf.status, "n": sf.n, "reason": sf.reason}
             if sf.status != "ok":
-                rows.append({**common, "key": "", "value": math.nan, "ci_lo": math.nan, "ci_hi": math.nan})
+                rows.append({**common, "key": "", "value": math.nan, "ci_lo": math.nan, "ci_hi": math.nan,
+                             "label": f"{metric} (unavailable)", "higher_is_better": facts.default_higher_is_better,
+                             "headline": True, "per_label": False, "primary": False, "order": -1})
                 continue
+            order = {k: i for i, k in enumerate(sorted(sf.scores, key=facts.key_rank))}
             for key, value in sorted(sf.scores.items()):
                 lo, hi = sf.ci95.get(key, [math.nan, math.nan])
-                rows.append({**common, "key": key, "value": value, "ci_lo": lo, "ci_hi": hi})
+                rows.append({**common, "key": key, "value": value, "ci_lo": lo, "ci_hi": hi,
+                             "label": facts.label(key), "higher_is_better": facts.direction(key),
+                             "headline": facts.is_headline(key), "per_label": facts.label_of(key) is not None,
+                             "primary": key == facts.primary, "order": order[key]})
     df = pd.DataFrame(rows, columns=LONG_COLUMNS)
     if df.empty:
         return df
-    df["group"] = df["group"].where(df["group"].isin(schema.GROUP_ORDER), "Other")
     return df.sort_values(["dataset", "method", "preset", "variant", "run", "metric", "key"],
                           kind="mergesort").reset_index(drop=True)
 
@@ -65,6 +77,7 @@ class Column:
     sig_id: str
     headline: bool
     higher_is_better: bool = True
+    primary: bool = False  # the key its metric asks to be ranked by
 
 
 @dataclass
@@ -141,18 +154,20 @@ class Board:
         return sorted({r.manifest for r in self.rows})
 
     def main_column(self) -> int | None:
-        """Index of the column shown on the index page: the most-filled BLEU-4, else the most-filled headline."""
-        ranked = [((col.key == "bleu_4", sum(r.cells[i].status == "ok" for r in self.rows), -i), i)
+        """Index of the column shown on the index page: the most-filled primary key (the one its metric asks to
+        be ranked by), else the most-filled headline column; ties go to the leftmost."""
+        ranked = [((col.primary, sum(r.cells[i].status == "ok" for r in self.rows), -i), i)
                   for i, col in enumerate(self.columns) if col.headline and col.key]
         ranked = [x for x in ranked if x[0][1] > 0]
         return max(ranked)[1] if ranked else None
 
     def ranked(self, col: int | None) -> list[Row]:
-        """Rows by column ``col`` (best first, unscored last), ties by method name."""
+        """Rows by column ``col`` (best first in the column's direction, unscored last), ties by method name."""
         if col is None:
             return list(self.rows)
+        sign = -1.0 if self.columns[col].higher_is_better else 1.0
         return sorted(self.rows, key=lambda r: (r.cells[col].status != "ok",
-                                                -r.cells[col].mean if r.cells[col].status == "ok" else 0.0,
+                                                sign * r.cells[col].mean if r.cells[col].status == "ok" else 0.0,
                                                 r.method, r.preset))
 
     def groups(self) -> list[tuple[str, int, int]]:
@@ -189,29 +204,34 @@ def _pool(sub: pd.DataFrame) -> Cell:
 def build_board(dataset: str, df: pd.DataFrame, runs: list[BoardRun]) -> Board:
     """The leaderboard of one dataset from its slice of the long table."""
     df = df[df["dataset"] == dataset]
-    ok = df[(df["status"] == "ok") & ~df["key"].map(schema.is_per_label)]
+    ok = df[(df["status"] == "ok") & ~df["per_label"].astype(bool)]
     unavailable = df[df["status"] != "ok"]
+    facts: dict[tuple[str, str, str], dict[str, Any]] = {}  # (metric, key, signature) -> display facts
+    for row in df[["metric", "key", "signature", "group", *_DISPLAY_COLUMNS]].itertuples(index=False):
+        facts.setdefault((row.metric, row.key, row.signature), row._asdict())
 
     # within a metric, the signature used by most runs comes first; its keys stay together
     sig_rank = {(m, s): (-n, s) for (m, s), n in df.groupby(["metric", "signature"])["run"].nunique().items()}
-    col_keys = sorted({(schema.GROUP_ORDER.index(g), m, sig_rank[(m, s)], schema.key_order(k), k, s)
+    col_keys = sorted({(display.group_rank(g), m, sig_rank[(m, s)], int(facts[(m, k, s)]["order"]), k, s)
                        for g, m, k, s in ok[["group", "metric", "key", "signature"]].itertuples(index=False)})
     have = {(m, s) for _, m, _, _, _, s in col_keys}
     for g, m, s in unavailable[["group", "metric", "signature"]].drop_duplicates().itertuples(index=False):
         if (m, s) not in have:
-            col_keys.append((schema.GROUP_ORDER.index(g), m, sig_rank[(m, s)], (-1,), "", s))
+            col_keys.append((display.group_rank(g), m, sig_rank[(m, s)], -1, "", s))
             have.add((m, s))
     col_keys.sort()
     # signature ids S1, S2, ... in column order
     sig_ids: dict[tuple[str, str], str] = {}
     for _, m, _, _, _, s in col_keys:
         sig_ids.setdefault((m, s), f"S{len(sig_ids) + 1}")
-    headline_metrics = {m for _, m, _, _, k, _ in col_keys if k and schema.is_headline(m, k)}
-    columns = [Column(id=f"c{i}", group=schema.GROUP_ORDER[g], metric=m, key=k,
-                      label=schema.display_name(m, k) if k else f"{m} (unavailable)", signature=s,
+    headline_metrics = {m for _, m, _, _, k, s in col_keys if k and facts[(m, k, s)]["headline"]}
+    columns = [Column(id=f"c{i}", group=facts[(m, k, s)]["group"], metric=m, key=k,
+                      label=facts[(m, k, s)]["label"] if k else f"{m} (unavailable)", signature=s,
                       sig_id=sig_ids[(m, s)],
-                      headline=(not k) or schema.is_headline(m, k) or m not in headline_metrics)
-               for i, (g, m, _, _, k, s) in enumerate(col_keys)]
+                      headline=(not k) or bool(facts[(m, k, s)]["headline"]) or m not in headline_metrics,
+                      higher_is_better=bool(facts[(m, k, s)]["higher_is_better"]),
+                      primary=bool(facts[(m, k, s)]["primary"]))
+               for i, (_, m, _, _, k, s) in enumerate(col_keys)]
 
     by_rel = {r.rel: r for r in runs}
     row_keys = df[["method", "preset", "variant", "fidelity"]].drop_duplicates().sort_values(
@@ -236,9 +256,7 @@ def build_board(dataset: str, df: pd.DataFrame, runs: list[BoardRun]) -> Board:
         for r in row_runs:
             fid.update(r.fidelity)
         rows.append(Row(method, preset, variant, dict(sorted(fid.items())), row_runs, cells))
-    lower_better = {m for r in runs for m, sf in r.scores.items() if sf.raw.get("higher_is_better") is False}
-    for i, col in enumerate(columns):  # best mean per column
-        col.higher_is_better = col.metric not in lower_better
+    for i, col in enumerate(columns):  # best mean per column, in the column's own direction
         ok_cells = [r.cells[i] for r in rows if r.cells[i].status == "ok"]
         if len(ok_cells) >= 2:
             top = (max if col.higher_is_better else min)(c.mean for c in ok_cells)
@@ -310,9 +328,13 @@ def _num(x: float) -> float | None:
 
 
 def board_json(board: Board) -> dict[str, Any]:
-    """The board as structured JSON, with full signatures."""
+    """The board as structured JSON, with full signatures; ``rank`` orders the rows by the main column (1 = best
+    in that column's direction)."""
+    main = board.main_column()
+    rank = {id(r): i + 1 for i, r in enumerate(board.ranked(main))} if main is not None else {}
     return {
         "dataset": board.dataset,
+        "main_column": board.columns[main].id if main is not None else None,
         "credentialed": board.credentialed,
         "signatures": {sid: {"metric": m, "signature": s} for sid, m, s in board.signatures},
         "columns": [{"id": c.id, "group": c.group, "metric": c.metric, "key": c.key, "label": c.label,
@@ -320,7 +342,7 @@ def board_json(board: Board) -> dict[str, Any]:
                      "higher_is_better": c.higher_is_better} for c in board.columns],
         "rows": [{"method": r.method, "preset": r.preset, "variant": r.variant, "fidelity": r.fidelity,
                   "manifest_hash": r.manifest, "spec": dict(r.spec_tags),
-                  "n_seeds": r.n_seeds, "runs": [x.rel for x in r.runs],
+                  "n_seeds": r.n_seeds, "runs": [x.rel for x in r.runs], "rank": rank.get(id(r)),
                   "cells": [{"status": c.status, "mean": _num(c.mean), "ci95": [_num(c.lo), _num(c.hi)],
                              "n": c.n, "ci_kind": c.ci_kind, "values": c.values, "reason": c.reason or None,
                              "reported": c.reported, "best": c.best}

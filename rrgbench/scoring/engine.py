@@ -136,7 +136,7 @@ def score(metric_names: Sequence[str], ids: Sequence[str], hyps: Sequence[str], 
 def _unavailable(name: str, metric: Metric, reason: str, n: int) -> MetricResult:
     log.info("metric %s unavailable: %s", name, reason)  # the caller's summary shows it once
     return MetricResult(metric=name, status="unavailable", reason=reason, signature=metric.signature(),
-                        rrgbench_version=__version__, n=n)
+                        rrgbench_version=__version__, n=n, display=metric.describe({}).to_json())
 
 
 class _Job:
@@ -167,7 +167,7 @@ class _Job:
                 cached: bool) -> MetricResult:
         return MetricResult(metric=self.name, status="ok", signature=self.signature, rrgbench_version=__version__,
                             n=len(self.ids), scores=scores, ci95=ci95, bootstrap=self.bootstrap,
-                            bootstrap_seed=self.seed, cached=cached,
+                            bootstrap_seed=self.seed, display=self.metric.describe(scores).to_json(), cached=cached,
                             per_sample=[{"id": i, **row} for i, row in zip(self.ids, rows)])
 
     def run(self) -> None:

@@ -51,6 +51,9 @@ class BERTScore(Metric):
     description = "BERTScore P/R/F1 (bert-score); offline default all-MiniLM-L6-v2 L6 (not comparable to roberta-large)"
     version = "1.0"
     group = "BERTScore"
+    labels = {"bertscore_f1": "BERTScore F1", "bertscore_precision": "BERTScore P", "bertscore_recall": "BERTScore R"}
+    headline = ("bertscore_f1",)
+    default_suite = True
     pairwise = True  # statistics of a pair depend on that pair only: cached pairs are reused
     # Each text is embedded alone (no batch neighbours) and the matching runs in float64, so re-scoring is
     # bit-identical on one machine; another BLAS / thread count / GPU may move the last float32 bits of an

@@ -15,3 +15,5 @@ class CheXbertCE(CEMetric):
     name = "chexbert"
     description = "CE with CheXbert (f1chexbert model class, local chexbert.pth)"
     labeler_name = "chexbert"
+    label_prefix = "CheXbert"
+    default_suite = True

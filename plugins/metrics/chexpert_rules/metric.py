@@ -11,3 +11,4 @@ class ChexpertRulesCE(CEMetric):
     name = "chexpert_rules"
     description = "CE with the offline rule-based CheXpert labeler"
     labeler_name = "chexpert_rules"
+    default_suite = True

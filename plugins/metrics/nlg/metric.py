@@ -42,6 +42,10 @@ class NLG(Metric):
     description = "BLEU-1..4, METEOR, ROUGE-L, CIDEr-D (pycocoevalcap) with r2gen / ptb / raw tokenization"
     version = "1.0"
     group = "NLG"
+    labels = {"bleu_1": "BLEU-1", "bleu_2": "BLEU-2", "bleu_3": "BLEU-3", "bleu_4": "BLEU-4", "meteor": "METEOR",
+              "rouge_l": "ROUGE-L", "cider": "CIDEr"}
+    primary = "bleu_4"  # what R2Gen-style tables lead with
+    default_suite = True
     pairwise = True  # statistics of a pair depend on that pair only: cached pairs are reused
 
     def __init__(self, protocol: str = "r2gen", cleaning: str = "r2gen_iu", meteor: bool = True,

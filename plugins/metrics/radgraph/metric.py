@@ -29,6 +29,9 @@ class RadGraphF1(Metric):
     name = "radgraph"
     description = "RadGraph F1 (simple / partial / complete)"
     group = "RadGraph"
+    labels = {"radgraph_simple": "RadGraph simple", "radgraph_partial": "RadGraph partial",
+              "radgraph_complete": "RadGraph complete"}
+    default_suite = True
     version = "1"
 
     def __init__(self, model_type: str = "radgraph-xl", model_dir: str | None = None,

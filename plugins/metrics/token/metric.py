@@ -86,7 +86,11 @@ class TokenMetric(Metric):
     name = "token"
     description = "RadScribe token accuracy / precision / recall / F1 (corpus-pooled subword tokens)"
     version = "1.0"
-    group = "Other"
+    group = "NLG"
+    labels = {"token_f1": "Token F1", "token_accuracy": "Token Acc", "token_precision": "Token P",
+              "token_recall": "Token R"}
+    headline = ("token_f1",)
+    default_suite = True
     pairwise = True  # statistics of a pair depend on that pair only: cached pairs are reused
 
     def __init__(self, tokenizer: str = "minilm-wordpiece", tokenizer_path: str | None = None,

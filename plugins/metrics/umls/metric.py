@@ -34,6 +34,11 @@ class UMLSFactuality(Metric):
     name = "umls"
     description = "UMLS concept factuality (RadScribe)"
     group = "UMLS"
+    labels = {f"umls_{k}{raw}": f"UMLS {name}{' raw' if raw else ''}"
+              for k, name in (("f1", "F1"), ("precision", "P"), ("recall", "R"), ("accuracy", "Acc"))
+              for raw in ("", "_raw")} | {"umls_length_factor": "UMLS length factor"}
+    headline = ("umls_f1", "umls_f1_raw")
+    default_suite = True
     version = "1"
 
     def __init__(self, backend: str = "lexicon", negation: str | None = None, model: str | None = None,
