@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("rrgbench.commands.data:data", "Prepare and inspect datasets."),
     "leaderboard": ("rrgbench.commands.leaderboard:leaderboard", "Build the static HTML leaderboard."),
     "audit": ("rrgbench.commands.audit:audit", "Audit run records for reproducibility."),
+    "models": ("rrgbench.commands.models:models", "List every pretrained asset: found or missing, with its path."),
     "table": ("rrgbench.commands.table:table", "Print a leaderboard board as a paper table (markdown, latex, csv)."),
     "sweep": ("rrgbench.commands.sweep:sweep", "Run methods x datasets x seeds locally or on Slurm."),
     "new-plugin": ("rrgbench.commands.new_plugin:new_plugin", "Write an installable plugin skeleton."),

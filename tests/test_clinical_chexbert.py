@@ -120,9 +120,10 @@ def test_strict_loading_rejects_a_wrong_checkpoint(standin: tuple[Path, Path], t
 
 def test_missing_weights_name_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RRGBENCH_CHEXBERT", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("RRGBENCH_MODELS", str(tmp_path / "models"))
     lab = CheXbertLabeler()
-    want = str(tmp_path / "chexbert" / "chexbert.pth")
+    want = str(tmp_path / "models" / "chexbert" / "chexbert.pth")  # missing: the one place to put it
     assert want in (lab.availability() or "")
     with pytest.raises(UnavailableError, match="chexbert.pth does not exist"):
         lab.label(["x"])

