@@ -258,6 +258,7 @@ class MetricResult(TypedDict, total=False):
     n: int
     scores: dict[str, float]
     ci95: dict[str, list[float]]
+    ci_kind: dict[str, str]  # per key: "percentile" | "bca" | "bias-shifted" (rrgbench.scoring.resample)
     bootstrap: int
     bootstrap_seed: int
     display: dict[str, Any]  # Display.to_json()

@@ -10,7 +10,8 @@ Flow per metric:
    one metric at a time, then ``sample_stats`` (the expensive part) runs for all metrics concurrently in
    threads, reusing cached pairs when the metric declares ``pairwise = True``;
 3. ``aggregate`` (corpus scores) and ``sample_scores`` (per-sample display values, keyed by id);
-4. bootstrap CI from the statistics (:mod:`rrgbench.scoring.resample`), vectorised when the metric has
+4. bootstrap CI from the statistics (:mod:`rrgbench.scoring.resample`), its kind per key in ``ci_kind``
+   (``percentile``, ``bca`` or ``bias-shifted``), vectorised when the metric has
    ``batch_aggregate(stats, weights[B, n]) -> {key: [B] array}``.
 
 ``load``, ``pairwise`` and ``batch_aggregate`` are optional additions to :class:`rrgbench.api.Metric`,
@@ -32,9 +33,10 @@ from ..api import Metric, RRGBenchError, UnavailableError
 from ..plugins import get_host
 from ..rundir import MetricResult
 from . import cache as cache_mod
-from .resample import bootstrap_ci
+from .resample import bootstrap_intervals
 
 log = logging.getLogger("rrgbench.scoring")
+CI_METHOD = "ci2"  # interval method version in cached CIs (ci2: percentile / BCa / bias-shifted, with ci_kind)
 
 
 class SampleError(RRGBenchError):
@@ -155,18 +157,19 @@ class _Job:
         self.signature = metric.signature()
         self.entry = cache_mod.ScoreCache(self.signature, hyps, refs) if use_cache else None
         self.cached = self.entry.load_result() if self.entry else {}
-        self.ci_key = f"{bootstrap}:{seed}"
+        self.ci_key = f"{bootstrap}:{seed}:{CI_METHOD}"
         if self.cached.get("signature") == self.signature and self.ci_key in self.cached.get("ci95", {}) and \
                 len(self.cached.get("per_sample", [])) == len(ids):
             self.result = self._result(self.cached["scores"], self.cached["ci95"][self.ci_key],
-                                       self.cached["per_sample"], cached=True)
+                                       self.cached["per_sample"], cached=True,
+                                       ci_kind=self.cached.get("ci_kind", {}).get(self.ci_key, {}))
             return
         self.stats = self.entry.load_stats() if self.entry else None
 
     def _result(self, scores: dict[str, float], ci95: dict[str, list[float]], rows: list[dict[str, Any]],
-                cached: bool) -> MetricResult:
+                cached: bool, ci_kind: dict[str, str] | None = None) -> MetricResult:
         return MetricResult(metric=self.name, status="ok", signature=self.signature, rrgbench_version=__version__,
-                            n=len(self.ids), scores=scores, ci95=ci95, bootstrap=self.bootstrap,
+                            n=len(self.ids), scores=scores, ci95=ci95, ci_kind=ci_kind or {}, bootstrap=self.bootstrap,
                             bootstrap_seed=self.seed, display=self.metric.describe(scores).to_json(), cached=cached,
                             per_sample=[{"id": i, **row} for i, row in zip(self.ids, rows)])
 
@@ -183,14 +186,16 @@ class _Job:
         if self.cached.get("signature") == self.signature and self.cached.get("scores") == scores:
             rows = self.cached["per_sample"]
             cis = dict(self.cached.get("ci95", {}))
+            kinds = dict(self.cached.get("ci_kind", {}))
         else:
             rows = self.metric.sample_scores(stats)
-            cis = {}
-        ci95 = bootstrap_ci(self.metric, stats, self.bootstrap, self.seed) if self.bootstrap else {}
-        cis[self.ci_key] = ci95
+            cis, kinds = {}, {}
+        ci95, kind = bootstrap_intervals(self.metric, stats, self.bootstrap, self.seed) if self.bootstrap else ({}, {})
+        cis[self.ci_key], kinds[self.ci_key] = ci95, kind
         if self.entry:
-            self.entry.save_result({"signature": self.signature, "scores": scores, "per_sample": rows, "ci95": cis})
-        self.result = self._result(scores, ci95, rows, cached=was_cached)
+            self.entry.save_result({"signature": self.signature, "scores": scores, "per_sample": rows, "ci95": cis,
+                                    "ci_kind": kinds})
+        self.result = self._result(scores, ci95, rows, cached=was_cached, ci_kind=kind)
 
 
 STATS_CHUNK = 10_000  # pairs per sample_stats call of a pair-local metric (progress, bounded temporaries)
