@@ -11,7 +11,14 @@ import pytest
 
 from rrgbench import rundir
 from rrgbench.scoring import engine, synthetic
-from rrgbench.scoring.resample import batch_scores, iter_resample_weights, percentile_ci, resample_weights
+from rrgbench.scoring.resample import (
+    batch_scores,
+    choose_interval,
+    iter_resample_weights,
+    jackknife_weights,
+    percentile_ci,
+    resample_weights,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +39,13 @@ def test_bootstrap_ci_unchanged_by_blocking() -> None:
     for name in ("chexpert_rules", "token"):
         metric, stats = engine.sample_stats(name, hyps, refs, cache=False)
         draws = batch_scores(metric, stats, resample_weights(len(stats), 200, 4))  # one matrix, the old way
-        assert res[name]["ci95"] == {k: percentile_ci(v) for k, v in draws.items()}
+        est = metric.aggregate(stats)
+        jack = batch_scores(metric, stats, jackknife_weights(len(stats)))
+        want = {k: choose_interval(v, est[k], lambda k=k, jack=jack: jack[k]) for k, v in draws.items()}
+        assert res[name]["ci95"] == {k: ci for k, (ci, _) in want.items()}
+        assert res[name]["ci_kind"] == {k: kind for k, (_, kind) in want.items()}
+        assert all(res[name]["ci95"][k] == percentile_ci(v) for k, v in draws.items()
+                   if res[name]["ci_kind"][k] == "percentile")
 
 
 def test_chunked_stats_equal_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
