@@ -152,3 +152,28 @@ def test_references_from_a_dataset_split(files, tmp_path):
         assert "split 'val' has no samples" in str(missing.exception)
     finally:
         registry._entries.pop(Tiny.name, None)
+
+
+def test_unavailable_requested_metric_exits_1_unless_allowed(files, tmp_path, monkeypatch):
+    _, _, _, preds, gold = files
+    monkeypatch.setenv("RRGBENCH_MODELS", str(tmp_path / "no-models"))  # CheXbert weights cannot be found
+    monkeypatch.setenv("RRGBENCH_CHEXBERT", str(tmp_path / "no-models" / "chexbert.pth"))
+    result = _run("score", "-p", preds, "-r", gold, "--metrics", "token,chexbert", "--bootstrap", "0")
+    assert result.exit_code == 1, result.output
+    assert "chexbert: unavailable" in result.output and "--allow-unavailable" in result.output
+    assert "token_f1" in result.output  # the available metric is still scored and printed
+    allowed = _run("score", "-p", preds, "-r", gold, "--metrics", "token,chexbert", "--bootstrap", "0",
+                   "--allow-unavailable", "--json")
+    assert allowed.exit_code == 0, allowed.output
+    assert "chexbert" in json.loads(allowed.output[allowed.output.index("{"):])["unavailable"]
+
+
+def test_scoring_a_file_against_itself_warns(files, tmp_path):
+    ids, _, refs, preds, gold = files
+    same = _run("score", "-p", gold, "-r", gold, "--metrics", "token", "--bootstrap", "0")
+    assert same.exit_code == 0 and "warning: the predictions are the same file" in same.output
+    copy = _write(tmp_path / "copy.jsonl", [{"id": i, "report": r} for i, r in zip(ids, refs)])
+    twin = _run("score", "-p", copy, "-r", gold, "--metrics", "token", "--bootstrap", "0")
+    assert twin.exit_code == 0 and "identical to the references, row for row" in twin.output
+    normal = _run("score", "-p", preds, "-r", gold, "--metrics", "token", "--bootstrap", "0")
+    assert "warning: the predictions" not in normal.output

@@ -104,6 +104,9 @@ def summarize(results: dict[str, Any], info: dict[str, Any], bootstrap: int, see
               help="Bootstrap resamples for the 95% CIs (0: none).")
 @click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--allow-missing", is_flag=True, help="Score the ids present on both sides; report how many were left out.")
+@click.option("--allow-unavailable", is_flag=True,
+              help="Exit 0 even when a metric named with --metrics is unavailable here (it is still reported "
+                   "unavailable, never scored). Without it such a run exits 1.")
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path),
               help="Also write scores/<metric>.json and <metric>.samples.jsonl into this directory.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the score cache.")
@@ -111,13 +114,18 @@ def summarize(results: dict[str, Any], info: dict[str, Any], bootstrap: int, see
 @device_option
 def score(predictions: Path, references: Path | None, dataset: str | None, split: str, section: str,
           data_dir: Path | None, metrics: str | None, cleaning: str | None, metric_opts: tuple[str, ...], bootstrap: int,
-          seed: int, allow_missing: bool, output: Path | None, no_cache: bool, as_json: bool, device: str | None) -> None:
+          seed: int, allow_missing: bool, allow_unavailable: bool, output: Path | None, no_cache: bool, as_json: bool,
+          device: str | None) -> None:
     """Score PREDICTIONS against references (a JSONL file or a dataset split).
 
     \b
     rrgbench score -p preds.jsonl -r refs.jsonl --metrics nlg --metric-opt nlg.protocol=ptb --json
     rrgbench score -p preds.jsonl --dataset iu_xray --split test
     rrgbench score -p preds.jsonl -r refs.jsonl -m chexpert_rules --metric-opt chexpert_rules.preset=ifcc
+
+    Exits 1 when a metric named with --metrics is unavailable here (missing weights, no Java), unless
+    --allow-unavailable; metrics of the default suite that are unavailable are reported, not fatal.
+    Scoring a file against itself (same path, or predictions equal to the references row for row) warns.
     """
     from ..devices import set_device
 
@@ -140,6 +148,11 @@ def score(predictions: Path, references: Path | None, dataset: str | None, split
         refs, default_cleaning = load_dataset_refs(dataset, split, section, data_dir)
         ref_name = f"dataset {dataset} ({split})"
     ids, hyps, refs_list, info = pair(preds, refs, allow_missing, str(predictions), ref_name)
+    same_file = references is not None and Path(predictions).resolve() == Path(references).resolve()
+    if same_file or hyps == refs_list:
+        why = "the same file" if same_file else "identical to the references, row for row"
+        click.echo(f"warning: the predictions are {why}: scoring them measures nothing about a system "
+                   "(every score is its maximum)", err=True)
     results = engine.score(names, ids, hyps, refs_list, options=options,
                            bootstrap=bootstrap, seed=seed, cleaning=cleaning or default_cleaning,
                            cache=not no_cache)
@@ -149,3 +162,8 @@ def score(predictions: Path, references: Path | None, dataset: str | None, split
         write_scores(results, output / SCORES_DIR)
     summary = summarize(results, info, bootstrap, seed)
     click.echo(json.dumps(summary, indent=2, sort_keys=False) if as_json else format_table(summary, verbose=_verbose()))
+    requested = [n for n in summary["unavailable"] if metrics is not None]  # the default suite may lack weights
+    if requested and not allow_unavailable:
+        click.echo(f"error: requested metric(s) unavailable here: {', '.join(requested)} (reasons above); "
+                   "pass --allow-unavailable to accept", err=True)
+        raise click.exceptions.Exit(1)
