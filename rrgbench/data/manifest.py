@@ -74,6 +74,7 @@ class StatCache:
         self.path = path
         self._db: sqlite3.Connection | None = None
         self._pending: list[tuple[Any, ...]] = []
+        self._loaded: dict[str, dict[tuple[int, int], tuple[Any, ...]]] = {}
         if path is None:
             return
         try:
@@ -86,15 +87,24 @@ class StatCache:
         except (OSError, sqlite3.Error):
             self._db = None
 
+    def _rows(self, mode: str) -> dict[tuple[int, int], tuple[Any, ...]]:
+        """All rows of ``mode``, read once (one query beats one per file by far on 10^5 files)."""
+        rows = self._loaded.get(mode)
+        if rows is None:
+            rows = {}
+            if self._db is not None:
+                try:
+                    cur = self._db.execute("SELECT dev, ino, size, mtime_ns, digest, problem FROM files WHERE mode=?",
+                                           (mode,))
+                    rows = {(r[0], r[1]): r[2:] for r in cur}
+                except sqlite3.Error:
+                    rows = {}
+            self._loaded[mode] = rows
+        return rows
+
     def lookup(self, st: os.stat_result, mode: str) -> tuple[str, str | None] | None:
         """The cached ``(digest, problem)`` of a file with this stat, or ``None``."""
-        if self._db is None:
-            return None
-        try:
-            row = self._db.execute("SELECT size, mtime_ns, digest, problem FROM files WHERE dev=? AND ino=? AND mode=?",
-                                   (st.st_dev, st.st_ino, mode)).fetchone()
-        except sqlite3.Error:
-            return None
+        row = self._rows(mode).get((st.st_dev, st.st_ino))
         if row and row[0] == st.st_size and row[1] == st.st_mtime_ns:
             return row[2], row[3]
         return None
