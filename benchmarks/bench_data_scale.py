@@ -191,33 +191,31 @@ def main() -> None:
     root = work / "data"
     env = {**os.environ, "RRGBENCH_CACHE": str(work / "cache")}
     print(f"# load: {os.getloadavg()}  cpus: {os.cpu_count()}  OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
-    print(f"# dataset: {args.studies} studies x 2 views at {args.px} px -> {root}; cache/load size {args.size} px")
+    print(f"# dataset: {args.studies} studies x 2 views at {args.px} px -> {root}; cache/load size {args.size} px",
+          flush=True)
     if not (root / "annotation.json").is_file():
         t = time.perf_counter()
         generate(root, args.studies, args.px, args.bank)
-        print(f"# generated in {time.perf_counter() - t:.0f} s")
+        print(f"# generated in {time.perf_counter() - t:.0f} s", flush=True)
     common = {"size": args.size, "studies": args.studies}
-    rows = [("fingerprint, first call", _child("fingerprint", root, env, **common)),
-            ("fingerprint, second call", _child("fingerprint", root, env, **common)),
-            ("train split in RAM (before)", _child("in_ram", root, env, **common)),
-            ("train split disk cache build", _child("cache_build", root, env, **common)),
-            ("loader, 0 workers", _child("loader", root, env, workers=0, loader_studies=args.loader_studies,
-                                         **common)),
-            ("loader, 2 workers", _child("loader", root, env, workers=2, loader_studies=args.loader_studies,
-                                         **common)),
-            (f"osrrg {args.steps} steps, image dict", _child("train", root, env, steps=args.steps, image_cache=True,
-                                                             **common)),
-            (f"osrrg {args.steps} steps, streamed", _child("train", root, env, steps=args.steps, image_cache=False,
-                                                           **common))]
-    print(f"{'figure':<34} {'seconds':>8} {'images/s':>9} {'peak RSS MB':>12}  notes")
-    for name, r in rows:
+    figures = [("fingerprint, first call", "fingerprint", {}),
+               ("fingerprint, second call", "fingerprint", {}),
+               ("train split in RAM (before)", "in_ram", {}),
+               ("train split disk cache build", "cache_build", {}),
+               ("loader, 0 workers", "loader", {"workers": 0, "loader_studies": args.loader_studies}),
+               ("loader, 2 workers", "loader", {"workers": 2, "loader_studies": args.loader_studies}),
+               (f"osrrg {args.steps} steps, image dict", "train", {"steps": args.steps, "image_cache": True}),
+               (f"osrrg {args.steps} steps, streamed", "train", {"steps": args.steps, "image_cache": False})]
+    print(f"{'figure':<34} {'seconds':>8} {'images/s':>9} {'peak RSS MB':>12}  notes", flush=True)
+    for name, task, flags in figures:
+        r = _child(task, root, env, **common, **flags)
         if "error" in r:
-            print(f"{name:<34} error: {r['error']}")
+            print(f"{name:<34} error: {r['error']}", flush=True)
             continue
         rate = f"{r['images'] / r['seconds']:.0f}" if r.get("images") and r["seconds"] > 0 else ""
         notes = {k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items()
                  if k not in ("seconds", "images", "peak_rss_mb")}
-        print(f"{name:<34} {r['seconds']:>8.2f} {rate:>9} {r['peak_rss_mb']:>12.0f}  {notes or ''}")
+        print(f"{name:<34} {r['seconds']:>8.2f} {rate:>9} {r['peak_rss_mb']:>12.0f}  {notes or ''}", flush=True)
     print(f"# load after: {os.getloadavg()}")
     if not args.keep and not args.workdir:
         shutil.rmtree(work, ignore_errors=True)
