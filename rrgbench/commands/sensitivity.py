@@ -32,9 +32,12 @@ def default_output(dataset: str) -> Path:
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Result file (default: <runs>/_sensitivity/<dataset>.json, read by `rrgbench leaderboard`).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--from-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Do not score: print a result file written before (with --markdown METRIC for README tables).")
+@click.option("--markdown", "markdown_metric", metavar="METRIC", help="Print METRIC's rows as a Markdown table.")
 def sensitivity(dataset: str, split: str, section: str, data_dir: Path | None, metrics: str,
                 metric_opts: tuple[str, ...], n: int, seed: int, bootstrap: int, band: float, output: Path | None,
-                as_json: bool) -> None:
+                as_json: bool, from_file: Path | None, markdown_metric: str | None) -> None:
     """Edit real references (negation flips, laterality swaps, dropped / inserted findings, severity and
     device changes; sentence shuffles, synonyms, rephrased normal sentences) and report, per edit and
     metric, the mean score change with a paired-bootstrap CI and a sensitive / robust verdict.
@@ -42,11 +45,18 @@ def sensitivity(dataset: str, split: str, section: str, data_dir: Path | None, m
     \b
     rrgbench sensitivity --dataset iu_xray_phantom --metrics nlg,bertscore,chexpert_rules,umls,token
     """
-    from ..io import atomic_write_json
+    from ..io import atomic_write_json, read_json
     from ..sensitivity import suite
     from ..specs import parse_metric_opts
     from .score import _split_metrics, load_dataset_refs
 
+    if from_file is not None:
+        result = read_json(from_file)
+        if markdown_metric:
+            click.echo(suite.format_markdown(result, markdown_metric))
+        else:
+            click.echo(json.dumps(result, indent=2) if as_json else suite.format_table(result))
+        return
     names = _split_metrics(metrics)
     options = parse_metric_opts(metric_opts, names)
     refs, cleaning = load_dataset_refs(dataset, split, section, data_dir)
@@ -58,6 +68,8 @@ def sensitivity(dataset: str, split: str, section: str, data_dir: Path | None, m
     atomic_write_json(path, result)
     if as_json:
         click.echo(json.dumps(result, indent=2))
+    elif markdown_metric:
+        click.echo(suite.format_markdown(result, markdown_metric))
     else:
         click.echo(suite.format_table(result))
         click.echo(f"written: {path}")

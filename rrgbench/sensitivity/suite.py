@@ -57,10 +57,6 @@ def edit_all(refs: dict[str, str], ids: Sequence[str], seed: int) -> dict[str, d
     return out
 
 
-def _sample_values(metric: Any, stats: Sequence[dict[str, Any]], key: str) -> np.ndarray:
-    return np.array([float(r.get(key, np.nan)) for r in metric.sample_scores(stats)], dtype=float)
-
-
 def verdict(kind: str, ci: Sequence[float], higher_is_better: bool, band_abs: float) -> str:
     lo, hi = ci
     if kind == "harmful":
@@ -71,12 +67,58 @@ def verdict(kind: str, ci: Sequence[float], higher_is_better: bool, band_abs: fl
     return "robust" if -band_abs <= lo and hi <= band_abs else "not-robust"
 
 
+def _metric_rows(name: str, metric: Any, stats: list[dict[str, Any]], n_ids: int, pos: dict[str, int],
+                 spans: dict[str, tuple[int, list[str]]], bootstrap: int, seed: int, band: float
+                 ) -> tuple[list[str], list[dict[str, Any]]]:
+    """(reported keys, one row per edit x key) for one metric's statistics of all pairs."""
+    from ..scoring.resample import batch_scores, percentile_ci, resample_weights
+
+    hib = bool(getattr(metric, "higher_is_better", True))
+    identity = stats[:n_ids]
+    present = list(metric.aggregate(identity[:2]))
+    keys = [(k, sk) for k, sk in HEADLINE.get(name, ((present[0], present[0]),)) if k in present]
+    per_sample = metric.sample_scores(stats)  # once, on all pairs (identity and edited side by side)
+    rows: list[dict[str, Any]] = []
+    for edit in E.EDITS:
+        start, eligible = spans[edit.name]
+        if not eligible:
+            rows += [{"edit": edit.name, "kind": edit.kind, "metric": name, "key": k, "eligible": 0,
+                      "verdict": "no-eligible-samples"} for k, _ in keys]
+            continue
+        id_idx = [pos[i] for i in eligible]
+        st_id = [identity[i] for i in id_idx]
+        st_ed = stats[start:start + len(eligible)]
+        # row 0: the observed corpus; rows 1..b: paired resamples (same weights for both sides)
+        w = np.ones((1, len(eligible)))
+        if bootstrap > 0 and len(eligible) > 1:
+            w = np.vstack([w, resample_weights(len(eligible), bootstrap, seed)])
+        base, after = batch_scores(metric, st_id, w), batch_scores(metric, st_ed, w)
+        for key, skey in keys:
+            draws = after[key] - base[key]
+            delta = float(draws[0])
+            ci = percentile_ci(draws[1:]) if len(draws) > 1 else [delta, delta]
+            per_id = np.array([float(per_sample[i].get(skey, np.nan)) for i in id_idx])
+            per_ed = np.array([float(r.get(skey, np.nan)) for r in per_sample[start:start + len(eligible)]])
+            d = per_ed - per_id
+            if edit.kind == "harmful":
+                right = (d < 0) if hib else (d > 0)
+            else:
+                right = np.abs(d) <= band * np.abs(per_id) + 1e-12
+            rows.append({"edit": edit.name, "kind": edit.kind, "metric": name, "key": key,
+                         "eligible": len(eligible), "identity": float(base[key][0]), "edited": float(after[key][0]),
+                         "delta": delta, "ci95": ci, "right_fraction": float(np.nanmean(right)),
+                         "verdict": verdict(edit.kind, ci, hib, band * abs(float(base[key][0])))})
+    return [k for k, _ in keys], rows
+
+
 def run(refs: dict[str, str], metric_names: Sequence[str], *, n: int = 500, seed: int = 0, bootstrap: int = 1000,
         band: float = 0.05, options: dict[str, dict[str, Any]] | None = None, cleaning: str = "r2gen_iu",
         dataset: str = "", split: str = "test", progress: Any = None) -> dict[str, Any]:
-    """The whole suite on ``refs`` (``{id: reference}``); returns the JSON-able result (see module doc)."""
+    """The whole suite on ``refs`` (``{id: reference}``); returns the JSON-able result (see module doc).
+    Metrics are loaded one after another, then scored concurrently (as ``rrgbench score`` does)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from ..scoring.engine import make_metric
-    from ..scoring.resample import paired_bootstrap
 
     t0 = time.perf_counter()
     ids = select(refs, n, seed)
@@ -93,61 +135,56 @@ def run(refs: dict[str, str], metric_names: Sequence[str], *, n: int = 500, seed
 
     result: dict[str, Any] = {
         "dataset": dataset, "split": split, "n_references": len(refs), "n": len(ids), "seed": seed,
-        "bootstrap": bootstrap, "band": band, "edits_version": E.VERSION,
+        "bootstrap": bootstrap, "band": band, "edits_version": E.VERSION, "pairs_scored": len(hyps),
         "edits": [{"name": e.name, "kind": e.kind, "description": e.description,
                    "eligible": len(edited[e.name])} for e in E.EDITS],
         "examples": {e.name: ({"id": i, "original": refs[i], "edited": edited[e.name][i]}
                               if (i := next(iter(sorted(edited[e.name])), None)) else None) for e in E.EDITS},
         "metrics": [], "rows": [],
     }
-    for name in metric_names:
+    ready: dict[str, Any] = {}
+    for name in metric_names:  # loads and heavy imports one at a time (imports are not thread-safe)
         metric = make_metric(name, (options or {}).get(name), cleaning)
         reason = metric.availability()
-        hib = bool(getattr(metric, "higher_is_better", True))
-        entry: dict[str, Any] = {"metric": name, "higher_is_better": hib, "signature": "", "status": "ok"}
+        entry: dict[str, Any] = {"metric": name, "higher_is_better": bool(getattr(metric, "higher_is_better", True)),
+                                 "signature": "", "status": "ok"}
         result["metrics"].append(entry)
         if reason:
             entry.update(status="unavailable", reason=reason)
             continue
         entry["signature"] = metric.signature()
-        if progress:
-            progress(f"{name}: scoring {len(hyps)} pairs")
         load = getattr(metric, "load", None)
         if load is not None:
             load()
+        ready[name] = (metric, entry)
+
+    def work(name: str) -> list[dict[str, Any]]:
+        metric, entry = ready[name]
+        if progress:
+            progress(f"{name}: scoring {len(hyps)} pairs")
+        t_metric = time.perf_counter()
         stats = metric.sample_stats(hyps, pair_refs)
-        identity = stats[:len(ids)]
-        keys = HEADLINE.get(name) or ((k, k) for k in list(metric.aggregate(identity[:2]))[:1])
-        present = set(metric.aggregate(identity[:2]))
-        keys = [(k, s) for k, s in keys if k in present]
-        entry["keys"] = [k for k, _ in keys]
-        for edit in E.EDITS:
-            start, eligible = spans[edit.name]
-            if not eligible:
-                for key, _ in keys:
-                    result["rows"].append({"edit": edit.name, "kind": edit.kind, "metric": name, "key": key,
-                                           "eligible": 0, "verdict": "no-eligible-samples"})
-                continue
-            st_edit = stats[start:start + len(eligible)]
-            st_id = [identity[pos[i]] for i in eligible]
-            paired = paired_bootstrap(metric, st_edit, st_id, b=bootstrap, seed=seed) if len(eligible) > 1 else {}
-            base = metric.aggregate(st_id)
-            after = metric.aggregate(st_edit)
-            for key, skey in keys:
-                delta = float(after[key] - base[key])
-                ci = paired.get(key, {}).get("ci95") or [delta, delta]
-                band_abs = band * abs(float(base[key]))
-                per_id, per_ed = _sample_values(metric, st_id, skey), _sample_values(metric, st_edit, skey)
-                d = per_ed - per_id
-                if edit.kind == "harmful":
-                    right = (d < 0) if hib else (d > 0)
-                else:
-                    right = np.abs(d) <= band * np.abs(per_id) + 1e-12
-                result["rows"].append({
-                    "edit": edit.name, "kind": edit.kind, "metric": name, "key": key, "eligible": len(eligible),
-                    "identity": float(base[key]), "edited": float(after[key]), "delta": delta,
-                    "ci95": [float(ci[0]), float(ci[1])], "right_fraction": float(np.nanmean(right)),
-                    "verdict": verdict(edit.kind, ci, hib, band_abs)})
+        entry["scoring_s"] = round(time.perf_counter() - t_metric, 1)
+        entry["keys"], rows = _metric_rows(name, metric, stats, len(ids), pos, spans, bootstrap, seed, band)
+        entry["seconds"] = round(time.perf_counter() - t_metric, 1)
+        return rows
+
+    if ready:
+        # one intra-op thread per model while metrics run side by side: on a small shared machine, torch's
+        # OpenMP barriers across oversubscribed cores made BERTScore 15x slower (measured: 1230 s vs 68 s)
+        import sys
+
+        torch = sys.modules.get("torch")
+        threads = torch.get_num_threads() if torch is not None else None
+        if torch is not None and len(ready) > 1:
+            torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(max_workers=len(ready), thread_name_prefix="rrgbench-sensitivity") as pool:
+                for rows in pool.map(work, list(ready)):
+                    result["rows"] += rows
+        finally:
+            if torch is not None and threads:
+                torch.set_num_threads(threads)
     result["elapsed_s"] = round(time.perf_counter() - t0, 1)
     return result
 
@@ -179,3 +216,25 @@ def format_table(result: dict[str, Any]) -> str:
             lines.append(f"  {m['metric']}: unavailable: {m.get('reason', '')}")
     lines.append(f"elapsed {result['elapsed_s']} s")
     return "\n".join(lines)
+
+
+def format_markdown(result: dict[str, Any], metric: str) -> str:
+    """One metric's rows as a Markdown table (what each metric README quotes)."""
+    rows = [r for r in result["rows"] if r["metric"] == metric]
+    keys = list(dict.fromkeys(r["key"] for r in rows))
+    cell = {(r["edit"], r["key"]): r for r in rows}
+    out = [f"`rrgbench sensitivity --dataset {result['dataset']} --n {result['n']} --seed {result['seed']}` "
+           f"({result['n']} references, {result['bootstrap']} paired resamples; Δ = edited − original):", "",
+           "| edit | kind | eligible | " + " | ".join(f"{k}: Δ [95% CI], right way, verdict" for k in keys) + " |",
+           "|---|---|---|" + "---|" * len(keys)]
+    for e in result["edits"]:
+        parts = []
+        for k in keys:
+            r = cell.get((e["name"], k))
+            if not r or "delta" not in r:
+                parts.append("–")
+                continue
+            lo, hi = r["ci95"]
+            parts.append(f"{r['delta']:+.4f} [{lo:+.4f}, {hi:+.4f}], {r['right_fraction']:.0%}, {r['verdict']}")
+        out.append(f"| {e['name']} | {e['kind']} | {e['eligible']} | " + " | ".join(parts) + " |")
+    return "\n".join(out)
