@@ -43,11 +43,11 @@ def test_site_run_records_and_prepared_data_are_world_readable(tmp_path: Path, u
     from rrgbench.leaderboard import build_site
     from rrgbench.plugins import get_host
 
+    monkeypatch.setenv("RRGBENCH_DATA", str(tmp_path / "data"))
     runs = standard_runs(tmp_path)
     assert _modes(runs) == {"0o644"}
     build_site(runs, tmp_path / "site")
     assert _modes(tmp_path / "site") == {"0o644"}
-    monkeypatch.setenv("RRGBENCH_DATA", str(tmp_path / "data"))
     data = get_host().datasets.get("synthetic")(n_studies=12, size=32)
     data.prepare()
     _write_shard(tmp_path / "data" / "cache.npy", np.zeros(3))
