@@ -1,6 +1,9 @@
-"""The three plugin contracts: :class:`Dataset`, :class:`Method`, :class:`Metric`.
+"""The plugin contracts: :class:`Dataset`, :class:`Method`, :class:`Metric` and :class:`Labeler`.
 
-Hooks find classes; classes do the work. This module imports nothing heavy (no numpy, no torch)
+Hooks find classes (:mod:`rrgbench.hookspecs`); classes do the work. Every part of a contract is declared
+here, optional parts with their default: a plugin overrides what it supports and inherits the rest. The
+registry refuses a class that does not derive from its base, naming the plugin. A plugin's ``name`` and
+``description`` are given once, when it is registered; the registry sets them on the class. This module imports nothing heavy (no numpy, no torch)
 so that ``rrgbench list`` stays fast; implementations import what they need inside their modules.
 
 Data flow of one run (see :mod:`rrgbench.runner`)::
@@ -73,12 +76,13 @@ class Dataset(ABC):
     Subclasses set the class attributes and implement :meth:`prepare` and :meth:`split`.
     """
 
-    name: ClassVar[str]
+    name: ClassVar[str] = ""  # set by the registry from the registered name
     description: ClassVar[str] = ""
     licence: ClassVar[str] = "unknown"
     credentialed: ClassVar[bool] = False  # True: per-sample text and images must never be published
     cleaning: ClassVar[str] = "r2gen_iu"  # default cleaning protocol name for this dataset
     sections: ClassVar[tuple[str, ...]] = ("findings",)
+    fingerprint_mode: str = "full"  # how manifest_hash covers images ("full"; a layout dataset also has "fast")
 
     def __init__(self, data_dir: Path | None = None, section: str = "findings", skip_bad: bool = False,
                  **options: Any) -> None:
@@ -103,6 +107,21 @@ class Dataset(ABC):
     def load_images(self, sample: Sample, size: int) -> np.ndarray:
         """All views of ``sample`` as float32 ``[views, size, size]`` in [0, 1]. Subclasses cache this."""
         raise NotImplementedError
+
+    # -- optional (defaults) ---------------------------------------------------------------------
+    def root(self) -> Path:
+        """Where the prepared data lives: ``data_dir`` when given, else ``$RRGBENCH_DATA/<name>``."""
+        if self.data_dir is not None:
+            return self.data_dir
+        from .paths import data_root
+
+        return data_root(self.name)
+
+    def manifest(self) -> dict[str, Any]:
+        """What :meth:`manifest_hash` covers; at least ``sha256`` and ``n_images`` (default: counted from the
+        splits, so call after :meth:`prepare`)."""
+        return {"sha256": self.manifest_hash(),
+                "n_images": sum(len(s.image_paths) for name in SPLITS for s in self.split(name))}
 
 
 # ------------------------------------------------------------------------------------------ methods
@@ -170,7 +189,7 @@ class Method(ABC):
     of the run spec hash, so everything that changes results must be in it.
     """
 
-    name: ClassVar[str]
+    name: ClassVar[str] = ""  # set by the registry from the registered name
     description: ClassVar[str] = ""
     version: ClassVar[str] = "0.1"
     stages: ClassVar[tuple[str, ...]] = ("train",)
@@ -178,6 +197,8 @@ class Method(ABC):
     # Numbers the method's paper reports, per dataset, shown beside reproduced ones under the same protocol
     # (format in rrgbench.leaderboard.reported; a reported.json beside the method's module wins):
     reported: ClassVar[dict[str, Any]] = {}
+    # True when train() itself uses ctx.accelerator across processes; False: rank 0 trains alone, the others wait
+    distributed_training: ClassVar[bool] = False
 
     def __init__(self, config: dict[str, Any], ctx: RunContext) -> None:
         self.config = config
@@ -210,6 +231,12 @@ class Method(ABC):
     def generate_batch_size(self) -> int:
         """How many samples the runner hands to :meth:`generate` at a time (resume granularity)."""
         return int(self.config.get("generate_batch_size", 16))
+
+    @classmethod
+    def asset_report(cls, config: dict[str, Any], preset: str) -> list[dict[str, Any]]:
+        """The pretrained assets this configuration uses: one row per asset with ``name`` and either ``path`` +
+        ``sha256`` or ``missing`` / ``substitute`` / ``put_at`` (``run --dry-run`` lists them). Default: none."""
+        return []
 
 
 # ------------------------------------------------------------------------------------------ metrics
@@ -287,7 +314,7 @@ class Metric(ABC):
     plain mean metric, ``aggregate`` averages per-sample values; for BLEU / CIDEr / micro-F1 it sums counts.
     """
 
-    name: ClassVar[str]
+    name: ClassVar[str] = ""  # set by the registry from the registered name
     description: ClassVar[str] = ""
     version: ClassVar[str] = "0.1"
     # How the numbers are shown (written into every score file as ``display``; see :meth:`describe`):
@@ -302,6 +329,9 @@ class Metric(ABC):
     # ``float_tolerance``, a bound the metric's tests show it meets).
     reproducibility: ClassVar[str] = "exact"
     float_tolerance: ClassVar[float] = 0.0
+    # True when a pair's statistics depend on that pair only: the engine then reuses cached pairs and scores
+    # new ones in chunks; False: sample_stats always sees the whole corpus
+    pairwise: ClassVar[bool] = False
 
     def __init__(self, **options: Any) -> None:
         self.options = options
@@ -328,6 +358,23 @@ class Metric(ABC):
         """``None`` when the metric can run here, else the reason it cannot (names the missing file)."""
         return None
 
+    def load(self) -> None:  # noqa: B027 - optional hook
+        """Load models and heavy imports. The engine calls it before :meth:`sample_stats`, one metric at a time
+        in the calling thread (imports are not thread-safe); sample_stats then runs in a worker thread."""
+
+    def batch_aggregate(self, stats: Sequence[dict[str, Any]], weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Corpus scores for each row of ``weights`` (``[B, n]`` sample counts, e.g. bootstrap resamples):
+        ``{key: [B] array}``. The default calls :meth:`aggregate` once per row; a metric whose aggregate is a
+        weighted sum overrides it with a vectorised version (same numbers)."""
+        import numpy as np
+
+        out: dict[str, list[float]] = {}
+        for row in np.asarray(weights):
+            counts = np.rint(row).astype(int)
+            for k, v in self.aggregate([stats[i] for i in np.repeat(np.arange(len(stats)), counts)]).items():
+                out.setdefault(k, []).append(v)
+        return {k: np.asarray(v, float) for k, v in out.items()}
+
     @abstractmethod
     def signature(self) -> str:
         """sacrebleu-style ``key:value|...`` string naming everything that determines the numbers."""
@@ -353,3 +400,32 @@ class Metric(ABC):
             return float(cls.float_tolerance)
         raise RRGBenchError(f"metric '{getattr(cls, 'name', cls.__name__)}': reproducibility must be 'exact' or "
                             f"'float' with float_tolerance > 0, not {cls.reproducibility!r}/{cls.float_tolerance!r}")
+
+
+# ----------------------------------------------------------------------------------------- labelers
+
+
+class Labeler(ABC):
+    """A report labeler: CheXpert-style states per report, used by CE metrics and by methods' label targets.
+
+    Registered with ``rrgbench_register_labelers``; the CE metrics take one by name (``labeler`` option).
+    ``label`` returns, per text, ``{label: 1 | 0 | -1 | None}`` over :data:`CHEXPERT_LABELS` (positive,
+    negative, uncertain, not mentioned). Results are cached per text hash under the labeler's signature
+    (persisted across processes when ``persist_cache``).
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    persist_cache: ClassVar[bool] = False  # True for slow (model) labelers: labels kept under the cache root
+
+    def availability(self) -> str | None:
+        """``None`` when the labeler can run here, else the reason it cannot (names the missing file)."""
+        return None
+
+    @abstractmethod
+    def signature(self) -> str:
+        """Names everything that determines the labels (version, rules' source hash, weights' identity)."""
+
+    @abstractmethod
+    def label(self, texts: Sequence[str]) -> list[dict[str, int | None]]:
+        """One label dict per text, in order."""

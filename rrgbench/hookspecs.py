@@ -34,6 +34,12 @@ def rrgbench_register_datasets(register: Register) -> None:
 
 
 @hookspec
+def rrgbench_register_labelers(register: Register) -> None:
+    """Register report labelers (subclasses of :class:`rrgbench.api.Labeler`); CE metrics take one by name
+    (``--metric-opt chexpert_rules.labeler=NAME``) and ``rrgbench label --labeler NAME`` runs it."""
+
+
+@hookspec
 def rrgbench_register_commands(cli: Any) -> None:
     """Add subcommands to the ``rrgbench`` click group."""
 

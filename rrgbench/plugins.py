@@ -21,7 +21,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .api import Dataset, Method, Metric
+from .api import Dataset, Labeler, Method, Metric
 from .registry import Registry
 
 ENTRY_POINT_GROUP = "rrgbench"
@@ -41,15 +41,16 @@ class PluginInfo:
 
 
 class Host:
-    """The plugin manager plus the three registries it fills."""
+    """The plugin manager plus the registries it fills (each checks its base class on first use)."""
 
     def __init__(self) -> None:
         self.pm = pluggy.PluginManager("rrgbench")
         self.pm.add_hookspecs(hookspecs)
         self.plugins: list[PluginInfo] = []
-        self.methods: Registry[Method] = Registry("method")
-        self.metrics: Registry[Metric] = Registry("metric")
-        self.datasets: Registry[Dataset] = Registry("dataset")
+        self.methods: Registry[Method] = Registry("method", Method)
+        self.metrics: Registry[Metric] = Registry("metric", Metric)
+        self.datasets: Registry[Dataset] = Registry("dataset", Dataset)
+        self.labelers: Registry[Labeler] = Registry("labeler", Labeler)
 
     # -- loading -------------------------------------------------------------------------------
     def load_entry_points(self) -> None:
@@ -85,6 +86,7 @@ class Host:
             (hooks.rrgbench_register_methods, self.methods),
             (hooks.rrgbench_register_metrics, self.metrics),
             (hooks.rrgbench_register_datasets, self.datasets),
+            (hooks.rrgbench_register_labelers, self.labelers),
         ):
             for impl in hook.get_hookimpls():
                 if impl.plugin is not module:

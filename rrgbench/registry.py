@@ -1,7 +1,9 @@
 """A small registry of named plugin classes with lazy targets, provenance and "did you mean".
 
 Targets may be classes or ``"module:Class"`` strings; strings are imported on first use, so a listing
-never imports a method's heavy dependencies.
+never imports a method's heavy dependencies. On first use the class is checked against the registry's base
+class (one clear error naming the plugin otherwise) and receives the registered ``name`` and
+``description``: they are given once, at registration.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from .api import RRGBenchError
+from .errors import RRGBenchError
 
 T = TypeVar("T")
 
@@ -31,6 +33,7 @@ class Entry(Generic[T]):
     target: Any  # a class or "module:attr"
     description: str = ""
     plugin: str = ""  # which plugin registered it (entry point name or module)
+    base: type | None = None  # the class every target must derive from (None: no check)
     _loaded: Any = field(default=None, repr=False)
 
     @property
@@ -54,14 +57,38 @@ class Entry(Generic[T]):
                     ) from exc
             else:
                 self._loaded = self.target
+            if self.base is not None:
+                self._check(self._loaded)
         return self._loaded
+
+    def _check(self, cls: Any) -> None:
+        """``cls`` derives from the base; its name is the registered one; it gets name and description."""
+        where = f"{self.kind} '{self.name}' (from plugin '{self.plugin}')"
+        base = self.base
+        assert base is not None
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            self._loaded = None
+            raise RRGBenchError(f"{where}: {self.target_path} is not a subclass of {base.__module__}.{base.__qualname__}")
+        declared = cls.__dict__.get("name")
+        if declared and declared != self.name and cls.__dict__.get("_rrgbench_named") is None:
+            self._loaded = None
+            raise RRGBenchError(f"{where}: the class declares name '{declared}' but is registered as '{self.name}'; "
+                                "give the name once, at registration")
+        if not declared:
+            cls.name = self.name
+            cls._rrgbench_named = self.name
+        if self.description:
+            cls.description = self.description
+        elif getattr(cls, "description", ""):
+            self.description = cls.description
 
 
 class Registry(Generic[T]):
     """Names → entries for one kind of plugin (method, metric or dataset)."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, base: type | None = None) -> None:
         self.kind = kind
+        self.base = base
         self._entries: dict[str, Entry[T]] = {}
 
     def register(self, target: Any, name: str | None = None, description: str | None = None,
@@ -77,7 +104,7 @@ class Registry(Generic[T]):
             raise RRGBenchError(
                 f"{self.kind} '{name}' is registered twice: by '{other.plugin}' and by '{plugin}'"
             )
-        self._entries[name] = Entry(name, self.kind, target, description, plugin)
+        self._entries[name] = Entry(name, self.kind, target, description, plugin, self.base)
 
     def names(self) -> list[str]:
         return sorted(self._entries)

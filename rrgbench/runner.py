@@ -86,8 +86,7 @@ def build_spec(method: str, dataset: str, *, preset: str = "tiny", seed: int = 0
 def asset_rows(method_cls: type, config: dict[str, Any], preset: str) -> list[dict[str, Any]]:
     """The method's pretrained-asset report (``asset_report(config, preset)``; none if it has no such hook):
     one row per asset with ``name`` and either ``path`` + ``sha256`` or ``missing``, ``substitute``, ``put_at``."""
-    report = getattr(method_cls, "asset_report", None)
-    return list(report(config, preset)) if report is not None else []
+    return list(method_cls.asset_report(config, preset))
 
 
 def format_asset_row(row: dict[str, Any]) -> str:
@@ -366,13 +365,13 @@ class Runner:
                 "n": len(self.test_samples()), "n_train": len(ds.split("train")), "credentialed": ds.credentialed,
                 "licence": ds.licence, "cleaning": ds.cleaning, "skipped": list(ds.skipped),
             }
-            mode = getattr(ds, "fingerprint_mode", "full")
+            mode = ds.fingerprint_mode
             if mode != "full":  # the default is left out so records from before the option still match
                 self._info["fingerprint"] = mode
         return self._info
 
     def stage_train(self) -> None:
-        distributed_training = bool(getattr(type(self.method), "distributed_training", False))
+        distributed_training = bool(type(self.method).distributed_training)
         if self.world.is_main or distributed_training:
             self._train()
         self.world.barrier()  # other ranks wait for the committed checkpoint

@@ -15,11 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent / "rrgbench"
 
 # (file relative to rrgbench/, string) -> why that string is not a reference to the plugin of that name
 ALLOWED: dict[tuple[str, str], str] = {
-    ("clinical/__init__.py", "chexpert_rules"): "the host's own rule labeler (the CE metric plugin is named after it)",
-    ("clinical/__init__.py", "chexbert"): "the host's own CheXbert labeler",
+    ("clinical/__init__.py", "chexpert_rules"): "the default labeler (registered by the chexpert_rules plugin)",
     ("clinical/rules.py", "chexpert_rules"): "the rule labeler's own name",
     ("clinical/chexbert.py", "chexbert"): "the CheXbert labeler's own name and weights folder",
-    ("clinical/ce_metric.py", "chexpert_rules"): "the CE metric base class's default labeler",
     ("commands/label.py", "chexpert_rules"): "`rrgbench label`'s default labeler",
     ("clinical/ce.py", "r2gen"): "a CE preset named after the R2Gen paper's protocol",
     ("clinical/radcliq.py", "bertscore"): "a column name of the upstream RadCliQ model",

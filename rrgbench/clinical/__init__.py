@@ -37,31 +37,26 @@ from typing import Any
 
 from .cache import shared_cache
 
-__all__ = ["LABELERS", "get_labeler", "label_reports"]
+__all__ = ["DEFAULT_LABELER", "get_labeler", "label_reports"]
 
-# name -> "module:Class" (imported on first use)
-LABELERS: dict[str, str] = {
-    "chexpert_rules": "rrgbench.clinical.rules:RuleLabeler",
-    "chexbert": "rrgbench.clinical.chexbert:CheXbertLabeler",
-}
+DEFAULT_LABELER = "chexpert_rules"  # the rule labeler (offline, no weights), registered by its CE metric plugin
 
 _INSTANCES: dict[tuple[str, tuple[tuple[str, Any], ...]], Any] = {}
 _LOCK = threading.Lock()  # the scoring engine runs metrics in threads
 
 
-def get_labeler(name: str = "chexpert_rules", **options: Any) -> Any:
-    """The labeler instance ``name`` (one per name and options per process)."""
-    import importlib
-
+def get_labeler(name: str = DEFAULT_LABELER, **options: Any) -> Any:
+    """The labeler instance ``name`` (one per name and options per process), from the labelers registered with
+    ``rrgbench_register_labelers``."""
     from ..api import RRGBenchError
+    from ..plugins import get_host
 
-    if name not in LABELERS:
-        raise RRGBenchError(f"unknown labeler '{name}'; choose one of: {', '.join(sorted(LABELERS))}")
+    labelers = get_host().labelers
+    name = labelers.resolve(name)
     key = (name, tuple(sorted((k, str(v)) for k, v in options.items())))
     with _LOCK:
         if key not in _INSTANCES:
-            module, _, attr = LABELERS[name].partition(":")
-            cls = getattr(importlib.import_module(module), attr)
+            cls = labelers.get(name)
             try:
                 _INSTANCES[key] = cls(**options)
             except TypeError as exc:
@@ -69,9 +64,9 @@ def get_labeler(name: str = "chexpert_rules", **options: Any) -> Any:
         return _INSTANCES[key]
 
 
-def label_reports(texts: Sequence[str], labeler: str = "chexpert_rules", **options: Any
+def label_reports(texts: Sequence[str], labeler: str = DEFAULT_LABELER, **options: Any
                   ) -> list[dict[str, int | None]]:
     """CheXpert labels of each text: ``{label: 1 | 0 | -1 | None}`` with the 14 CheXbert-order keys."""
     impl = get_labeler(labeler, **options)
-    cache = shared_cache(impl.signature(), persist=getattr(impl, "persist_cache", False))
+    cache = shared_cache(impl.signature(), persist=impl.persist_cache)
     return cache.label(list(texts), impl.label)

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..api import CHEXPERT_LABELS, Display, Metric
-from . import get_labeler, label_reports
+from . import DEFAULT_LABELER, get_labeler, label_reports
 from .ce import CEConfig, ce_scores, ce_scores_weighted, example_scores, positive_mask
 
 
@@ -23,14 +23,18 @@ class CEMetric(Metric):
     """Clinical efficacy with the labeler named by ``labeler_name`` (options: preset, labels, uncertain,
     averages; any other option goes to the labeler)."""
 
-    labeler_name: ClassVar[str] = "chexpert_rules"
+    labeler_name: ClassVar[str] = DEFAULT_LABELER  # any registered labeler; the ``labeler`` option chooses another
     group: ClassVar[str] = "CE"
     label_prefix: ClassVar[str] = "CE"  # display names: "<prefix> F1 (micro)", "<prefix> F1 · Edema"
     version: ClassVar[str] = "2"  # bump whenever stats or per-sample rows change (the score cache keys on it)
 
     def __init__(self, preset: str | None = None, labels: Any = None, uncertain: str | None = None,
-                 averages: Any = None, **labeler_options: Any) -> None:
+                 averages: Any = None, labeler: str | None = None, **labeler_options: Any) -> None:
         super().__init__(preset=preset, labels=labels, uncertain=uncertain, averages=averages, **labeler_options)
+        if labeler:
+            from ..plugins import get_host
+
+            self.labeler_name = get_host().labelers.resolve(labeler)
         self.config = CEConfig.from_options(preset, labels, uncertain, averages)
         self.labeler_options = labeler_options
 
@@ -38,8 +42,7 @@ class CEMetric(Metric):
         return get_labeler(self.labeler_name, **self.labeler_options)
 
     def availability(self) -> str | None:
-        check = getattr(self._labeler(), "availability", None)
-        return check() if check else None
+        return self._labeler().availability()
 
     def signature(self) -> str:
         import sys

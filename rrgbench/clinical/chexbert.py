@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..api import CHEXPERT_LABELS, RRGBenchError, UnavailableError
+from ..api import CHEXPERT_LABELS, Labeler, RRGBenchError, UnavailableError
 from .cache import file_id
 
 BERT_BASE_UNCASED_VOCAB_MD5 = "64800d5d8528ce344256daf115d4965e"
@@ -114,7 +114,7 @@ def load_strict(model: Any, path: Path) -> None:
                             f"{'...' if len(unexpected) > 5 else ''}")
 
 
-class CheXbertLabeler:
+class CheXbertLabeler(Labeler):
     """CheXbert labels, batched; model loaded on first use. Options: checkpoint, bert_dir, device, batch_size."""
 
     name = "chexbert"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..api import CHEXPERT_LABELS
+from ..api import CHEXPERT_LABELS, Labeler
 from .phrases import ENLARGEMENT, MENTIONS, OTHER_FINDINGS, SIZE_LIKE, UNMENTIONS
 from .scope import NEGATIVE, POSITIVE, UNCERTAIN, Sentence, sentences
 
@@ -41,7 +41,7 @@ def _compile(phrases: Sequence[str]) -> re.Pattern[str] | None:
     return re.compile(phrase_regex(phrases)) if phrases else None
 
 
-class RuleLabeler:
+class RuleLabeler(Labeler):
     """Rule-based CheXpert labeler; ``label`` maps reports to ``{observation: 1 | 0 | -1 | None}``."""
 
     name = "chexpert_rules"

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-KINDS = ("methods", "metrics", "datasets", "plugins", "runs")
+KINDS = ("methods", "metrics", "datasets", "labelers", "plugins", "runs")
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -40,7 +40,8 @@ def _registry_rows(kind: str, check: bool) -> list[dict[str, Any]]:
     from ..plugins import get_host
 
     host = get_host()
-    registry = {"methods": host.methods, "metrics": host.metrics, "datasets": host.datasets}[kind]
+    registry = {"methods": host.methods, "metrics": host.metrics, "datasets": host.datasets,
+                "labelers": host.labelers}[kind]
     rows = []
     for entry in registry.entries():
         row: dict[str, Any] = {"name": entry.name, "plugin": entry.plugin, "target": entry.target_path,
@@ -65,7 +66,7 @@ def _registry_rows(kind: str, check: bool) -> list[dict[str, Any]]:
               help="For `list runs` (default: $RRGBENCH_RUNS or ./runs).")
 @click.option("--no-check", is_flag=True, help="For `list metrics`: skip the readiness check (faster).")
 def list_cmd(kind: str, as_json: bool, runs_dir: Path | None, no_check: bool) -> None:
-    """List methods, metrics (with readiness), datasets, plugins (with load errors) or runs."""
+    """List methods, metrics (with readiness), datasets, labelers, plugins (with load errors) or runs."""
     if kind == "plugins":
         from dataclasses import asdict
 

@@ -52,7 +52,6 @@ from rrgbench.api import Dataset, Method, Sample
 
 class {cls}(Method):
     name = "{name}"
-    description = "TODO: one line about {name}."
     version = "0.1"
     stages = ("train",)
     presets = ("tiny", "paper")
@@ -88,7 +87,6 @@ from rrgbench.api import Metric
 
 class {cls}(Metric):
     name = "{name}"
-    description = "TODO: one line about {name}."
     version = "0.1"
     # How the leaderboard shows the scores (written into every score file; see rrgbench.api.Metric.describe):
     group = "Other"  # column group, e.g. "NLG" or "CE"

@@ -14,9 +14,8 @@ Flow per metric:
    (``percentile``, ``bca`` or ``bias-shifted``), vectorised when the metric has
    ``batch_aggregate(stats, weights[B, n]) -> {key: [B] array}``.
 
-``load``, ``pairwise`` and ``batch_aggregate`` are optional additions to :class:`rrgbench.api.Metric`,
-looked up with ``getattr``; a metric without them still works (serially loaded on first use, bootstrap
-by calling ``aggregate`` on each resample).
+``load``, ``pairwise`` and ``batch_aggregate`` are optional parts of :class:`rrgbench.api.Metric` with
+defaults there (no load step, whole-corpus statistics, ``aggregate`` once per resample).
 """
 
 from __future__ import annotations
@@ -112,9 +111,7 @@ def score(metric_names: Sequence[str], ids: Sequence[str], hyps: Sequence[str], 
     jobs = {name: _Job(name, m, ids, hyps, refs, bootstrap, seed, use_cache) for name, m in metrics.items()}
     for job in jobs.values():  # model loads and heavy imports one at a time (imports are not thread-safe)
         if job.result is None and job.stats is None:
-            load = getattr(job.metric, "load", None)
-            if load is not None:
-                load()
+            job.metric.load()
     todo = [job for job in jobs.values() if job.result is None]
     if on_result is not None:
         for job in jobs.values():
@@ -212,11 +209,11 @@ def compute_stats(name: str, metric: Metric, ids: list[str], hyps: list[str], re
     """Per-sample statistics, reusing cached pairs for pair-local metrics (``pairwise = True``)."""
     known: dict[int, dict[str, Any]] = {}
     keys = cache_mod.pair_keys(hyps, refs)
-    if entry is not None and getattr(metric, "pairwise", False):
+    if entry is not None and metric.pairwise:
         known = entry.lookup_pairs(keys)
     todo = [i for i in range(len(ids)) if i not in known]
     # pair-local metrics run in chunks with a progress bar per metric; others see the whole corpus at once
-    step = STATS_CHUNK if getattr(metric, "pairwise", False) else max(1, len(todo))
+    step = STATS_CHUNK if metric.pairwise else max(1, len(todo))
     bar = _progress(name, len(todo)) if len(todo) > step else None
     for start in range(0, len(todo), step):
         part = todo[start:start + step]

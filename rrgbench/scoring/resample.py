@@ -40,17 +40,8 @@ def resample_indices(n: int, b: int, seed: int) -> np.ndarray:
 
 
 def batch_scores(metric: Metric, stats: Sequence[dict[str, Any]], weights: np.ndarray) -> dict[str, np.ndarray]:
-    """Corpus scores of ``metric`` for each weight row: vectorised if the metric supports it."""
-    fn = getattr(metric, "batch_aggregate", None)
-    if fn is not None:
-        return {k: np.asarray(v, float) for k, v in fn(stats, weights).items()}
-    out: dict[str, list[float]] = {}
-    for row in np.asarray(weights):
-        counts = np.rint(row).astype(int)
-        sample = [stats[i] for i in np.repeat(np.arange(len(stats)), counts)]
-        for k, v in metric.aggregate(sample).items():
-            out.setdefault(k, []).append(v)
-    return {k: np.asarray(v, float) for k, v in out.items()}
+    """Corpus scores of ``metric`` for each weight row (:meth:`rrgbench.api.Metric.batch_aggregate`)."""
+    return {k: np.asarray(v, float) for k, v in metric.batch_aggregate(stats, weights).items()}
 
 
 def percentile_ci(draws: np.ndarray, level: float = 0.95) -> list[float]:

@@ -74,7 +74,6 @@ class OpenIHF(LayoutDataset):
     """Open-i from a local ``ykumards/open-i`` parquet copy (option ``parquet``: file or folder)."""
 
     name: ClassVar[str] = "openi_hf"
-    description: ClassVar[str] = "Open-i (HF ykumards/open-i parquet), findings and impression."
     licence: ClassVar[str] = "CC BY-NC-ND 4.0 (Open-i; the HF page states cc-by-nd-4.0)"
     cleaning: ClassVar[str] = "r2gen_iu"
 

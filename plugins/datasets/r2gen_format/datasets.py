@@ -28,7 +28,6 @@ class IUXray(LayoutDataset):
     """
 
     name: ClassVar[str] = "iu_xray"
-    description: ClassVar[str] = "IU X-ray (Open-i), R2Gen layout."
     licence: ClassVar[str] = "CC BY-NC-ND 4.0 (Indiana University / NLM Open-i)"
     cleaning: ClassVar[str] = "r2gen_iu"
 
@@ -68,7 +67,6 @@ class MimicCXR(LayoutDataset):
     """
 
     name: ClassVar[str] = "mimic_cxr"
-    description: ClassVar[str] = "MIMIC-CXR-JPG, R2Gen layout (credentialed)."
     licence: ClassVar[str] = "PhysioNet Credentialed Health Data License 1.5.0"
     credentialed: ClassVar[bool] = True
     cleaning: ClassVar[str] = "r2gen_mimic"

@@ -56,8 +56,6 @@ class KIFModel(nn.Module):
 
 class KIFISD(FamilyMethod):
     name = "kifisd"
-    description = ("KIF-ISD (Appl. Sci. 2025): 27-node knowledge-graph fusion and teacher->student "
-                   "self-distillation (logit KD T=4 + relational).")
     version = "0.1"
     stages = ("teacher", "student")
 

@@ -13,7 +13,6 @@ from rrgbench.io import atomic_write_json, read_json
 
 class Majority(Method):
     name = "majority"
-    description = "Baseline: the most frequent training report, for every study."
     version = "1.0"
     stages = ("train",)
     presets = ("tiny", "paper")

@@ -30,8 +30,6 @@ class OSRRGModel(nn.Module):
 
 class OSRRG(FamilyMethod):
     name = "osrrg"
-    description = ("OS-RRG (TNNLS 2025): PromptMRG-style decoder with SBD experts and SAI attention "
-                   "intervention at generation.")
     version = "0.1"
     stages = ("align", "sbd")
 

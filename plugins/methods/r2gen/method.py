@@ -45,8 +45,6 @@ def _is_mimic(dataset: str) -> bool:
 
 class R2Gen(Method):
     name: ClassVar[str] = "r2gen"
-    description: ClassVar[str] = ("R2Gen (EMNLP 2020): ResNet-101 patches -> Transformer with relational memory "
-                                  "and memory-driven conditional layer norm; beam 3")
     version: ClassVar[str] = "0.1"
     stages: ClassVar[tuple[str, ...]] = ("visual", "train")
 

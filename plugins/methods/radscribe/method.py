@@ -75,8 +75,6 @@ def lr_lambda(warmup_rate: float, total: int, base_lr: float, min_lr: float):
 
 class RadScribe(Method):
     name = "radscribe"
-    description = ("RadScribe: image encoder (ViT / ResNet-101 / DenseNet-121) + MedViLL-style BERT fusion "
-                   "with label-text cross-attention + T5 decoder; predicted labels at test")
     version = "0.1"
     stages = ("train",)
 

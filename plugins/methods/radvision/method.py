@@ -35,8 +35,6 @@ from .vision_labels import lr_factor, train_on_labels
 
 class RadVision(Method):
     name = "radvision"
-    description = ("RadVision-7B: Lingshu-7B (Qwen2.5-VL) with NF4 QLoRA, trained in three stages "
-                   "(vision, projector, language model)")
     version = "0.1"
     stages = STAGES
 

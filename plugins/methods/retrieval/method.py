@@ -30,8 +30,6 @@ PRETRAINED_ASSET = "resnet-101"
 
 class Retrieval(Method):
     name: ClassVar[str] = "retrieval"
-    description: ClassVar[str] = ("Baseline: nearest training report by image embedding (ResNet trained on the "
-                                  "training split to predict report labels and words)")
     version: ClassVar[str] = "0.1"
     stages: ClassVar[tuple[str, ...]] = ("train",)
 

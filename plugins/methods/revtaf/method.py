@@ -70,8 +70,6 @@ class REVTAFModel(nn.Module):
 
 class REVTAF(FamilyMethod):
     name = "revtaf"
-    description = ("REVTAF (ICCV 2025): retrieval-enhanced visual-text alignment and fusion (Poincare "
-                   "retrieval enhancer, Sinkhorn OT cross-attention, IoU consistency).")
     version = "0.1"
     stages = ("train",)
 

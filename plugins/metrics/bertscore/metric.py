@@ -48,7 +48,6 @@ class BERTScore(Metric):
     """BERTScore (bert-score 0.3.13) with a named, offline-resolvable model setting."""
 
     name = "bertscore"
-    description = "BERTScore P/R/F1 (bert-score); offline default all-MiniLM-L6-v2 L6 (not comparable to roberta-large)"
     version = "1.0"
     group = "BERTScore"
     labels = {"bertscore_f1": "BERTScore F1", "bertscore_precision": "BERTScore P", "bertscore_recall": "BERTScore R"}

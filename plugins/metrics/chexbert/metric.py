@@ -13,7 +13,6 @@ class CheXbertCE(CEMetric):
     """Clinical efficacy from CheXbert labels; unavailable (never 0) without the checkpoint."""
 
     name = "chexbert"
-    description = "CE with CheXbert (f1chexbert model class, local chexbert.pth)"
     labeler_name = "chexbert"
     label_prefix = "CheXbert"
     default_suite = True

@@ -9,6 +9,5 @@ class ChexpertRulesCE(CEMetric):
     """Clinical efficacy from rule-based CheXpert labels (offline; not CheXbert — compare like with like)."""
 
     name = "chexpert_rules"
-    description = "CE with the offline rule-based CheXpert labeler"
     labeler_name = "chexpert_rules"
     default_suite = True

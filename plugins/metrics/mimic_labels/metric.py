@@ -30,7 +30,6 @@ class MimicLabelsCE(CEMetric):
     """CE: generated reports labelled by ``hyp_labeler``, references by MIMIC-CXR's label CSV."""
 
     name: ClassVar[str] = "mimic_labels"
-    description: ClassVar[str] = "CE against MIMIC-CXR's official CheXpert / NegBio reference labels"
     table_version: ClassVar[str] = "1"  # bump when the reference lookup changes
 
     def __init__(self, source: str = "chexpert", labels_file: str | None = None,

@@ -39,7 +39,6 @@ class NLG(Metric):
     """
 
     name = "nlg"
-    description = "BLEU-1..4, METEOR, ROUGE-L, CIDEr-D (pycocoevalcap) with r2gen / ptb / raw tokenization"
     version = "1.0"
     group = "NLG"
     labels = {"bleu_1": "BLEU-1", "bleu_2": "BLEU-2", "bleu_3": "BLEU-3", "bleu_4": "BLEU-4", "meteor": "METEOR",

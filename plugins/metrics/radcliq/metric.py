@@ -42,7 +42,6 @@ class RadCliQ(Metric):
     """RadCliQ v0 / v1, raw (lower is better), from locally available component models."""
 
     name = "radcliq"
-    description = "RadCliQ v0 / v1 (raw, lower is better) from RadGraph, BERTScore, SembScore and BLEU-2"
     version = "1.0"
     higher_is_better = False
     group = "RadGraph"

@@ -27,7 +27,6 @@ class RadGraphF1(Metric):
     """Mean RadGraph reward per level over report pairs; unavailable (never 0) without the weights."""
 
     name = "radgraph"
-    description = "RadGraph F1 (simple / partial / complete)"
     group = "RadGraph"
     labels = {"radgraph_simple": "RadGraph simple", "radgraph_partial": "RadGraph partial",
               "radgraph_complete": "RadGraph complete"}

@@ -37,7 +37,6 @@ class SembScore(Metric):
     """Cosine of CheXbert embeddings; corpus = mean over pairs."""
 
     name = "semb"
-    description = "SembScore: cosine of CheXbert report embeddings"
     version = "1.0"
     group = "CE"
     pairwise = True

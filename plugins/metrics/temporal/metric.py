@@ -42,7 +42,6 @@ class TemporalMetric(Metric):
     """Set F1 of temporal (change / comparison) terms, hypothesis vs reference."""
 
     name = "temporal"
-    description = "Temporal F1 over rrgbench's change / comparison lexicon (offline)"
     version = "1.0"
     group = "Other"
     pairwise = True

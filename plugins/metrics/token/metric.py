@@ -91,7 +91,6 @@ class TokenMetric(Metric):
     """RadScribe token accuracy / precision / recall / F1 under a named tokenizer."""
 
     name = "token"
-    description = "RadScribe token accuracy / precision / recall / F1 (corpus-pooled subword tokens)"
     version = "1.0"
     group = "NLG"
     labels = {"token_f1": "Token F1", "token_accuracy": "Token Acc", "token_precision": "Token P",

@@ -32,7 +32,6 @@ class UMLSFactuality(Metric):
     """CUI-set agreement of hypothesis and reference (RadScribe CLINICAL_*)."""
 
     name = "umls"
-    description = "UMLS concept factuality (RadScribe)"
     group = "UMLS"
     labels = {f"umls_{k}{raw}": f"UMLS {name}{' raw' if raw else ''}"
               for k, name in (("f1", "F1"), ("precision", "P"), ("recall", "R"), ("accuracy", "Acc"))
