@@ -24,6 +24,9 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("env.py", "radgraph"): "the PyPI package recorded in the environment",
     ("commands/sensitivity.py", "iu_xray_phantom"): "the sensitivity suite's default dataset (open an issue to "
                                                      "make it a dataset-declared default)",
+    **{("weights.py", name): "metric weight locations kept in one table by `rrgbench models` (to move into "
+                             "metric-declared assets, as methods declare theirs)"
+       for name in ("chexbert", "radgraph", "bertscore", "iu_xray")},
     **{("sensitivity/suite.py", name): "the sensitivity suite's own choice of keys per metric (to be moved to "
                                        "metric-declared display facts)"
        for name in ("nlg", "bertscore", "chexpert_rules", "chexbert", "umls", "token", "radgraph", "temporal",
@@ -49,6 +52,22 @@ def test_no_host_module_names_a_built_in_plugin() -> None:
              if text in names and (path.relative_to(ROOT).as_posix(), text) not in ALLOWED]
     assert not found, "host modules name built-in plugins (use the registry or the plugin's declared facts):\n" + \
         "\n".join(found)
+
+
+# host modules that import the built-in plugin package, and why
+IMPORTS_BUILT_INS = {"weights.py": "resolves method assets with the built-in methods' asset helper"}
+
+
+def test_no_host_module_imports_the_built_in_plugins() -> None:
+    found = []
+    for path in sorted(ROOT.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(n.split(".")[0] == "rrgbench_plugins" for n in names) and \
+                    path.relative_to(ROOT).as_posix() not in IMPORTS_BUILT_INS:
+                found.append(f"rrgbench/{path.relative_to(ROOT)}:{node.lineno}")
+    assert not found, "host modules import the built-in plugins:\n" + "\n".join(found)
 
 
 def test_the_allowed_list_has_no_stale_entries() -> None:
