@@ -1,10 +1,11 @@
 """Every pretrained asset in one place: ``$RRGBENCH_MODELS/<name>`` (default ``<cache>/models/<name>``).
 
-Each metric asset is looked up, in order, at its specific override variable (documented below and in the
-README), then under ``$RRGBENCH_MODELS/<name>``, then at the upstream package's own cache location (so
-weights a user already has keep working). When it is nowhere, messages name the ``$RRGBENCH_MODELS``
-path as the place to put it. Method assets (``resnet-101``, ...) are declared by the methods themselves
-(``pretrained_assets``) and resolved under the same root. ``rrgbench models`` lists them all.
+Metric plugins declare their assets (``model_assets()`` -> ``[(Asset, resolved path or None)]``) and look
+each up, in order, at its specific override variable (README), then under ``$RRGBENCH_MODELS/<name>``,
+then at the upstream package's own cache (:func:`first_found`, so weights a user already has keep
+working); when it is nowhere, messages name the ``$RRGBENCH_MODELS`` path as the place to put it. Method
+assets are declared by the methods (``pretrained_assets``) and resolved under the same root.
+``rrgbench models`` lists them all.
 """
 
 from __future__ import annotations
@@ -29,129 +30,44 @@ class Asset:
     required: tuple[str, ...] = ()  # files that must exist below the folder ("" = the path is a file)
 
 
-def _xdg(*parts: str) -> Path:
+def xdg_cache(*parts: str) -> Path:
+    """``$XDG_CACHE_HOME/<parts>`` (``~/.cache/<parts>``): where upstream packages keep their own weights."""
     return Path(os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")).joinpath(*parts)
 
 
-def _radgraph_version() -> str:
-    try:
-        import importlib.metadata
-
-        return importlib.metadata.version("radgraph")
-    except Exception:  # noqa: BLE001 - package missing: report the usual location anyway
-        return "0.1.18"
-
-
-METRIC_ASSETS: tuple[Asset, ...] = (
-    Asset("chexbert/chexbert.pth", "CheXbert labeler checkpoint (~1.3 GB)",
-          "Hugging Face StanfordAIMI/RRG_scorers, file chexbert.pth", "the .pth file itself",
-          "chexbert, semb, radcliq metrics; rrgbench label --labeler chexbert", "RRGBENCH_CHEXBERT", ("",)),
-    Asset("radgraph/radgraph-xl", "RadGraph-XL entity/relation model",
-          "Hugging Face StanfordAIMI/RRG_scorers, radgraph-xl.tar.gz (extracted)",
-          "config.json, vocabulary/, weights.th", "radgraph metric (default model_type)",
-          "RRGBENCH_RADGRAPH_DIR (holds radgraph-xl/)", ("config.json", "vocabulary", "weights.th")),
-    Asset("radgraph/radgraph", "RadGraph (original) model",
-          "Hugging Face StanfordAIMI/RRG_scorers, radgraph.tar.gz (extracted)",
-          "config.json, vocabulary/, weights.th", "radgraph metric (model_type=radgraph), radcliq",
-          "RRGBENCH_RADGRAPH_DIR (holds radgraph/)", ("config.json", "vocabulary", "weights.th")),
-    Asset("radgraph-encoder/radgraph-xl", "the BERT encoder RadGraph-XL's config.json names (config + tokenizer)",
-          "the Hugging Face model named in radgraph-xl/config.json", "config.json + tokenizer files",
-          "radgraph metric, when that encoder is not in the Hugging Face cache",
-          "RRGBENCH_RADGRAPH_ENCODER_DIR (holds radgraph-xl/)", ("config.json",)),
-    Asset("radgraph-encoder/radgraph", "the BERT encoder RadGraph's config.json names (config + tokenizer)",
-          "the Hugging Face model named in radgraph/config.json", "config.json + tokenizer files",
-          "radgraph (model_type=radgraph), radcliq, when not in the Hugging Face cache",
-          "RRGBENCH_RADGRAPH_ENCODER_DIR (holds radgraph/)", ("config.json",)),
-    Asset("bertscore/distilroberta-base", "BERTScore model of the rexrank setting",
-          "Hugging Face distilroberta-base", "config.json, tokenizer files, model.safetensors or pytorch_model.bin",
-          "bertscore setting=rexrank, radcliq", "", ("config.json",)),
-    Asset("bertscore/distilbert-base-uncased", "BERTScore model of the radeval setting",
-          "Hugging Face distilbert-base-uncased", "config.json, tokenizer files, weights",
-          "bertscore setting=radeval", "", ("config.json",)),
-    Asset("bertscore/roberta-large", "BERTScore model of the roberta-large setting",
-          "Hugging Face roberta-large", "config.json, tokenizer files, weights",
-          "bertscore setting=roberta-large", "", ("config.json",)),
-    Asset("tokenizers/t5-base", "t5-base tokenizer (RadScribe's token metric protocol)",
-          "Hugging Face t5-base (tokenizer files only)", "tokenizer.json or spiece.model",
-          "token metric tokenizer=t5-base", "", ()),
-)
-
-
-def asset(name: str) -> Asset:
-    return next(a for a in METRIC_ASSETS if a.name == name)
-
-
-def _complete(path: Path, required: tuple[str, ...]) -> bool:
+def complete(path: Path, required: tuple[str, ...]) -> bool:
+    """Whether ``path`` holds an asset: the file itself (``required == ("",)``) or every required file."""
     if required == ("",):
         return path.is_file()
     return path.exists() and all((path / f).exists() for f in required)
 
 
-def chexbert_checkpoint() -> Path:
-    """``$RRGBENCH_CHEXBERT``, else ``$RRGBENCH_MODELS/chexbert/chexbert.pth``, else f1chexbert's
-    ``~/.cache/chexbert/chexbert.pth`` when it exists there; missing: the ``$RRGBENCH_MODELS`` path."""
-    if env := os.environ.get("RRGBENCH_CHEXBERT"):
-        return Path(env).expanduser()
-    home = models_root() / "chexbert" / "chexbert.pth"
-    legacy = _xdg("chexbert", "chexbert.pth")
-    return legacy if not home.is_file() and legacy.is_file() else home
-
-
-def radgraph_model_dir(model_type: str) -> Path:
-    """``$RRGBENCH_RADGRAPH_DIR/<type>``, else ``$RRGBENCH_MODELS/radgraph/<type>``, else radgraph's own
-    ``~/.cache/radgraph/<version>/<type>`` when complete there; missing: the ``$RRGBENCH_MODELS`` path."""
-    if env := os.environ.get("RRGBENCH_RADGRAPH_DIR"):
-        return Path(env).expanduser() / model_type
-    home = models_root() / "radgraph" / model_type
-    legacy = _xdg("radgraph", _radgraph_version(), model_type)
-    need = ("config.json", "vocabulary", "weights.th")
-    return legacy if not _complete(home, need) and _complete(legacy, need) else home
-
-
-def radgraph_encoder_dir(model_type: str) -> Path | None:
-    """``$RRGBENCH_RADGRAPH_ENCODER_DIR/<type>``, else ``$RRGBENCH_MODELS/radgraph-encoder/<type>`` when it
-    holds a config.json; None: use the encoder named in the model's config (Hugging Face cache)."""
-    if env := os.environ.get("RRGBENCH_RADGRAPH_ENCODER_DIR"):
-        return Path(env).expanduser() / model_type
-    home = models_root() / "radgraph-encoder" / model_type
-    return home if (home / "config.json").is_file() else None
+def first_found(home: Path, legacy: Path, required: tuple[str, ...]) -> Path:
+    """``home`` (under ``$RRGBENCH_MODELS``) unless only ``legacy`` (an upstream cache) holds the asset."""
+    return legacy if not complete(home, required) and complete(legacy, required) else home
 
 
 def metric_asset_rows() -> list[dict[str, str]]:
-    """One row per metric asset: name, found/missing, the path used (or where to put it), override, what."""
-    rows = []
-    for a in METRIC_ASSETS:
-        if a.name == "chexbert/chexbert.pth":
-            path: Path | None = chexbert_checkpoint()
-        elif a.name.startswith("radgraph/"):
-            path = radgraph_model_dir(a.name.split("/", 1)[1])
-        elif a.name.startswith("radgraph-encoder/"):
-            path = radgraph_encoder_dir(a.name.split("/", 1)[1])
-        elif a.name.startswith("bertscore/"):
-            path = _bertscore_dir(a.name.split("/", 1)[1])
-        else:
-            path = models_root() / a.name
-        expected = path or models_root() / a.name
-        found = path is not None and (_complete(path, a.required) if a.required else path.exists())
-        rows.append({"name": a.name, "kind": "metric", "status": "found" if found else "missing",
-                     "path": str(expected), "override": a.env, "what": a.what, "source": a.source,
-                     "layout": a.layout, "used_by": a.used_by})
-    return rows
+    """One row per asset the registered metrics declare (``model_assets()`` -> ``[(Asset, path or None)]``):
+    name, found/missing, the path used (or where to put it), override, what, source, layout, used by."""
+    from .plugins import get_host
 
-
-def _bertscore_dir(hf_name: str) -> Path:
-    home = models_root() / "bertscore" / hf_name
-    if (home / "config.json").is_file():
-        return home
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        found = try_to_load_from_cache(hf_name, "config.json")
-        if isinstance(found, str):
-            return Path(found).parent
-    except ImportError:  # pragma: no cover
-        pass
-    return home
+    rows: dict[str, dict[str, str]] = {}
+    for entry in get_host().metrics.entries():
+        try:
+            declare = getattr(entry.load(), "model_assets", None)
+            pairs = list(declare()) if declare is not None else []
+        except Exception:  # noqa: BLE001 - a broken metric plugin does not hide the other assets
+            continue
+        for a, path in pairs:
+            if a.name in rows:
+                continue
+            expected = path or models_root() / a.name
+            found = path is not None and (complete(path, a.required) if a.required else path.exists())
+            rows[a.name] = {"name": a.name, "kind": "metric", "status": "found" if found else "missing",
+                            "path": str(expected), "override": a.env, "what": a.what, "source": a.source,
+                            "layout": a.layout, "used_by": a.used_by}
+    return list(rows.values())
 
 
 def method_asset_rows() -> list[dict[str, str]]:
@@ -163,6 +79,8 @@ def method_asset_rows() -> list[dict[str, str]]:
     except ImportError:  # the built-in plugins are not installed
         return []
     rows: dict[str, dict[str, str]] = {}
+    datasets = get_host().datasets.names()
+    dataset = datasets[0] if datasets else ""  # presets' asset needs do not depend on the dataset
     for entry in get_host().methods.entries():
         try:
             cls = entry.load()
@@ -170,7 +88,7 @@ def method_asset_rows() -> list[dict[str, str]]:
             if declare is None:
                 continue
             for preset in cls.presets:
-                config = cls.default_config(preset, "iu_xray")
+                config = cls.default_config(preset, dataset)
                 for need in declare(config, preset):
                     row = rows.get(need.name)
                     if row is None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from rrgbench import weights
+from rrgbench.clinical.chexbert import default_checkpoint
 
 
 @pytest.fixture
@@ -30,22 +30,22 @@ def _radgraph(folder: Path) -> Path:
 
 def test_chexbert_lookup_order(roots: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = roots / "models" / "chexbert" / "chexbert.pth"
-    assert weights.chexbert_checkpoint() == home  # nothing anywhere: where to put it
+    assert default_checkpoint() == home  # nothing anywhere: where to put it
     legacy = roots / "xdg" / "chexbert" / "chexbert.pth"
     legacy.parent.mkdir(parents=True)
     legacy.write_bytes(b"x")
-    assert weights.chexbert_checkpoint() == legacy  # f1chexbert's cache still works
+    assert default_checkpoint() == legacy  # f1chexbert's cache still works
     home.parent.mkdir(parents=True)
     home.write_bytes(b"x")
-    assert weights.chexbert_checkpoint() == home  # the models root wins
+    assert default_checkpoint() == home  # the models root wins
     monkeypatch.setenv("RRGBENCH_CHEXBERT", str(roots / "mine.pth"))
-    assert weights.chexbert_checkpoint() == roots / "mine.pth"  # the override wins over everything
+    assert default_checkpoint() == roots / "mine.pth"  # the override wins over everything
 
 
 def test_radgraph_model_and_encoder(roots: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from rrgbench_plugins.metrics.radgraph.reward import RadGraphAnnotator
+    from rrgbench_plugins.metrics.radgraph.reward import RadGraphAnnotator, default_model_dir
 
-    assert weights.radgraph_model_dir("radgraph-xl") == roots / "models" / "radgraph" / "radgraph-xl"
+    assert default_model_dir("radgraph-xl") == roots / "models" / "radgraph" / "radgraph-xl"
     home = _radgraph(roots / "models" / "radgraph" / "radgraph-xl")
     encoder = roots / "models" / "radgraph-encoder" / "radgraph-xl"
     encoder.mkdir(parents=True)
@@ -68,6 +68,7 @@ def test_models_command_lists_found_and_missing(roots: Path) -> None:
     assert rows["chexbert/chexbert.pth"] == {**rows["chexbert/chexbert.pth"], "status": "missing",
                                              "path": str(roots / "models" / "chexbert" / "chexbert.pth"),
                                              "override": "RRGBENCH_CHEXBERT"}
+    assert rows["tokenizers/t5-base"]["status"] == "missing" and "bertscore/roberta-large" in rows
     assert rows["resnet-101"]["kind"] == "method" and "r2gen (paper)" in rows["resnet-101"]["used_by"]
     text = run_cli("models", "--missing", env=env).stdout
     assert "chexbert/chexbert.pth" in text and "radgraph/radgraph-xl " not in text

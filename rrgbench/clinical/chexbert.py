@@ -39,10 +39,27 @@ _ALLOWED_UNEXPECTED = {"bert.embeddings.position_ids"}
 
 
 def default_checkpoint() -> Path:
-    """Where ``chexbert.pth`` is looked for when no option is given (:func:`rrgbench.weights.chexbert_checkpoint`)."""
-    from ..weights import chexbert_checkpoint
+    """Where ``chexbert.pth`` is looked for when no option is given: ``$RRGBENCH_CHEXBERT``, else
+    ``$RRGBENCH_MODELS/chexbert/chexbert.pth``, else f1chexbert's ``~/.cache/chexbert/chexbert.pth`` when it
+    is there; missing everywhere: the ``$RRGBENCH_MODELS`` path (where to put it)."""
+    import os
 
-    return chexbert_checkpoint()
+    from ..paths import models_root
+    from ..weights import first_found, xdg_cache
+
+    if env := os.environ.get("RRGBENCH_CHEXBERT"):
+        return Path(env).expanduser()
+    return first_found(models_root() / "chexbert" / "chexbert.pth", xdg_cache("chexbert", "chexbert.pth"), ("",))
+
+
+def model_assets() -> list[tuple[Any, Path | None]]:
+    """The CheXbert checkpoint as a :class:`rrgbench.weights.Asset` with the path used here."""
+    from ..weights import Asset
+
+    return [(Asset("chexbert/chexbert.pth", "CheXbert labeler checkpoint (~1.3 GB)",
+                   "Hugging Face StanfordAIMI/RRG_scorers, file chexbert.pth", "the .pth file itself",
+                   "CheXbert-based metrics; rrgbench label --labeler chexbert", "RRGBENCH_CHEXBERT", ("",)),
+             default_checkpoint())]
 
 
 def missing_weights_message(path: Path) -> str:

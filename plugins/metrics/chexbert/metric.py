@@ -16,3 +16,10 @@ class CheXbertCE(CEMetric):
     labeler_name = "chexbert"
     label_prefix = "CheXbert"
     default_suite = True
+
+    @classmethod
+    def model_assets(cls) -> list:
+        """The checkpoint this metric needs (``rrgbench models``)."""
+        from rrgbench.clinical.chexbert import model_assets
+
+        return model_assets()

@@ -33,6 +33,13 @@ class RadGraphF1(Metric):
     default_suite = True
     version = "1"
 
+    @classmethod
+    def model_assets(cls) -> list[tuple[Any, Any]]:
+        """The RadGraph models and encoders (``rrgbench models``)."""
+        from .reward import model_assets
+
+        return model_assets()
+
     def __init__(self, model_type: str = "radgraph-xl", model_dir: str | None = None,
                  encoder_dir: str | None = None, device: str | None = None, lowercase: Any = True,
                  **options: Any) -> None:

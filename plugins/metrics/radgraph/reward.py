@@ -17,7 +17,7 @@ lowercases only relation tuples); ``lowercase=False`` calls 0.1.18's ``compute_r
 Weights (nothing is downloaded): the extracted ``<model_type>.tar.gz`` of HF ``StanfordAIMI/RRG_scorers``, i.e.
 a directory with ``config.json``, ``vocabulary/`` and ``weights.th``, found as option ``model_dir``, else
 ``$RRGBENCH_RADGRAPH_DIR/<model_type>``, else ``$RRGBENCH_MODELS/radgraph/<model_type>``, else radgraph's own
-cache ``~/.cache/radgraph/<version>/<model_type>`` when it is there (:mod:`rrgbench.weights`).
+cache ``~/.cache/radgraph/<version>/<model_type>`` when it is there (:func:`default_model_dir`).
 The BERT encoder named in its ``config.json`` must be local too: option ``encoder_dir``, else
 ``$RRGBENCH_RADGRAPH_ENCODER_DIR/<model_type>``, else ``$RRGBENCH_MODELS/radgraph-encoder/<model_type>``
 (config + tokenizer files; its weights are not used, all come from ``weights.th``), else a directory path
@@ -89,12 +89,59 @@ def upstream_compute_reward() -> Any:
     return module.compute_reward
 
 
-def default_model_dir(model_type: str) -> Path:
-    """:func:`rrgbench.weights.radgraph_model_dir`: ``$RRGBENCH_RADGRAPH_DIR/<type>``, ``$RRGBENCH_MODELS/
-    radgraph/<type>``, or radgraph's own cache when the model is there."""
-    from rrgbench.weights import radgraph_model_dir
+REQUIRED_FILES = ("config.json", "vocabulary", "weights.th")
 
-    return radgraph_model_dir(model_type)
+
+def _radgraph_version() -> str:
+    try:
+        import importlib.metadata
+
+        return importlib.metadata.version("radgraph")
+    except Exception:  # noqa: BLE001 - package missing: report the usual location anyway
+        return "0.1.18"
+
+
+def default_model_dir(model_type: str) -> Path:
+    """``$RRGBENCH_RADGRAPH_DIR/<type>``, else ``$RRGBENCH_MODELS/radgraph/<type>``, else radgraph's own
+    ``~/.cache/radgraph/<version>/<type>`` when complete there; missing: the ``$RRGBENCH_MODELS`` path."""
+    from rrgbench.paths import models_root
+    from rrgbench.weights import first_found, xdg_cache
+
+    if env := os.environ.get("RRGBENCH_RADGRAPH_DIR"):
+        return Path(env).expanduser() / model_type
+    return first_found(models_root() / "radgraph" / model_type,
+                       xdg_cache("radgraph", _radgraph_version(), model_type), REQUIRED_FILES)
+
+
+def default_encoder_dir(model_type: str) -> Path | None:
+    """``$RRGBENCH_RADGRAPH_ENCODER_DIR/<type>``, else ``$RRGBENCH_MODELS/radgraph-encoder/<type>`` when it
+    holds a config.json; None: the encoder named in the model's config (Hugging Face cache)."""
+    from rrgbench.paths import models_root
+
+    if env := os.environ.get("RRGBENCH_RADGRAPH_ENCODER_DIR"):
+        return Path(env).expanduser() / model_type
+    home = models_root() / "radgraph-encoder" / model_type
+    return home if (home / "config.json").is_file() else None
+
+
+def model_assets() -> list[tuple[Any, Path | None]]:
+    """Both RadGraph models and their encoders as :class:`rrgbench.weights.Asset` rows with the paths used here."""
+    from rrgbench.paths import models_root
+    from rrgbench.weights import Asset
+
+    rows: list[tuple[Any, Path | None]] = []
+    for model_type in MODEL_TYPES:
+        rows.append((Asset(f"radgraph/{model_type}", f"{model_type} entity/relation model",
+                           f"Hugging Face StanfordAIMI/RRG_scorers, {model_type}.tar.gz (extracted)",
+                           "config.json, vocabulary/, weights.th", f"radgraph metric (model_type={model_type})",
+                           f"RRGBENCH_RADGRAPH_DIR (holds {model_type}/)", REQUIRED_FILES),
+                     default_model_dir(model_type)))
+        rows.append((Asset(f"radgraph-encoder/{model_type}", f"the BERT encoder {model_type}'s config.json names",
+                           "that Hugging Face model (config + tokenizer files)", "config.json + tokenizer files",
+                           "radgraph metric, when that encoder is not in the Hugging Face cache",
+                           f"RRGBENCH_RADGRAPH_ENCODER_DIR (holds {model_type}/)", ("config.json",)),
+                     default_encoder_dir(model_type) or models_root() / "radgraph-encoder" / model_type))
+    return rows
 
 
 def _encoder_name(config: dict[str, Any]) -> str:
@@ -128,9 +175,7 @@ class RadGraphAnnotator:
         self.model_type = model_type
         self.model_dir = Path(model_dir).expanduser() if model_dir else default_model_dir(model_type)
         if encoder_dir is None:  # $RRGBENCH_RADGRAPH_ENCODER_DIR/<type> or $RRGBENCH_MODELS/radgraph-encoder/<type>
-            from rrgbench.weights import radgraph_encoder_dir
-
-            encoder_dir = radgraph_encoder_dir(model_type)
+            encoder_dir = default_encoder_dir(model_type)
         self.encoder_dir = Path(encoder_dir).expanduser() if encoder_dir else None
         self.device = device
         self._model: Any = None

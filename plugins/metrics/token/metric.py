@@ -99,6 +99,15 @@ class TokenMetric(Metric):
     # README.md): kept as RadScribe defines them, shown only behind "show all", never a headline.
     headline = ("token_f1",)
     default_suite = True
+
+    @classmethod
+    def model_assets(cls) -> list[tuple[Any, Any]]:
+        """The t5-base tokenizer of ``tokenizer=t5-base`` (``rrgbench models``)."""
+        from rrgbench.weights import Asset
+
+        return [(Asset("tokenizers/t5-base", "t5-base tokenizer (RadScribe's token protocol)",
+                       "Hugging Face t5-base (tokenizer files only)", "tokenizer.json or spiece.model",
+                       "token metric tokenizer=t5-base"), t5_dir())]
     pairwise = True  # statistics of a pair depend on that pair only: cached pairs are reused
 
     def __init__(self, tokenizer: str = "minilm-wordpiece", tokenizer_path: str | None = None,
