@@ -30,22 +30,31 @@
       th.addEventListener("keydown", function (e) { if (e.key === "Enter") sort(); });
     });
   });
-  // "show all metrics" toggle: hidden columns carry class x; group headers carry both colspans
+  // column toggles: "all keys" (non-headline columns carry class x), one checkbox per metric group
+  // (cells carry data-g); group headers get the number of columns left visible as their colspan
   var all = document.getElementById("show-all");
-  if (all) {
-    var apply = function () {
-      document.querySelectorAll("table.board").forEach(function (t) {
-        t.classList.toggle("all", all.checked);
-        t.querySelectorAll("th[data-span-all]").forEach(function (th) {
-          var n = all.checked ? th.getAttribute("data-span-all") : th.getAttribute("data-span-head");
-          th.colSpan = parseInt(n, 10) || 1;
-          th.style.display = n === "0" ? "none" : "";
+  var groups = document.querySelectorAll("input.grp");
+  var applyColumns = function () {
+    var off = {};
+    Array.prototype.forEach.call(groups, function (g) { if (!g.checked) off[g.getAttribute("data-g")] = true; });
+    document.querySelectorAll("table.board").forEach(function (t) {
+      var showAll = !!(all && all.checked);
+      t.classList.toggle("all", showAll);
+      t.querySelectorAll("[data-g]").forEach(function (c) { c.classList.toggle("goff", !!off[c.getAttribute("data-g")]); });
+      t.querySelectorAll("th[data-gh]").forEach(function (th) {
+        var g = th.getAttribute("data-gh"), n = 0;
+        t.querySelectorAll("tr.cols th").forEach(function (c) {
+          if (c.getAttribute("data-g") === g && !off[g] && !c.classList.contains("u") &&
+              (showAll || !c.classList.contains("x"))) n++;
         });
+        th.colSpan = n || 1;
+        th.style.display = n === 0 ? "none" : "";
       });
-    };
-    all.addEventListener("change", apply);
-    apply();
-  }
+    });
+  };
+  if (all) all.addEventListener("change", applyColumns);
+  Array.prototype.forEach.call(groups, function (g) { g.addEventListener("change", applyColumns); });
+  if (all || groups.length) applyColumns();
   // per-sample viewer: sort by a score, filter by text, only label disagreements
   var viewer = document.getElementById("samples");
   if (viewer) {
@@ -67,6 +76,21 @@
       viewer.querySelectorAll(".scs span").forEach(function (sp) {
         sp.classList.toggle("hl", sp.getAttribute("data-k") === key);
       });
+      if (typeof paginate === "function") paginate();
+    };
+    var PAGE = 100, page = 0;
+    var prev = document.getElementById("s-prev"), next = document.getElementById("s-next");
+    var pageLabel = document.getElementById("s-page"), tok = document.getElementById("s-tok");
+    // rows matching the filter are numbered in display order; only those of the current page are shown
+    var paginate = function () {
+      var matching = Array.prototype.filter.call(tb.rows, function (r) { return !r.classList.contains("hidden"); });
+      var pages = Math.max(1, Math.ceil(matching.length / PAGE));
+      page = Math.min(page, pages - 1);
+      Array.prototype.forEach.call(tb.rows, function (r) { r.classList.remove("offpage"); });
+      matching.forEach(function (r, i) { r.classList.toggle("offpage", Math.floor(i / PAGE) !== page); });
+      if (pageLabel) pageLabel.textContent = "page " + (page + 1) + " of " + pages;
+      if (prev) prev.disabled = page === 0;
+      if (next) next.disabled = page >= pages - 1;
     };
     var refilter = function () {
       var q = filt.value.toLowerCase(), shown = 0;
@@ -76,7 +100,12 @@
         if (ok) shown++;
       });
       count.textContent = shown + " of " + tb.rows.length + " samples";
+      page = 0;
+      paginate();
     };
+    if (prev) prev.addEventListener("click", function () { page = Math.max(0, page - 1); paginate(); });
+    if (next) next.addEventListener("click", function () { page += 1; paginate(); });
+    if (tok) tok.addEventListener("change", function () { viewer.classList.toggle("tokens", tok.checked); });
     sortSel.addEventListener("change", resort);
     filt.addEventListener("input", refilter);
     dis.addEventListener("change", refilter);

@@ -41,9 +41,13 @@ def metric_bars(title: str, labels: Sequence[str], series: dict[str, Sequence[tu
     for s_i, (name, vals) in enumerate(series.items()):
         xs, ys, err_lo, err_hi = [], [], [], []
         for i, (mean, lo, hi) in enumerate(vals):
-            if mean is None or math.isnan(mean):
+            x = i + (s_i - (n_series - 1) / 2) * width
+            if mean is None or math.isnan(mean):  # said, not drawn: an absent bar must not read as a zero
+                ax.text(x, 0, "missing", rotation=90, ha="center", va="bottom", fontsize=6, color="#8b93a1")
                 continue
-            xs.append(i + (s_i - (n_series - 1) / 2) * width)
+            if mean == 0:
+                ax.text(x, 0, "0", ha="center", va="bottom", fontsize=7, color="#222")
+            xs.append(x)
             ys.append(mean)
             err_lo.append(0.0 if math.isnan(lo) else max(mean - lo, 0.0))
             err_hi.append(0.0 if math.isnan(hi) else max(hi - mean, 0.0))

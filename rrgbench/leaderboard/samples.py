@@ -261,8 +261,13 @@ def build_samples(rec: BoardRun, thumbnails: Thumbnails | None = None) -> Sample
             for key, val in row.items():
                 if key != "id" and isinstance(val, (int, float)) and not isinstance(val, bool):
                     columns.setdefault(f"{metric}.{key}", facts[metric].label(key))
-    order = sorted(columns, key=lambda c: (display.group_rank(facts[c.split(".")[0]].group), c.split(".")[0],
-                                           facts[c.split(".")[0]].key_rank(c.split(".", 1)[1])))
+    def rank(cid: str) -> tuple[Any, ...]:  # each metric's primary key first, then headline keys, then the rest
+        metric, key = cid.split(".", 1)
+        f = facts[metric]
+        tier = 0 if key == (f.primary or (f.headline[0] if f.headline else "")) else 1 if f.is_headline(key) else 2
+        return (tier, display.group_rank(f.group), metric, f.key_rank(key))
+
+    order = sorted(columns, key=rank)
     images: dict[str, list[str]] = {}
     if thumbnails is not None and not any(_image_paths(g) for g in gens[:1]):
         images = _dataset_images(rec, thumbnails.sources)

@@ -64,6 +64,7 @@ def make_env(template_dir: Path | None = None):
     env.filters["fmt"] = fmt
     env.filters["state"] = lambda v: {1: "+", 0: "−", -1: "?"}.get(v, "·")
     env.filters["pretty"] = lambda v: v if isinstance(v, str) else json.dumps(v, sort_keys=True)
+    env.filters["tokens"] = _tokens
     env.filters["num"] = lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else repr(float(v))
     return env
 
@@ -266,6 +267,16 @@ def _score_view(metric: str, sf: Any) -> dict[str, Any]:
     return {"metric": metric, "group": display.group_name(facts.group), "sf": sf, "main": main,
             "per_label": {"stats": [display.STAT_NAMES.get(t, t) for t in stats],
                           "rows": [(lab, [per_label[lab].get(t) for t in stats]) for lab in labels]}}
+
+
+def _tokens(report: str, protocol: str | None) -> str:
+    """``report`` as the NLG metrics see it under ``protocol`` (the run's cleaning), for the sample viewer."""
+    from ..text import clean
+
+    try:
+        return clean(report, protocol or "r2gen_iu")
+    except Exception:  # noqa: BLE001 - an unknown protocol shows the text unchanged
+        return report
 
 
 def build_site(runs_dir: Path, out: Path, *, template_dir: Path | None = None,
