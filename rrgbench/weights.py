@@ -71,33 +71,26 @@ def metric_asset_rows() -> list[dict[str, str]]:
 
 
 def method_asset_rows() -> list[dict[str, str]]:
-    """Assets the registered methods declare (``pretrained_assets``) for each of their presets."""
+    """Assets the registered methods report (``Method.asset_report(config, preset)``) for each preset."""
     from .plugins import get_host
 
-    try:
-        from rrgbench_plugins.methods.common.assets import expected_path, resolve_asset
-    except ImportError:  # the built-in plugins are not installed
-        return []
     rows: dict[str, dict[str, str]] = {}
     datasets = get_host().datasets.names()
     dataset = datasets[0] if datasets else ""  # presets' asset needs do not depend on the dataset
     for entry in get_host().methods.entries():
         try:
             cls = entry.load()
-            declare = getattr(cls, "pretrained_assets", None)
-            if declare is None:
-                continue
             for preset in cls.presets:
-                config = cls.default_config(preset, dataset)
-                for need in declare(config, preset):
-                    row = rows.get(need.name)
+                for need in cls.asset_report(cls.default_config(preset, dataset), preset) or []:
+                    name = str(need["name"])
+                    row = rows.get(name)
                     if row is None:
-                        path = resolve_asset(need.name, config)
-                        row = rows[need.name] = {
-                            "name": need.name, "kind": "method", "status": "found" if path else "missing",
-                            "path": str(path or expected_path(need.name, config)), "override": "",
-                            "what": need.purpose, "source": "", "layout": need.accepts,
-                            "used_by": "", "substitute": need.substitute}
+                        found = not need.get("missing")
+                        row = rows[name] = {
+                            "name": name, "kind": "method", "status": "found" if found else "missing",
+                            "path": str(need.get("path") if found else need.get("put_at", "")), "override": "",
+                            "what": str(need.get("purpose", "")), "source": "", "layout": str(need.get("accepts", "")),
+                            "used_by": "", "substitute": str(need.get("substitute", ""))}
                     used = f"{entry.name} ({preset})"
                     row["used_by"] = f"{row['used_by']}, {used}" if row["used_by"] else used
         except Exception:  # noqa: BLE001 - a broken method plugin does not hide the other assets

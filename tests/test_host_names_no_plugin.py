@@ -24,9 +24,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("env.py", "radgraph"): "the PyPI package recorded in the environment",
     ("commands/sensitivity.py", "iu_xray_phantom"): "the sensitivity suite's default dataset (open an issue to "
                                                      "make it a dataset-declared default)",
-    **{("weights.py", name): "metric weight locations kept in one table by `rrgbench models` (to move into "
-                             "metric-declared assets, as methods declare theirs)"
-       for name in ("chexbert", "radgraph", "bertscore", "iu_xray")},
     **{("sensitivity/suite.py", name): "the sensitivity suite's own choice of keys per metric (to be moved to "
                                        "metric-declared display facts)"
        for name in ("nlg", "bertscore", "chexpert_rules", "chexbert", "umls", "token", "radgraph", "temporal",
@@ -55,7 +52,7 @@ def test_no_host_module_names_a_built_in_plugin() -> None:
 
 
 # host modules that import the built-in plugin package, and why
-IMPORTS_BUILT_INS = {"weights.py": "resolves method assets with the built-in methods' asset helper"}
+IMPORTS_BUILT_INS: dict[str, str] = {}
 
 
 def test_no_host_module_imports_the_built_in_plugins() -> None:
