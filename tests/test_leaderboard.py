@@ -286,19 +286,44 @@ def test_reported_numbers_sit_beside_reproduced_ones(tmp_path: Path, monkeypatch
     try:
         get_host().methods.register("lb_reported_pkg.model:Alpha", name="alpha", plugin="test")
         runs = tmp_path / "runs"
-        write_run(runs, "alpha", quality=0.9)
+        write_run(runs, "alpha", preset="paper", quality=0.9)
+        write_run(runs, "alpha", quality=0.8)  # tiny preset: the paper's numbers are only "as reported"
+        write_run(runs, "alpha", preset="paper", quality=0.7, seed=3,
+                  fidelity={"bert-base-uncased": "random init: weights not found"})  # a substitute
         write_run(runs, "beta", quality=0.3)
         build_site(runs, tmp_path / "site", thumbnails=False)
     finally:
         reset_host()
     rows = json.loads((tmp_path / "site/datasets/synthetic/reported.json").read_text())
     matched = [r for r in rows if not r.get("unmatched")]
-    assert [(r["method"], r["label"], r["reported"]) for r in matched] == [("alpha", "BLEU-4", 0.5)]
-    assert matched[0]["reproduced"] is not None and matched[0]["source"] == "Alpha paper, Table 2"
+    assert sorted((r["preset"], r["label"], r["reported"], r["comparable"]) for r in matched) == [
+        ("paper", "BLEU-4", 0.5, False), ("paper", "BLEU-4", 0.5, True), ("tiny", "BLEU-4", 0.5, False)]
+    assert all(r["reproduced"] is not None and r["source"] == "Alpha paper, Table 2" for r in matched)
+    whys = {r["why"] for r in matched if not r["comparable"]}
+    assert whys == {"preset 'tiny', not 'paper'", "substitutes recorded: bert-base-uncased"}
     # cider was reported but not reproduced under that protocol; the ptb number matches no column
     assert {r["label"] for r in rows if r.get("unmatched")} == {"cider", "bleu_4"}
     html = (tmp_path / "site/datasets/synthetic/index.html").read_text()
-    assert "Reported vs reproduced" in html and "paper 0.500" in html
+    assert "Reported vs reproduced" in html and html.count("paper 0.500") == 1  # beside the paper run only
+    assert "as reported — preset &#39;tiny&#39;, not &#39;paper&#39;" in html
+
+
+def test_limit_runs_get_their_own_board(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    write_run(runs, "alpha", quality=0.9)
+    write_run(runs, "beta", quality=0.3)
+    write_run(runs, "beta", quality=0.95, n=3, limit=3, seed=7)  # scores better, but on 3 samples only
+    site = build_site(runs, tmp_path / "site", thumbnails=False)
+    main = json.loads((tmp_path / "site/datasets/synthetic/leaderboard.json").read_text())
+    assert main["evaluation_set"]["subset"] is False and main["evaluation_set"]["n"] == 6
+    assert sorted(r["method"] for r in main["rows"]) == ["alpha", "beta"]
+    subset_pages = [p for p in site.pages if p.startswith("datasets/synthetic/") and p.endswith("-subset/index.html")]
+    assert len(subset_pages) == 1
+    sub = json.loads((tmp_path / "site" / subset_pages[0].replace("index.html", "leaderboard.json")).read_text())
+    assert sub["evaluation_set"] == {**sub["evaluation_set"], "subset": True, "limit": 3, "n": 3}
+    assert [r["method"] for r in sub["rows"]] == ["beta"]
+    index = (tmp_path / "site/index.html").read_text()
+    assert "SUBSET (--limit 3)" in index and index.count(">subset</span>") == 1
 
 
 def test_signature_matching_by_prefix_or_fields() -> None:
@@ -402,23 +427,27 @@ def test_empty_runs_dir_and_unscored_runs(tmp_path: Path) -> None:
     assert (tmp_path / "site" / "runs/synthetic/alpha" / run.name / "index.html").is_file()
 
 
-def test_rows_on_different_data_versions_are_flagged(tmp_path: Path) -> None:
+def test_runs_on_different_data_or_subsets_never_share_a_board(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     write_run(runs, "alpha")
     write_run(runs, "beta")
     build_site(runs, tmp_path / "same", thumbnails=False)
     assert "Different data" not in (tmp_path / "same/datasets/synthetic/index.html").read_text()
-    write_run(runs, "gamma", manifest="f" * 64)
-    write_run(runs, "gamma", seed=3, limit=4)
-    build_site(runs, tmp_path / "mixed", thumbnails=False)
+    write_run(runs, "gamma", manifest="f" * 64)  # another version of the data
+    write_run(runs, "gamma", seed=3, limit=4, n=4)  # a partial test set
+    site = build_site(runs, tmp_path / "mixed", thumbnails=False)
     html = (tmp_path / "mixed/datasets/synthetic/index.html").read_text()
-    assert "Different data" in html and "ffffffffffff" in html
-    assert "different data versions" in (tmp_path / "mixed/index.html").read_text()
+    assert "Different data" not in html and "Other evaluation sets of synthetic" in html
     rows = json.loads((tmp_path / "mixed/datasets/synthetic/leaderboard.json").read_text())["rows"]
-    got = sorted((r["method"], r["manifest_hash"], json.dumps(r["spec"])) for r in rows)
-    assert got == [("alpha", "m" * 12, "{}"), ("beta", "m" * 12, "{}"), ("gamma", "f" * 64, "{}"),
-                   ("gamma", "m" * 12, '{"limit": "4"}')]  # a partial test set is its own row, never pooled
-    assert "limit=4" in html
+    assert sorted(r["method"] for r in rows) == ["alpha", "beta"]  # the main board holds only comparable runs
+    others = sorted(p for p in site.pages if p.startswith("datasets/synthetic/") and p.count("/") == 3)
+    assert len(others) == 2
+    boards = [json.loads((tmp_path / "mixed" / p.replace("index.html", "leaderboard.json")).read_text())
+              for p in others]
+    got = sorted((b["evaluation_set"]["manifest"][:12], b["evaluation_set"]["subset"], [r["method"] for r in b["rows"]])
+                 for b in boards)
+    assert got == [("ffffffffffff", False, ["gamma"]), ("mmmmmmmmmmmm", True, ["gamma"])]
+    assert "ffffffffffff" in (tmp_path / "mixed/index.html").read_text()
 
 
 def test_hostile_names_are_escaped_everywhere_including_svg(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ def table(runs_dir: Path | None, fmt: str, metrics: str | None, datasets: tuple[
     from ..api import RRGBenchError
     from ..leaderboard.paper_table import render
     from ..leaderboard.records import load_runs
-    from ..leaderboard.table import build_board, long_table
+    from ..leaderboard.table import boards_of, long_table
     from ..paths import runs_root
     from ..registry import fold
 
@@ -47,8 +47,9 @@ def table(runs_dir: Path | None, fmt: str, metrics: str | None, datasets: tuple[
         names = chosen
     wanted = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
     parts = []
-    for i, name in enumerate(names):
-        text = render(build_board(name, df, runs), fmt, wanted, ci, digits)
+    boards = [b for name in names for b in boards_of(name, df, runs)]  # one table per evaluation set
+    for i, board in enumerate(boards):
+        text = render(board, fmt, wanted, ci, digits)
         if fmt == "csv" and i:
             text = text.split("\n", 1)[1]  # one header for all datasets
         parts.append(text)

@@ -89,10 +89,48 @@ def load_reported(method: str) -> dict[str, list[dict[str, Any]]]:
     return _entries(raw, f"{method}.reported") if raw else {}
 
 
+PUBLISHED_TEST_SETS = {"iu_xray": "r2gen", "iu_xray_phantom": "r2gen"}  # dataset -> its published test split
+
+
+def _published_test_hash(dataset: str) -> str | None:
+    """sha256 over the sorted ids of the test set papers report on ``dataset``, when rrgbench ships it."""
+    if PUBLISHED_TEST_SETS.get(dataset) != "r2gen":
+        return None
+    from ..data.openi import R2GEN_SPLIT_FILE, read_split_file
+    from ..scoring.cache import texts_hash
+
+    return texts_hash(sorted(k for k, v in read_split_file(R2GEN_SPLIT_FILE).items() if v == "test"))
+
+
+def not_comparable(board: Board, row: Any) -> str:
+    """Why a paper's numbers cannot sit beside ``row`` of ``board`` ("" when they can): the run must use the
+    ``paper`` preset, record no substitute, and be evaluated on the paper's test set (whole, same ids)."""
+    why = []
+    if row.preset != "paper":
+        why.append(f"preset '{row.preset}', not 'paper'")
+    if row.fidelity:
+        why.append("substitutes recorded: " + ", ".join(sorted(row.fidelity)))
+    ev = board.eval
+    if ev is None:
+        why.append("evaluation set unknown")
+    else:
+        if ev.subset:
+            why.append(f"a subset (--limit {ev.limit})")
+        if ev.split != "test":
+            why.append(f"split '{ev.split}'")
+        want = _published_test_hash(board.dataset)
+        if want is not None and ev.ids_set_hash != want:
+            why.append("not the published test set (canonical R2Gen split ids)")
+    return "; ".join(why)
+
+
 def attach_reported(board: Board, reported: dict[str, dict[str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
-    """Put reported numbers into matching cells; return rows for the reported-vs-reproduced table."""
+    """Put reported numbers into matching cells — only where the run is comparable with the paper
+    (:func:`not_comparable`) — and return every reported row for the "as reported" table, each with
+    ``comparable`` and, when not, ``why``."""
     table: list[dict[str, Any]] = []
     for row in board.rows:
+        why = not_comparable(board, row)
         for entry in reported.get(row.method, {}).get(board.dataset, []):
             matched: set[str] = set()
             for col, cell in zip(board.columns, row.cells):
@@ -103,17 +141,20 @@ def attach_reported(board: Board, reported: dict[str, dict[str, list[dict[str, A
                 if not signature_matches(entry["prefix"], col.signature):
                     continue
                 value = entry["scores"][col.key]
-                cell.reported = {"value": value, "source": entry["source"]}
+                if not why:
+                    cell.reported = {"value": value, "source": entry["source"]}
                 matched.add(col.key)
                 table.append({"method": row.method, "preset": row.preset, "variant": row.variant,
                               "label": col.label, "sig_id": col.sig_id, "reported": value,
                               "reproduced": cell.mean if cell.status == "ok" else None,
                               "lo": cell.lo, "hi": cell.hi, "n": cell.n,
                               "within_ci": cell.status == "ok" and cell.lo <= value <= cell.hi,
-                              "source": entry["source"], "prefix": entry["prefix"]})
+                              "source": entry["source"], "prefix": entry["prefix"],
+                              "comparable": not why, "why": why})
             for key in sorted(set(entry["scores"]) - matched):
                 table.append({"method": row.method, "preset": row.preset, "variant": row.variant,
                               "label": key, "sig_id": "", "reported": entry["scores"][key], "reproduced": None,
                               "lo": None, "hi": None, "n": 0, "within_ci": False, "source": entry["source"],
-                              "prefix": entry["prefix"], "unmatched": True})
+                              "prefix": entry["prefix"], "unmatched": True, "comparable": not why,
+                              "why": why or "no column under this protocol"})
     return table

@@ -30,7 +30,7 @@ from .compare_view import load_comparisons
 from .records import BoardRun, Skipped, safe_part, scan_runs
 from .reported import attach_reported, load_reported
 from .samples import SampleSet, Thumbnails, build_samples, per_label_f1
-from .table import Board, board_frame, board_json, build_board, fmt, long_table
+from .table import Board, board_frame, board_json, boards_of, fmt, long_table
 
 log = logging.getLogger("rrgbench.leaderboard")
 MARKER = ".rrgbench-site"
@@ -319,7 +319,9 @@ def _build(runs: list[BoardRun], runs_dir: Path, out: Path, env: Any, allow_cred
     cred = {rec.rel: _credentialed(rec, cred_cache) for rec in runs}
     df = long_table(runs)
     datasets = sorted(df["dataset"].unique()) if not df.empty else []
-    ds_pages = {d: f"datasets/{safe_part(d)}/index.html" for d in datasets}
+    all_boards = [b for d in datasets for b in boards_of(d, df, runs)]  # one per evaluation set
+    ds_pages = {b.key: "datasets/" + "/".join(safe_part(p) for p in b.key.split("/")) + "/index.html"
+                for b in all_boards}
     comparisons = load_comparisons(runs, compare_files, runs_dir)
 
     def render(page: str, template: str, **ctx: Any) -> None:
@@ -363,21 +365,23 @@ def _build(runs: list[BoardRun], runs_dir: Path, out: Path, env: Any, allow_cred
     # ------------------------------------------------------------ per dataset
     boards: list[tuple[Board, list[dict[str, Any]]]] = []
     reported_cache: dict[str, Any] = {}
-    for d in datasets:
-        board = build_board(d, df, runs)
+    for board in all_boards:
+        d = board.dataset
         board.credentialed = board.credentialed or any(cred[r.rel] for row in board.rows for r in row.runs)
         for r in board.rows:
             if r.method not in reported_cache:
                 reported_cache[r.method] = load_reported(r.method)
         reported_rows = attach_reported(board, reported_cache)
-        page = ds_pages[d]
+        page = ds_pages[board.key]
         stem = page.rsplit("/", 1)[0]
         w.frame(f"{stem}/leaderboard", board_frame(board), board_json(board))
         if reported_rows:
             w.frame(f"{stem}/reported", pd.DataFrame(reported_rows), reported_rows)
         render(page, "dataset.html", board=board, run_pages=run_pages, reported=reported_rows,
-               plots=_board_plots(board), incomplete=[r for r in runs if r.dataset == d and _incomplete(r)],
-               comparisons=[c for c in comparisons if c.dataset == d])
+               plots=_board_plots(board),
+               incomplete=[r for r in runs if r.dataset == d and _incomplete(r)] if board.key == d else [],
+               comparisons=[c for c in comparisons if c.dataset == d] if board.key == d else [],
+               other_boards=[b for b in all_boards if b.dataset == d and b is not board], ds_pages=ds_pages)
         boards.append((board, reported_rows))
 
     # ----------------------------------------------------------- comparisons

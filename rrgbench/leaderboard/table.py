@@ -1,4 +1,7 @@
-"""Run records → pandas long table → per-dataset leaderboard tables.
+"""Run records → pandas long table → leaderboard tables, one per evaluation set.
+
+A board holds only runs evaluated on the same set (:class:`EvalSet`: dataset, manifest hash, section, split
+and the hash of the evaluated sample ids), so a ``--limit`` run never competes with a full run.
 
 The long table has one row per (run, metric, score key). Cells of the leaderboard are keyed by
 ``(metric, key, signature)``: results with different signatures become different columns, never one cell.
@@ -18,7 +21,7 @@ import pandas as pd
 from . import display
 from .records import BoardRun
 
-LONG_COLUMNS = ["dataset", "method", "preset", "variant", "fidelity", "seed", "run", "metric", "key", "group",
+LONG_COLUMNS = ["dataset", "board", "method", "preset", "variant", "fidelity", "seed", "run", "metric", "key", "group",
                 "signature", "status", "value", "ci_lo", "ci_hi", "n", "reason", "label", "higher_is_better",
                 "headline", "per_label", "primary", "order"]
 _DISPLAY_COLUMNS = ("label", "higher_is_better", "headline", "per_label", "primary", "order")
@@ -33,6 +36,52 @@ def t975(df: int) -> float:
     return _T975[df - 1] if 1 <= df <= len(_T975) else 1.96
 
 
+@dataclass(frozen=True)
+class EvalSet:
+    """What a run was evaluated on: runs share a board only when all of these are equal."""
+
+    dataset: str
+    manifest: str
+    section: str
+    split: str
+    ids_hash: str  # sha256 over the evaluated sample ids, in order
+    n: int
+    limit: int | None
+    ids_set_hash: str = ""  # sha256 over the sorted ids (order-free: compared with a published split)
+
+    @property
+    def key(self) -> str:
+        return "|".join([self.dataset, self.manifest[:16], self.section, self.split, self.ids_hash[:16]])
+
+    @property
+    def subset(self) -> bool:
+        return self.limit is not None
+
+    @property
+    def label(self) -> str:
+        text = f"{self.split} split · {self.section} · {self.n} studies · data {self.manifest[:12] or '?'}"
+        return text + (f" · SUBSET (--limit {self.limit})" if self.subset else "")
+
+
+def eval_set(rec: BoardRun) -> EvalSet:
+    """The evaluation set of one run: dataset, manifest hash, section, split and the evaluated ids' hash."""
+    from ..io import iter_jsonl
+    from ..rundir import GENERATIONS
+    from ..scoring.cache import texts_hash
+
+    spec = rec.run.get("spec") or {}
+    ds = rec.run.get("dataset") or {}
+    try:
+        ids = [str(r.get("id")) for r in iter_jsonl(rec.path / GENERATIONS, tolerate_torn_tail=True)]
+    except Exception:  # noqa: BLE001 - no generations: keyed by the spec alone
+        ids = []
+    limit = spec.get("limit")
+    return EvalSet(dataset=rec.dataset, manifest=str(ds.get("manifest_hash") or ""),
+                   section=str(spec.get("section") or "findings"), split=str(spec.get("split") or "test"),
+                   ids_hash=texts_hash(ids) if ids else "none", n=len(ids), ids_set_hash=texts_hash(sorted(ids)),
+                   limit=int(limit) if isinstance(limit, int) and not isinstance(limit, bool) else None)
+
+
 def long_table(runs: list[BoardRun]) -> pd.DataFrame:
     """One row per (run, metric, key); unavailable metrics have one row with ``key == ""``.
 
@@ -41,7 +90,7 @@ def long_table(runs: list[BoardRun]) -> pd.DataFrame:
     """
     rows: list[dict[str, Any]] = []
     for rec in runs:
-        base = {"dataset": rec.dataset, "method": rec.method, "preset": rec.preset, "variant": rec.variant,
+        base = {"dataset": rec.dataset, "board": eval_set(rec).key, "method": rec.method, "preset": rec.preset, "variant": rec.variant,
                 "fidelity": ",".join(sorted(rec.fidelity)), "seed": rec.seed, "run": rec.rel}
         for metric, sf in sorted(rec.scores.items()):
             facts = sf.display_facts()
@@ -62,7 +111,7 @@ def long_table(runs: list[BoardRun]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=LONG_COLUMNS)
     if df.empty:
         return df
-    return df.sort_values(["dataset", "method", "preset", "variant", "run", "metric", "key"],
+    return df.sort_values(["dataset", "board", "method", "preset", "variant", "run", "metric", "key"],
                           kind="mergesort").reset_index(drop=True)
 
 
@@ -147,6 +196,16 @@ class Board:
     rows: list[Row]
     signatures: list[tuple[str, str, str]]  # (sig_id, metric, signature)
     credentialed: bool
+    eval: EvalSet | None = None  # the evaluation set every row shares
+    key: str = ""  # page key: the dataset name for its main board, "<dataset>/<slug>" for the others
+
+    @property
+    def eval_label(self) -> str:
+        return self.eval.label if self.eval is not None else ""
+
+    @property
+    def subset(self) -> bool:
+        return self.eval is not None and self.eval.subset
 
     @property
     def manifests(self) -> list[str]:
@@ -201,9 +260,12 @@ def _pool(sub: pd.DataFrame) -> Cell:
     return Cell("ok", mean, float(row["ci_lo"]), float(row["ci_hi"]), 1, kind, vals)
 
 
-def build_board(dataset: str, df: pd.DataFrame, runs: list[BoardRun]) -> Board:
-    """The leaderboard of one dataset from its slice of the long table."""
+def build_board(dataset: str, df: pd.DataFrame, runs: list[BoardRun], board: str | None = None) -> Board:
+    """The leaderboard of one evaluation set (``board``, a :class:`EvalSet` key) of ``dataset``, from its
+    slice of the long table; without ``board``, every run of the dataset."""
     df = df[df["dataset"] == dataset]
+    if board is not None:
+        df = df[df["board"] == board]
     ok = df[(df["status"] == "ok") & ~df["per_label"].astype(bool)]
     unavailable = df[df["status"] != "ok"]
     facts: dict[tuple[str, str, str], dict[str, Any]] = {}  # (metric, key, signature) -> display facts
@@ -265,7 +327,22 @@ def build_board(dataset: str, df: pd.DataFrame, runs: list[BoardRun]) -> Board:
     _tag_specs(rows)
     signatures = [(sid, m, s) for (m, s), sid in sig_ids.items()]
     credentialed = any(by_rel[r].credentialed for r in df["run"].unique())
-    return Board(dataset, columns, rows, signatures, credentialed)
+    sets = {eval_set(by_rel[r]) for r in df["run"].unique()}
+    return Board(dataset, columns, rows, signatures, credentialed, eval=next(iter(sets)) if len(sets) == 1 else None,
+                 key=dataset)
+
+
+def boards_of(dataset: str, df: pd.DataFrame, runs: list[BoardRun]) -> list[Board]:
+    """One board per evaluation set of ``dataset``: the full set with the most runs first (its page key is the
+    dataset name), then the others (``<dataset>/<split>-<section>-<ids hash>``; ``--limit`` subsets labelled)."""
+    part = df[df["dataset"] == dataset]
+    keys = list(part["board"].unique())
+    boards = [build_board(dataset, df, runs, k) for k in keys]
+    boards.sort(key=lambda b: (b.subset, -sum(r.n_seeds for r in b.rows), b.eval.key if b.eval else ""))
+    for i, b in enumerate(boards):
+        if i and b.eval is not None:
+            b.key = f"{dataset}/{b.eval.split}-{b.eval.section}-{b.eval.ids_hash[:8]}" + ("-subset" if b.subset else "")
+    return boards
 
 
 _SPEC_SKIP = ("method", "preset", "seed", "metrics")
@@ -334,6 +411,9 @@ def board_json(board: Board) -> dict[str, Any]:
     rank = {id(r): i + 1 for i, r in enumerate(board.ranked(main))} if main is not None else {}
     return {
         "dataset": board.dataset,
+        "evaluation_set": ({"manifest": board.eval.manifest, "section": board.eval.section, "split": board.eval.split,
+                            "ids_sha256": board.eval.ids_hash, "n": board.eval.n, "limit": board.eval.limit,
+                            "subset": board.eval.subset} if board.eval is not None else None),
         "main_column": board.columns[main].id if main is not None else None,
         "credentialed": board.credentialed,
         "signatures": {sid: {"metric": m, "signature": s} for sid, m, s in board.signatures},
