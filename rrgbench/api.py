@@ -104,6 +104,12 @@ class Dataset(ABC):
     def manifest_hash(self) -> str:
         """sha256 over the annotation and every image file: goes into each run record."""
 
+    @classmethod
+    def published_test_ids(cls) -> list[str] | None:
+        """The study ids of the test set papers report on for this dataset, when known (e.g. the R2Gen IU
+        X-ray split); the leaderboard puts paper numbers beside a run only when it was evaluated on them."""
+        return None
+
     def load_images(self, sample: Sample, size: int) -> np.ndarray:
         """All views of ``sample`` as float32 ``[views, size, size]`` in [0, 1]. Subclasses cache this."""
         raise NotImplementedError

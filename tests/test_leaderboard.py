@@ -498,3 +498,25 @@ def test_rows_are_told_apart_by_what_differs_within_their_method(tmp_path: Path)
     assert sorted((r["method"], json.dumps(r["spec"])) for r in rows) == [
         ("alpha", "{}"), ("beta", '{"config.epochs": "14"}'), ("beta", '{"config.epochs": "7"}')]
 
+
+
+def test_paper_numbers_need_the_published_test_set() -> None:
+    from types import SimpleNamespace
+
+    from rrgbench.data.openi import r2gen_test_ids
+    from rrgbench.leaderboard.reported import not_comparable
+    from rrgbench.leaderboard.table import Board, EvalSet
+    from rrgbench.scoring.cache import texts_hash
+
+    ids = r2gen_test_ids()
+    assert len(ids) == 590
+
+    def board(test_ids: list[str], limit: int | None = None) -> Board:
+        ev = EvalSet("iu_xray_phantom", "m" * 64, "findings", "test", texts_hash(test_ids), len(test_ids), limit,
+                     texts_hash(sorted(test_ids)))
+        return Board("iu_xray_phantom", [], [], [], False, eval=ev, key="iu_xray_phantom")
+
+    paper = SimpleNamespace(preset="paper", fidelity={})
+    assert not_comparable(board(list(reversed(ids))), paper) == ""  # same studies, any order
+    assert "not the published test set" in not_comparable(board(ids[:-1] + ["CXR0_IM-0000"]), paper)
+    assert "a subset (--limit 12)" in not_comparable(board(ids[:12], limit=12), paper)

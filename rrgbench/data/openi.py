@@ -251,6 +251,11 @@ R2GEN_COUNTS = {"train": 2069, "val": 296, "test": 590}
 SEEDED = "seeded"  # split_from value asking for the seeded 7:1:2 split instead of the canonical one
 
 
+def r2gen_test_ids() -> list[str]:
+    """The 590 study ids of the canonical R2Gen IU X-ray test split."""
+    return sorted(k for k, v in read_split_file(R2GEN_SPLIT_FILE).items() if v == "test")
+
+
 def split_description(split_from: str | Path | None) -> str:
     """How :func:`openi_studies` splits for this ``split_from`` (shown in the dataset card)."""
     if not split_from:

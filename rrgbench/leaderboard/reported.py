@@ -89,17 +89,16 @@ def load_reported(method: str) -> dict[str, list[dict[str, Any]]]:
     return _entries(raw, f"{method}.reported") if raw else {}
 
 
-PUBLISHED_TEST_SETS = {"iu_xray": "r2gen", "iu_xray_phantom": "r2gen"}  # dataset -> its published test split
-
-
 def _published_test_hash(dataset: str) -> str | None:
-    """sha256 over the sorted ids of the test set papers report on ``dataset``, when rrgbench ships it."""
-    if PUBLISHED_TEST_SETS.get(dataset) != "r2gen":
-        return None
-    from ..data.openi import R2GEN_SPLIT_FILE, read_split_file
+    """sha256 over the sorted ids of the test set papers report on ``dataset``, as the dataset declares it."""
+    from ..plugins import get_host
     from ..scoring.cache import texts_hash
 
-    return texts_hash(sorted(k for k, v in read_split_file(R2GEN_SPLIT_FILE).items() if v == "test"))
+    host = get_host()
+    if dataset not in host.datasets:
+        return None
+    ids = host.datasets.get(dataset).published_test_ids()
+    return texts_hash(sorted(ids)) if ids else None
 
 
 def not_comparable(board: Board, row: Any) -> str:
@@ -120,7 +119,7 @@ def not_comparable(board: Board, row: Any) -> str:
             why.append(f"split '{ev.split}'")
         want = _published_test_hash(board.dataset)
         if want is not None and ev.ids_set_hash != want:
-            why.append("not the published test set (canonical R2Gen split ids)")
+            why.append("not the published test set (the dataset's declared test ids)")
     return "; ".join(why)
 
 

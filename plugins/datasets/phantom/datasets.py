@@ -84,6 +84,13 @@ class IUXrayPhantom(LayoutDataset):
     licence: ClassVar[str] = OPENI_LICENCE
     cleaning: ClassVar[str] = "r2gen_iu"
 
+    @classmethod
+    def published_test_ids(cls) -> list[str] | None:
+        """The canonical R2Gen test split's 590 study ids (what published IU X-ray numbers are computed on)."""
+        from rrgbench.data.openi import r2gen_test_ids
+
+        return r2gen_test_ids()
+
     def root(self) -> Path:
         """``data_dir``, else ``$RRGBENCH_DATA/iu_xray_phantom/seed<S>-<size>px[-<source hash>]``."""
         if self.data_dir is not None:

@@ -31,6 +31,13 @@ class IUXray(LayoutDataset):
     licence: ClassVar[str] = "CC BY-NC-ND 4.0 (Indiana University / NLM Open-i)"
     cleaning: ClassVar[str] = "r2gen_iu"
 
+    @classmethod
+    def published_test_ids(cls) -> list[str] | None:
+        """The canonical R2Gen test split's 590 study ids (what published IU X-ray numbers are computed on)."""
+        from rrgbench.data.openi import r2gen_test_ids
+
+        return r2gen_test_ids()
+
     def prepare(self) -> None:
         from rrgbench.data.openi import OPENI_URLS
 
