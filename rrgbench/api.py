@@ -205,6 +205,9 @@ class Method(ABC):
     reported: ClassVar[dict[str, Any]] = {}
     # True when train() itself uses ctx.accelerator across processes; False: rank 0 trains alone, the others wait
     distributed_training: ClassVar[bool] = False
+    #: config keys ``--set`` accepts although ``default_config`` does not list them (read with ``config.get``);
+    #: every other override must name a default key with a value of the default's type
+    optional_config_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: dict[str, Any], ctx: RunContext) -> None:
         self.config = config

@@ -8,7 +8,8 @@ fails when any check fails. Checks, in order:
 leftovers of an interrupted run; ``generation_ids`` generated ids equal the dataset split's ids (after
 ``limit``) and references equal the current data; ``dataset_manifest`` manifest hash equal to the current
 data's; ``checkpoint`` sha256 of every checkpoint file equal to the recorded one; ``signatures`` metric
-signatures now vs then; ``packages`` tracked package versions now vs then; ``rescore`` re-scoring the
+signatures now vs then; ``packages`` tracked package versions now vs then; ``generations_hash`` the
+generations' sha256 equals the one recorded in ``run.json`` and in every score file; ``rescore`` re-scoring the
 stored generations (same bootstrap and seed) reproduces the stored scores, CIs and per-sample rows, exactly or
 within the tolerance the metric declares (:attr:`rrgbench.api.Metric.reproducibility`; ``--tolerance``
 overrides);
@@ -271,6 +272,29 @@ class _Auditor:
         else:
             self.add("environment", "ok", "environment unchanged")
 
+    def check_generations_hash(self) -> None:
+        """``generations.jsonl`` equals what was scored: its sha256 against the one recorded in ``run.json``
+        (``outputs``) and in every score file. Any edit fails here, even one that leaves the scores equal."""
+        from .io import sha256_file
+
+        path = self.run_dir / GENERATIONS
+        now = sha256_file(path)
+        recorded = {"run.json": (((self.record.get("outputs") or {}).get("generate") or {}).get(GENERATIONS)
+                                 or {}).get("sha256")}
+        recorded.update({f"{SCORES_DIR}/{m}.json": res.get("generations_sha256")
+                         for m, res in self._score_files().items() if res.get("status") == "ok"})
+        known = {where: h for where, h in recorded.items() if h}
+        if not known:
+            self.add("generations_hash", "skip", "no sha256 of the generations recorded (older run)")
+            return
+        bad = sorted(where for where, h in known.items() if h != now)
+        if bad:
+            self.add("generations_hash", "fail", f"{GENERATIONS} changed since it was recorded and scored: sha256 "
+                     f"{now[:12]}... now, {known[bad[0]][:12]}... in {', '.join(bad)}", files=bad)
+        else:
+            self.add("generations_hash", "ok", f"sha256 {now[:12]}... equals the one recorded in "
+                     f"{', '.join(sorted(known))}")
+
     def check_rescore(self) -> None:
         from .scoring import engine
 
@@ -385,6 +409,7 @@ class _Auditor:
         self.guarded("signatures", self.check_signatures)
         self.guarded("packages", lambda: self.check_packages_and_env(capture(get_host().env_info())))
         if self.rundir.has_generations():
+            self.guarded("generations_hash", self.check_generations_hash)
             self.guarded("rescore", self.check_rescore)
         if self.regenerate > 0:
             if any(c.name == "checkpoint" and c.status == "fail" for c in self.report.checks):

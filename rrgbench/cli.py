@@ -136,8 +136,9 @@ def main() -> None:
     """Console entry point: user errors become one line on stderr and exit code 2."""
     try:
         cli.main(args=hoist_verbosity(sys.argv[1:]), standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except click.exceptions.Abort as exc:  # Ctrl-C: a run says where it stopped and how to resume
+        cause = exc.__cause__ or exc.__context__
+        click.echo(str(cause) if isinstance(cause, KeyboardInterrupt) and str(cause) else "aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
@@ -145,8 +146,8 @@ def main() -> None:
     except RRGBenchError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+    except KeyboardInterrupt as exc:
+        click.echo(str(exc) or "interrupted", err=True)
         sys.exit(130)
     except BrokenPipeError:
         os._exit(0)

@@ -33,11 +33,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     prepared data and the site are readable by a web server or a lab-mate as the user intends.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_dir_target(path.parent, str(path))
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = create_temp(path)
     except OSError as exc:
-        raise RRGBenchError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise RRGBenchError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -52,6 +53,15 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         if isinstance(exc, OSError):
             raise RRGBenchError(f"cannot write {path}: {exc.strerror or exc}") from exc
         raise
+
+
+def check_dir_target(path: Path, what: str | None = None) -> None:
+    """Raise one clear error when ``path`` cannot be (or become) a directory: it, or a folder above it,
+    exists and is not a directory. ``what`` names the flag or file the user gave (default: ``path``)."""
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.exists() and not p.is_dir():
+            raise RRGBenchError(f"{what or path}: {p} is a file, not a directory")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -77,6 +87,10 @@ def read_json(path: Path) -> Any:
             return json.load(fh)
     except FileNotFoundError:
         raise RRGBenchError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise RRGBenchError(f"{path}: is a directory, not a JSON file") from None
+    except OSError as exc:
+        raise RRGBenchError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RRGBenchError(f"{path}: not valid JSON ({exc})") from None
 
@@ -88,6 +102,10 @@ def iter_jsonl(path: Path, *, tolerate_torn_tail: bool = False) -> Iterator[dict
             lines = fh.read().split(b"\n")
     except FileNotFoundError:
         raise RRGBenchError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise RRGBenchError(f"{path}: is a directory, not a JSONL file") from None
+    except OSError as exc:
+        raise RRGBenchError(f"{path}: cannot read ({exc.strerror or exc})") from None
     for lineno, raw in enumerate(lines, 1):
         if not raw.strip():
             continue

@@ -4,7 +4,8 @@ Every module that reads or writes a run directory goes through this one (the run
 ``compare``, ``list``, ``audit``, the leaderboard), so a file name or a field is defined once, here::
 
     <runs-dir>/<dataset>/<method>/<preset>-seed<k>-<spec_hash>/
-        run.json                      RunRecord (below)
+        run.json                      RunRecord (below); ``outputs``: size + sha256 of each stage's files
+        run.lock                      only while a process runs it (rrgbench.runlock)
         checkpoint/                   Method.save() output; sha256 of each file in run.json
         generations.jsonl             {"id", "report", "reference"} per sample, in split order
         generations.partial.jsonl     only while generating (resume point)
@@ -88,7 +89,7 @@ class RunRecord(TypedDict, total=False):
     train: dict[str, Any]  # stage -> facts returned by Method.train
     error: str
     resumes: list[dict[str, Any]]  # {"at", "environment"} each time an unfinished run was continued
-    outputs: dict[str, Any]  # output file -> sha256 (written by the runner)
+    outputs: dict[str, Any]  # stage -> {file relative to the run: {"size", "sha256"}} (runner; checked on rerun)
     scores: dict[str, dict[str, Any]]  # metric -> {status, signature, generations_sha256, scored_at}
     created: str
     updated: str

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .api import Dataset, Method, RRGBenchError, RunContext, Sample
+from .config_check import check_overrides
 from .distributed import World, drop_torn_tail, get_world, read_rows, shard_files, shard_of, shard_path
 from .env import capture
 from .io import append_jsonl, atomic_write_jsonl, iter_jsonl, sha256_file
@@ -42,10 +43,14 @@ from .rundir import (
     GENERATIONS,
     PARTIAL_GENERATIONS,
     RUN_JSON,
+    SAMPLES_PARQUET_SUFFIX,
+    SAMPLES_SUFFIX,
+    SCORE_SUFFIX,
     SCORES_DIR,
     SHARDS_DIR,
     STAGES,
     TRAIN_STATE_DIR,
+    WORK_DIR,
     RunRecord,
     load_record,
     new_record,
@@ -64,6 +69,7 @@ log = logging.getLogger("rrgbench.runner")
 CHECKPOINT_TMP = CHECKPOINT_DIR + ".tmp"
 CHECKPOINT_OLD = CHECKPOINT_DIR + ".old"
 IGNORED_ENV_KEYS = ("num_threads",)
+SCORE_FILE_SUFFIXES = (SCORE_SUFFIX, SAMPLES_SUFFIX, SAMPLES_PARQUET_SUFFIX)  # a metric's files in scores/
 
 
 def build_spec(method: str, dataset: str, *, preset: str = "tiny", seed: int = 0,
@@ -76,7 +82,9 @@ def build_spec(method: str, dataset: str, *, preset: str = "tiny", seed: int = 0
         fields["metrics"] = tuple(dict.fromkeys(host.metrics.resolve(m) for m in fields["metrics"]))
     if preset not in method_cls.presets:
         raise RRGBenchError(f"method '{method}' has no preset '{preset}'; presets: {', '.join(method_cls.presets)}")
-    config = deep_merge(method_cls.default_config(preset, dataset), overrides or {})
+    defaults = method_cls.default_config(preset, dataset)
+    check_overrides(method, preset, defaults, overrides or {}, tuple(method_cls.optional_config_keys))
+    config = deep_merge(defaults, overrides or {})
     fields.pop("assets", None)  # always re-resolved here: weights added since change the spec
     assets = {row["name"]: row["sha256"] for row in asset_rows(method_cls, config, preset) if not row.get("missing")}
     return RunSpec(method=method, dataset=dataset, preset=preset, seed=seed, config=config, assets=assets,
@@ -155,10 +163,12 @@ class Runner:
     """Runs one spec inside its run directory (on every rank when launched with several processes)."""
 
     def __init__(self, spec: RunSpec, runs_dir: Path, *, force: bool = False, data_dir: Path | None = None,
-                 skip_bad: bool = False, bootstrap: int = 1000, reporter: StageReporter | None = None) -> None:
+                 skip_bad: bool = False, bootstrap: int = 1000, reporter: StageReporter | None = None,
+                 wait: bool = False) -> None:
         self.spec = spec
         self.run_dir = spec.run_dir(runs_dir)
         self.force = force
+        self.wait = wait  # another process holds the run directory: wait for it (else exit with a message)
         self.data_dir = data_dir
         self.skip_bad = skip_bad
         self.bootstrap = bootstrap
@@ -170,6 +180,7 @@ class Runner:
         self._info: dict[str, Any] | None = None
         self.reporter = reporter or StageReporter()
         self.events: list[tuple[str, str, float]] = []  # (stage, "ran" | "reused", seconds)
+        self._lock: Any = None  # rrgbench.runlock.RunLock held by rank 0 while running
         self.record: RunRecord
 
     @classmethod
@@ -206,13 +217,26 @@ class Runner:
             probe.unlink()
         except OSError as exc:
             raise RRGBenchError(f"cannot write to runs directory {self.run_dir}: {exc.strerror or exc}") from None
+        refuse_links(self.run_dir)
         fresh = not (self.run_dir / RUN_JSON).exists()
         if not fresh:
-            self.record = load_record(self.run_dir)
-            recorded_hash = spec_hash_of(self.spec, self.record["schema_version"], self.record["spec"])
-            if self.record["spec_hash"] != recorded_hash:
-                raise RRGBenchError(f"{self.run_dir}/run.json belongs to another spec ({self.record['spec_hash']})")
-        else:
+            try:
+                self.record = load_record(self.run_dir)
+                recorded_hash = spec_hash_of(self.spec, self.record["schema_version"], self.record["spec"])
+                if self.record["spec_hash"] != recorded_hash:
+                    raise RRGBenchError(f"{self.run_dir}/run.json belongs to another spec "
+                                        f"({self.record['spec_hash']})")
+            except RRGBenchError as exc:
+                if not self.force:
+                    raise RRGBenchError(f"{exc}. To start this run over, rerun the same command with --force: the "
+                                        f"directory is moved aside (never deleted) and the run starts afresh") from None
+                aside = _move_aside(self.run_dir)
+                log.warning("%s; moved the run directory aside to %s and starting over", exc, aside)
+                self.run_dir.mkdir(parents=True)
+                if self._lock is not None:
+                    self._lock.moved(aside)
+                fresh = True
+        if fresh:
             self.record = new_record(self.spec.generation_dict(), self.spec.spec_hash)
         if self.force:
             self.record["status"] = {s: "pending" for s in self.record["status"]}
@@ -222,6 +246,8 @@ class Runner:
                 shutil.rmtree(self.run_dir / name, ignore_errors=True)
         self._recover_checkpoint()
         _remove_stale_temporaries(self.run_dir)
+        if not fresh and not self.force:
+            self._verify_outputs()
         env = capture(self.host.env_info())
         env["world_size"] = self.world.world_size
         if fresh or self.force or "environment" not in self.record:
@@ -250,6 +276,41 @@ class Runner:
                 shutil.rmtree(old)
             else:
                 old.rename(ckpt)
+
+    # -- output integrity ------------------------------------------------------------------------
+    def _record_outputs(self, stage: str, rels: list[str]) -> None:
+        """Size and sha256 of a stage's output files (those that exist) into ``run.json`` ``outputs``."""
+        self.record.setdefault("outputs", {})[stage] = {
+            rel: file_digest(self.run_dir / rel) for rel in rels if (self.run_dir / rel).is_file()}
+
+    def _intact(self, rel: str) -> bool:
+        """False if ``rel`` differs from the size and sha256 recorded for it (True when none is recorded)."""
+        for files in (self.record.get("outputs") or {}).values():
+            if rel in files:
+                return digest_mismatch(self.run_dir / rel, files[rel]) is None
+        return True
+
+    def _verify_outputs(self) -> None:
+        """A finished stage whose outputs no longer match their recorded size and sha256 is redone (said so).
+
+        Cheap: sizes first, then one sha256 per file. A changed ``generations.jsonl`` is removed (its rows cannot
+        be trusted one by one) and generated again; changed score files are rescored.
+        """
+        for stage in ("generate", "score"):
+            recorded = (self.record.get("outputs") or {}).get(stage)
+            if self.record["status"].get(stage) != "done" or not recorded:
+                continue
+            bad = {rel: why for rel, want in recorded.items()
+                   if (why := digest_mismatch(self.run_dir / rel, want)) is not None}
+            if not bad:
+                continue
+            detail = "; ".join(f"{rel} {why}" for rel, why in sorted(bad.items()))
+            log.warning("%s: output of the finished %s stage changed since run.json recorded it (%s): redoing %s",
+                        self.run_dir, stage, detail, stage)
+            self.record["status"][stage] = "pending"
+            self._invalidate_after(stage)
+            if stage == "generate":
+                (self.run_dir / GENERATIONS).unlink(missing_ok=True)
 
     def _invalidate_after(self, stage: str) -> None:
         """Results downstream of a redone stage are stale."""
@@ -321,15 +382,52 @@ class Runner:
 
     # -- stages ----------------------------------------------------------------------------------
     def run(self) -> Path:
-        self._open_record()
-        self.stage_prepare()
+        """Run every stage under the run directory's lock (rank 0 holds it); Ctrl-C says where it stopped."""
+        lock = None
         if self.world.is_main:
-            self._warn_missing_assets()
-        self.stage_train()
-        self.stage_generate()
-        if self.world.is_main:  # metrics run once, on the merged generations
-            self.stage_score()
+            from .runlock import RunLock
+
+            lock = self._lock = RunLock(self.run_dir).acquire(wait=self.wait,
+                                                              on_wait=lambda msg: log.warning("%s", msg))
+            if lock.previous:
+                log.warning("took over the lock of pid %s on host %s, which ended without releasing it",
+                            lock.previous.get("pid"), lock.previous.get("host"))
+        try:
+            self._open_record()
+            self.stage_prepare()
+            if self.world.is_main:
+                self._warn_missing_assets()
+            self.stage_train()
+            self.stage_generate()
+            if self.world.is_main:  # metrics run once, on the merged generations
+                self.stage_score()
+        except KeyboardInterrupt as exc:
+            if isinstance(exc, RunInterrupted):
+                raise
+            raise RunInterrupted(self._where_stopped()) from None
+        finally:
+            if lock is not None:
+                lock.release()
         return self.run_dir
+
+    def _where_stopped(self) -> str:
+        """One sentence for Ctrl-C: the stage that stopped, what is kept, and how to resume."""
+        record = getattr(self, "record", None) or {}
+        status = record.get("status") or {}
+        stage = next((s for s in STAGES if status.get(s) in ("failed", "running")), None)
+        kept = ""
+        if stage == "train":
+            done = [s for s, v in (record.get("train_stages") or {}).items() if v == "done"]
+            kept = (f" (finished method stages: {', '.join(done) or 'none'}; the last saved training state "
+                    "is kept)")
+        elif stage == "generate":
+            try:
+                n = len(read_rows(self._generated_paths()))
+            except RRGBenchError:
+                n = 0
+            kept = f" ({n} of {(record.get('dataset') or {}).get('n', '?')} reports kept)"
+        where = f"during {stage}{kept}" if stage else "before any stage started"
+        return f"interrupted {where} in {self.run_dir}; run the same command again to resume from there"
 
     def _warn_missing_assets(self) -> None:
         """One WARNING per pretrained asset replaced by a substitute (INFO under the tiny preset, which
@@ -441,7 +539,9 @@ class Runner:
         except RRGBenchError:
             raise
         except Exception as exc:  # noqa: BLE001 - corrupt, truncated or pickled-code checkpoints
-            raise RRGBenchError(f"{ckpt}: cannot load checkpoint ({type(exc).__name__}: {exc}); "
+            from .train_state import describe_load_error
+
+            raise RRGBenchError(f"{ckpt}: cannot load checkpoint ({describe_load_error(exc)}); "
                                 f"rerun with --force to retrain") from None
 
     def _loaded_method(self) -> Method:
@@ -480,6 +580,7 @@ class Runner:
             world.barrier()
             if world.is_main:
                 self._merge(samples)
+                self._record_outputs("generate", [GENERATIONS])
 
     def _generate(self, todo: list[Sample], out: Path, total: int) -> None:
         method = self._loaded_method()
@@ -496,8 +597,12 @@ class Runner:
             try:
                 append_jsonl(out, rows)
             except OSError as exc:  # full disk, file-size limit, quota: what is already written stays
-                raise RRGBenchError(f"cannot append to {out}: {exc.strerror or exc}; the "
-                                    f"{total - len(todo) + i} generations written so far are kept") from None
+                try:
+                    kept = len(read_rows(self._generated_paths()))
+                except (RRGBenchError, OSError):
+                    kept = total - len(todo) + i
+                raise RRGBenchError(f"cannot append to {out}: {exc.strerror or exc}; the {kept} generations "
+                                    "on disk are kept and reused by the next run") from None
             bar.update(len(batch))
         bar.close()
 
@@ -543,8 +648,9 @@ class Runner:
                 for name in metrics}
         todo = []
         for name in metrics:
-            cached = None if self.force else _cached_score(score_path(scores_dir, name), engine, name, gen_hash,
-                                                           cleaning, opts[name])
+            intact = all(self._intact(f"{SCORES_DIR}/{name}{ext}") for ext in SCORE_FILE_SUFFIXES)
+            cached = None if self.force or not intact else _cached_score(score_path(scores_dir, name), engine, name,
+                                                                         gen_hash, cleaning, opts[name])
             if cached is None:
                 todo.append(name)
             elif name not in scores:  # a run scored before run.json kept signatures
@@ -568,6 +674,8 @@ class Runner:
                 ids, hyps, refs = [r["id"] for r in rows], [r["report"] for r in rows], [r["reference"] for r in rows]
                 engine.score(todo, ids, hyps, refs, options={n: opts[n] for n in todo}, bootstrap=self.bootstrap,
                              seed=self.spec.seed, cleaning=cleaning, on_result=write)
+            self._record_outputs("score", [f"{SCORES_DIR}/{name}{ext}" for name in scores
+                                           for ext in SCORE_FILE_SUFFIXES])
         return todo
 
 
@@ -590,6 +698,54 @@ def _same_data(recorded: Any, info: dict[str, Any]) -> bool:
     if not isinstance(recorded, dict):
         return False
     return {k: v for k, v in recorded.items() if k != "skipped"} == {k: v for k, v in info.items() if k != "skipped"}
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C inside a run; its message says where the run stopped and how to resume (exit 130)."""
+
+
+LINK_CHECKED = (CHECKPOINT_DIR, CHECKPOINT_TMP, CHECKPOINT_OLD, TRAIN_STATE_DIR, SCORES_DIR, SHARDS_DIR, WORK_DIR,
+                RUN_JSON, GENERATIONS, PARTIAL_GENERATIONS)
+
+
+def refuse_links(run_dir: Path) -> None:
+    """Raise if a file or folder rrgbench writes, replaces or deletes inside ``run_dir`` is a symbolic link:
+    the runner never follows or deletes through a link (it could point anywhere)."""
+    for name in LINK_CHECKED:
+        path = Path(run_dir) / name
+        if path.is_symlink():
+            raise RRGBenchError(f"{path} is a symbolic link (to {os.readlink(path)}); rrgbench never follows or "
+                                "deletes through links inside a run directory. Replace it with a real "
+                                f"{'file' if '.' in name else 'folder'} (e.g. a copy) or remove it, then rerun")
+
+
+def _move_aside(run_dir: Path) -> Path:
+    """Rename ``run_dir`` to ``<run_dir>.corrupt-<UTC time>`` (a free name) and return it."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for k in range(1000):
+        aside = run_dir.with_name(f"{run_dir.name}.corrupt-{stamp}" + (f"-{k}" if k else ""))
+        if not aside.exists():
+            run_dir.rename(aside)
+            return aside
+    raise RRGBenchError(f"cannot move {run_dir} aside: too many corrupt copies beside it")
+
+
+def file_digest(path: Path) -> dict[str, Any]:
+    """``{"size", "sha256"}`` of a file, as recorded in ``run.json`` ``outputs``."""
+    return {"size": Path(path).stat().st_size, "sha256": sha256_file(path)}
+
+
+def digest_mismatch(path: Path, want: dict[str, Any]) -> str | None:
+    """How ``path`` differs from its recorded digest (missing, size, content), or None if it matches."""
+    try:
+        size = Path(path).stat().st_size
+    except FileNotFoundError:
+        return "is missing"
+    if size != want.get("size"):
+        return f"is {size} bytes, recorded {want.get('size')}"
+    if sha256_file(path) != want.get("sha256"):
+        return "has a different sha256 (same size)"
+    return None
 
 
 def _remove_stale_temporaries(run_dir: Path) -> None:

@@ -63,8 +63,9 @@ class SweepJob(_checkpointable()):  # type: ignore[misc]
         self.setup()
         _export_torch_env_from_slurm()
         spec = spec_from_dict(dict(self.spec), source="sweep job")
+        options = {"wait": True, **self.options}  # a requeued job waits for its predecessor's lock to drop
         runner = Runner(spec, Path(self.runs_dir), data_dir=Path(self.data_dir) if self.data_dir else None,
-                        bootstrap=self.bootstrap, **self.options)
+                        bootstrap=self.bootstrap, **options)
         run_dir = runner.run()
         return {"run_dir": str(run_dir), "spec_hash": spec.spec_hash, "rank": runner.world.rank,
                 "status": dict(runner.record.get("status", {}))}

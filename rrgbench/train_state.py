@@ -93,8 +93,25 @@ def load(resume_dir: Path, *, map_location: str = "cpu", restore_rng: bool = Tru
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # truncated, corrupt, or carrying pickled code
-        raise RRGBenchError(f"{path}: cannot read training state ({type(exc).__name__}: {exc}); "
+        raise RRGBenchError(f"{path}: cannot read training state ({describe_load_error(exc)}); "
                             f"delete it to restart this training stage") from None
     if restore_rng:
         _restore_rng(state["rng"])
     return state
+
+
+def describe_load_error(exc: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, without torch's advice to retry unsafely.
+
+    A refused pickle gets its own sentence naming the offending global; anything else is the exception.
+    """
+    import pickle
+    import re
+
+    text = str(exc)
+    if isinstance(exc, pickle.UnpicklingError) or "weights_only" in text or "Weights only load failed" in text:
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        what = f" (it references {found.group(1)})" if found else ""
+        return ("refused: the file carries pickled Python objects" + what + ", which could run code when "
+                "loaded; rrgbench loads only tensors and plain data (weights_only=True)")
+    return f"{type(exc).__name__}: {text}"

@@ -134,6 +134,13 @@ def new_plugin(kind: str, name: str, out_dir: Path) -> None:
 
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
         raise RRGBenchError(f"plugin name '{name}' must be lower-case letters, digits and '_', starting with a letter")
+    taken = _taken_names()
+    if name in taken:
+        raise RRGBenchError(f"plugin name '{name}' is already taken by {taken[name]}: a package registering it again "
+                            "could never load (registered twice); choose another name")
+    from ..io import check_dir_target
+
+    check_dir_target(out_dir, f"--dir {out_dir}")
     root = out_dir / f"rrgbench-{name}"
     if root.exists():
         raise RRGBenchError(f"{root} already exists; choose another name or --dir")
@@ -144,3 +151,18 @@ def new_plugin(kind: str, name: str, out_dir: Path) -> None:
     atomic_write_text(root / f"rrgbench_{name}" / "__init__.py", _INIT.format(**fmt))
     atomic_write_text(root / f"rrgbench_{name}" / f"{kind}.py", (_METHOD if kind == "method" else _METRIC).format(**fmt))
     click.echo(f"wrote {root}/ — install it with: pip install -e {root}")
+
+
+def _taken_names() -> dict[str, str]:
+    """Names a new plugin must not use: every registered method, metric and dataset (built-in or installed),
+    and every ``rrgbench`` entry point, with what holds each name."""
+    from importlib.metadata import entry_points
+
+    from ..plugins import get_host
+
+    host = get_host()
+    taken = {ep.name: f"the installed entry point {ep.value}" for ep in entry_points(group="rrgbench")}
+    for kind, registry in (("dataset", host.datasets), ("metric", host.metrics), ("method", host.methods)):
+        for entry in registry.names():
+            taken[entry] = f"the {kind} '{entry}'"
+    return taken

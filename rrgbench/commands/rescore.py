@@ -32,6 +32,7 @@ def rescore(run_dirs: tuple[Path, ...], all_runs: bool, runs_dir: Path | None, m
     from ..api import RRGBenchError
     from ..paths import runs_root
     from ..rundir import RUN_JSON, RunDir, find_runs, recorded_metrics
+    from ..runlock import RunLock
     from ..runner import Runner
     from ..specs import default_metrics
     from ..terminal import console_reporter, get_console
@@ -50,11 +51,12 @@ def rescore(run_dirs: tuple[Path, ...], all_runs: bool, runs_dir: Path | None, m
         if not RunDir(run_dir).exists():
             raise RRGBenchError(f"{run_dir}: not a run directory (no {RUN_JSON})")
         try:
-            runner = Runner.existing(run_dir, bootstrap=bootstrap, force=force, reporter=console_reporter())
-            names = wanted or recorded_metrics(runner.record, run_dir) or list(default_metrics())
-            if not as_json:
-                console.print(f"[bold]{run_dir}[/bold]")
-            scored = runner.stage_score(names)
+            with RunLock(run_dir).acquire():  # a run or rescore working in this directory: skip it, say why
+                runner = Runner.existing(run_dir, bootstrap=bootstrap, force=force, reporter=console_reporter())
+                names = wanted or recorded_metrics(runner.record, run_dir) or list(default_metrics())
+                if not as_json:
+                    console.print(f"[bold]{run_dir}[/bold]")
+                scored = runner.stage_score(names)
             results.append({"run_dir": str(run_dir), "metrics": names, "scored": scored,
                             "reused": [m for m in names if m not in scored]})
         except RRGBenchError as exc:

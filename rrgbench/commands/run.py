@@ -21,7 +21,8 @@ from ..devices import device_option
 @click.option("--split", default=None, type=click.Choice(["train", "val", "test"]), help="Split to generate. [test]")
 @click.option("--section", default=None, help="Report section: findings, impression, findings_impression.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a method config value (JSON value; dots nest), e.g. --set epochs=3.")
+              help="Override a method config value (JSON value; dots nest), e.g. --set epochs=3. The key must "
+                   "exist in the method's default config and the value have its type.")
 @click.option("--dataset-opt", "dataset_opts", multiple=True, metavar="KEY=VALUE",
               help="Dataset option (JSON value), e.g. --dataset-opt n_studies=200 for `synthetic`.")
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path),
@@ -32,14 +33,17 @@ from ..devices import device_option
               help="Dataset root (default: $RRGBENCH_DATA/<dataset>).")
 @click.option("--skip-bad", is_flag=True, help="Skip (and count) bad samples instead of stopping.")
 @click.option("--bootstrap", type=int, default=1000, show_default=True, help="Bootstrap resamples for 95% CIs.")
-@click.option("--force", is_flag=True, help="Redo every stage even if a finished one exists.")
+@click.option("--force", is_flag=True, help="Redo every stage even if a finished one exists (a run directory whose "
+              "run.json is unreadable is moved aside, never deleted, and the run starts over).")
+@click.option("--wait", is_flag=True, help="If the same run is already running (its run.lock is held), wait for it "
+              "instead of exiting with a message.")
 @click.option("--dry-run", is_flag=True, help="Print the frozen spec and run directory, run nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @device_option
 def run(method: str | None, dataset: str | None, preset: str | None, seed: int | None, metrics: str | None,
         limit: int | None, split: str | None, section: str | None, overrides: tuple[str, ...],
         dataset_opts: tuple[str, ...], metric_opts: tuple[str, ...], spec_file: Path | None, runs_dir: Path | None,
-        data_dir: Path | None, skip_bad: bool, bootstrap: int, force: bool, dry_run: bool, as_json: bool,
+        data_dir: Path | None, skip_bad: bool, bootstrap: int, force: bool, wait: bool, dry_run: bool, as_json: bool,
         device: str | None) -> None:
     """Prepare, train, generate and score METHOD on DATASET; finished stages are reused.
 
@@ -109,7 +113,7 @@ def run(method: str | None, dataset: str | None, preset: str | None, seed: int |
     from ..terminal import console_reporter, verbosity
 
     runner = Runner(spec, runs_dir, force=force, data_dir=data_dir, skip_bad=skip_bad, bootstrap=bootstrap,
-                    reporter=console_reporter())
+                    reporter=console_reporter(), wait=wait)
     run_dir = runner.run()
     if not runner.world.is_main:  # launched with several processes: rank 0 reports
         return

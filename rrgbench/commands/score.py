@@ -136,6 +136,10 @@ def score(predictions: Path, references: Path | None, dataset: str | None, split
 
     if (references is None) == (dataset is None):
         raise RRGBenchError("give exactly one of --references FILE or --dataset NAME")
+    if output is not None:  # before scoring, not after minutes of it
+        from ..io import check_dir_target
+
+        check_dir_target(output / "scores", f"--output {output}")
     from ..specs import default_metrics, parse_metric_opts
 
     names = _split_metrics(metrics) if metrics is not None else list(default_metrics())

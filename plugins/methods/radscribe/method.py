@@ -77,6 +77,7 @@ class RadScribe(Method):
     name = "radscribe"
     version = "0.1"
     stages = ("train",)
+    optional_config_keys = ("cleaning",)  # text cleaning override, read with config.get
 
     def __init__(self, config: dict[str, Any], ctx: RunContext) -> None:
         super().__init__(config, ctx)

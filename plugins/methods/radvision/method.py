@@ -37,6 +37,7 @@ class RadVision(Method):
     name = "radvision"
     version = "0.1"
     stages = STAGES
+    optional_config_keys = ("cleaning",)  # text cleaning override, read with config.get
 
     def __init__(self, config: dict[str, Any], ctx: RunContext) -> None:
         super().__init__(config, ctx)
