@@ -139,13 +139,40 @@ class Cue:
     text: str
 
 
+_LINE_BREAK = re.compile(r"[ \t]*(?:(?:\r\n|\r|\n)[ \t]*)+")
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_SPACE_RUN = re.compile(r"[^\S\n]+")
+_NEW_LINE_STARTS = re.compile(r"[A-Z0-9\-*\u2022]")  # a capital, a digit (numbered list) or a bullet
+
+
+def normalise_whitespace(text: str) -> str:
+    """``text`` with every whitespace run made one space, except line breaks that end a sentence.
+
+    A line break ends a sentence (kept as ``\n``) after a blank line, or when the next line starts with a
+    capital letter, a digit or a bullet (a new sentence, a section header such as ``IMPRESSION:``, a list
+    item); otherwise it is wrapping inside a sentence (``no\npleural effusion``) and becomes a space. Labels
+    and concepts then do not depend on where a report's lines were broken.
+    """
+    def join(m: re.Match[str]) -> str:
+        following = text[m.end(): m.end() + 1]
+        if len(_NEWLINE.findall(m.group(0))) >= 2 or not following or _NEW_LINE_STARTS.match(following):
+            return "\n"
+        return " "
+
+    return _SPACE_RUN.sub(" ", _LINE_BREAK.sub(join, text))
+
+
 def sentences(text: str) -> list[str]:
-    """Lower-cased sentences of ``text`` (split on ``. ; ! :`` and newlines, not inside decimals)."""
-    return [s.strip() for s in _SENTENCE_SPLIT.split(text.lower()) if s and s.strip()]
+    """Lower-cased sentences of ``text`` (split on ``. ; ! :`` and sentence-ending line breaks, not inside
+    decimals), after :func:`normalise_whitespace`."""
+    return [s.strip() for s in _SENTENCE_SPLIT.split(normalise_whitespace(text).lower()) if s and s.strip()]
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` character spans of the sentences of ``text`` (same splitting as :func:`sentences`)."""
+    """``(start, end)`` character spans of the sentences of ``text`` (same splitting as :func:`sentences`).
+
+    Offsets index ``text`` as given: pass it through :func:`normalise_whitespace` first (as :func:`sentences`
+    does) so that a line break inside a sentence does not split it."""
     spans, start = [], 0
     for m in _SENTENCE_SPLIT.finditer(text.lower()):
         spans.append((start, m.start()))

@@ -110,11 +110,13 @@ def summarize(results: dict[str, Any], info: dict[str, Any], bootstrap: int, see
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path),
               help="Also write scores/<metric>.json and <metric>.samples.jsonl into this directory.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the score cache.")
+@click.option("--strict", is_flag=True, help="An empty prediction or reference is an error (default: a warning "
+              "naming the ids; the pair is scored as empty text).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @device_option
 def score(predictions: Path, references: Path | None, dataset: str | None, split: str, section: str,
           data_dir: Path | None, metrics: str | None, cleaning: str | None, metric_opts: tuple[str, ...], bootstrap: int,
-          seed: int, allow_missing: bool, allow_unavailable: bool, output: Path | None, no_cache: bool, as_json: bool,
+          seed: int, allow_missing: bool, allow_unavailable: bool, output: Path | None, no_cache: bool, strict: bool, as_json: bool,
           device: str | None) -> None:
     """Score PREDICTIONS against references (a JSONL file or a dataset split).
 
@@ -132,7 +134,7 @@ def score(predictions: Path, references: Path | None, dataset: str | None, split
     set_device(device)
     from ..api import RRGBenchError
     from ..scoring import engine
-    from ..scoring.inputs import pair, read_reports
+    from ..scoring.inputs import empty_texts, pair, read_reports
 
     if (references is None) == (dataset is None):
         raise RRGBenchError("give exactly one of --references FILE or --dataset NAME")
@@ -152,6 +154,11 @@ def score(predictions: Path, references: Path | None, dataset: str | None, split
         refs, default_cleaning = load_dataset_refs(dataset, split, section, data_dir)
         ref_name = f"dataset {dataset} ({split})"
     ids, hyps, refs_list, info = pair(preds, refs, allow_missing, str(predictions), ref_name)
+    empty = empty_texts(ids, hyps, refs_list)
+    if empty and strict:
+        raise RRGBenchError(f"{empty} (--strict; drop or fill them)")
+    if empty:
+        click.echo(f"warning: {empty}; scored as empty text (--strict makes this an error)", err=True)
     same_file = references is not None and Path(predictions).resolve() == Path(references).resolve()
     if same_file or hyps == refs_list:
         why = "the same file" if same_file else "identical to the references, row for row"

@@ -12,7 +12,8 @@ from ..io import iter_jsonl
 SHOW = 10
 
 
-def _ids(ids: Iterable[str]) -> str:
+def format_ids(ids: Iterable[str]) -> str:
+    """Sorted ids, the first ten named, then a count of the rest."""
     ids = sorted(map(str, ids))
     more = f" (+{len(ids) - SHOW} more)" if len(ids) > SHOW else ""
     return ", ".join(ids[:SHOW]) + more
@@ -39,7 +40,7 @@ def read_reports(path: Path, keys: tuple[str, ...] = ("report",), what: str = "p
     if not out:
         raise RRGBenchError(f"{path}: no {what} (empty file)")
     if dups:
-        raise RRGBenchError(f"{path}: duplicated ids: {_ids(dups)}")
+        raise RRGBenchError(f"{path}: duplicated ids: {format_ids(dups)}")
     return out
 
 
@@ -53,12 +54,24 @@ def pair(preds: dict[str, str], refs: dict[str, str], allow_missing: bool = Fals
     if (no_ref or no_pred) and not allow_missing:
         parts = []
         if no_pred:
-            parts.append(f"{len(no_pred)} id(s) in {ref_name} have no prediction: {_ids(no_pred)}")
+            parts.append(f"{len(no_pred)} id(s) in {ref_name} have no prediction: {format_ids(no_pred)}")
         if no_ref:
-            parts.append(f"{len(no_ref)} id(s) in {pred_name} have no reference: {_ids(no_ref)}")
+            parts.append(f"{len(no_ref)} id(s) in {pred_name} have no reference: {format_ids(no_ref)}")
         raise RRGBenchError("; ".join(parts) + " (use --allow-missing to score the intersection)")
     ids = [i for i in refs if i in preds]
     if not ids:
         raise RRGBenchError(f"no id is in both {pred_name} and {ref_name}")
     info = {"n": len(ids), "missing_predictions": len(no_pred), "missing_references": len(no_ref)}
     return ids, [preds[i] for i in ids], [refs[i] for i in ids], info
+
+
+def empty_texts(ids: list[str], hyps: list[str], refs: list[str]) -> str:
+    """A one-line description of the pairs whose prediction or reference is empty (blank), or ``""``.
+
+    Up to ten ids are named per side, then a count (``a, b (+12 more)``)."""
+    parts = []
+    for what, texts in (("prediction", hyps), ("reference", refs)):
+        empty = [i for i, t in zip(ids, texts) if not t.strip()]
+        if empty:
+            parts.append(f"{len(empty)} empty {what}(s): {format_ids(empty)}")
+    return "; ".join(parts)

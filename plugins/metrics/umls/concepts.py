@@ -39,7 +39,7 @@ import numpy as np
 
 from rrgbench.api import RRGBenchError, UnavailableError
 from rrgbench.clinical.cache import file_id
-from rrgbench.clinical.scope import NEGATIVE, sentence_spans, span_state
+from rrgbench.clinical.scope import NEGATIVE, normalise_whitespace, sentence_spans, span_state
 
 ALPHA, SIGMA = 2.0, 5.0
 LEXICON_VERSION = "1"
@@ -175,6 +175,7 @@ class LexiconBackend:
         if self._nlp is None:
             self._load()
         out = []
+        texts = [normalise_whitespace(t) for t in texts]  # offsets below index the normalised text
         for text, doc in zip(texts, self._nlp.pipe([t.lower() for t in texts], batch_size=64)):
             spans = sentence_spans(text)
             # longest match wins where phrases overlap ("pleural effusion" over "effusion")
@@ -265,7 +266,8 @@ class ScispacyBackend:
         out = []
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*\[W036\]")  # abbreviation matcher without patterns
-            docs = list(self._nlp.pipe(list(texts)))
+            texts = [normalise_whitespace(t) for t in texts]  # offsets below index the normalised text
+            docs = list(self._nlp.pipe(texts))
         for text, doc in zip(texts, docs):
             spans = sentence_spans(text)
             cuis = set()
