@@ -59,6 +59,9 @@ class RunLock:
 
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RRGBenchError(f"cannot write to runs directory {self.run_dir}: {exc.strerror or exc}") from None
+        try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise RRGBenchError(f"cannot create the lock file {self.path}: {exc.strerror or exc}") from None
