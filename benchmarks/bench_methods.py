@@ -25,9 +25,10 @@ from typing import Any
 def bench_one(method: str, preset: str, dataset: str, dataset_options: dict[str, Any]) -> dict[str, Any]:
     """Prepare, train and generate ``method`` in this process; return the timings."""
     from rrgbench.api import RunContext
+    from rrgbench.devices import run_device
     from rrgbench.distributed import World
     from rrgbench.plugins import get_host
-    from rrgbench.runner import _device, seed_everything
+    from rrgbench.seeding import seed_everything
 
     host = get_host()
     cls = host.methods.get(method)
@@ -38,7 +39,7 @@ def bench_one(method: str, preset: str, dataset: str, dataset_options: dict[str,
     train, test = ds.split("train"), ds.split("test")
     out: dict[str, Any] = {"n_train": len(train), "n_test": len(test)}
     with tempfile.TemporaryDirectory(prefix="rrgbench-bench-") as tmp:
-        ctx = RunContext(run_dir=Path(tmp), seed=0, device=_device(World()), preset=preset, dataset_name=dataset)
+        ctx = RunContext(run_dir=Path(tmp), seed=0, device=run_device(World()), preset=preset, dataset_name=dataset)
         seed_everything(0)
         m = cls(dict(cls.default_config(preset, dataset)), ctx)
         start = time.perf_counter()

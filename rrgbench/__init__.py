@@ -14,7 +14,7 @@ from typing import Any
 
 import pluggy
 
-__version__ = "0.1.0"
+from .version import __version__
 
 hookimpl = pluggy.HookimplMarker("rrgbench")
 """Decorator that marks a function as an implementation of an rrgbench hook."""

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .api import Dataset, RRGBenchError, UnavailableError
+from .env import diff_environment
 from .rundir import (
     CHECKPOINT_DIR,
     GENERATIONS,
@@ -76,27 +77,6 @@ class AuditReport:
         return out
 
 
-# ------------------------------------------------------------------------------------ environment
-
-
-def _flatten(env: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in env.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
-def diff_environment(then: dict[str, Any], now: dict[str, Any],
-                     ignore: tuple[str, ...] = ()) -> dict[str, list[Any]]:
-    """``{"packages.torch": [then, now], ...}`` for every key whose value differs (``ignore``d keys skipped)."""
-    a, b = _flatten(then or {}), _flatten(now or {})
-    return {k: [a.get(k), b.get(k)] for k in sorted(set(a) | set(b))
-            if a.get(k) != b.get(k) and k.rsplit(".", 1)[-1] not in ignore}
-
-
 # ------------------------------------------------------------------------------------------ audit
 
 
@@ -112,7 +92,7 @@ class _Auditor:
         self.report = AuditReport(str(self.run_dir))
         self.record: RunRecord = {}
         self.rows: list[dict[str, Any]] = []
-        self._dataset: Dataset | None = None
+        self._runner: Any = None
 
     def add(self, name: str, status: str, detail: str = "", **data: Any) -> None:
         self.report.checks.append(Check(name, status, detail, data))
@@ -170,12 +150,17 @@ class _Auditor:
             self.add("files", "ok", "run.json, generations, checkpoint and every metric's scores present")
 
     @property
-    def dataset(self) -> Dataset:
-        if self._dataset is None:
-            from .runner import open_dataset
+    def runner(self) -> Any:
+        """A :class:`rrgbench.runner.Runner` bound to the audited run (its dataset, method and generation)."""
+        if self._runner is None:
+            from .runner import Runner
 
-            self._dataset = open_dataset(self.spec, self.data_dir)
-        return self._dataset
+            self._runner = Runner.existing(self.run_dir, data_dir=self.data_dir)
+        return self._runner
+
+    @property
+    def dataset(self) -> Dataset:
+        return self.runner.dataset
 
     def check_generation_ids(self) -> None:
         from .runner import evaluated_samples
@@ -334,11 +319,7 @@ class _Auditor:
             self.add(check, "ok" if worst <= tol else "fail", detail, max_deviation=worst, tolerance=tol)
 
     def check_regenerate(self) -> None:
-        from .api import RunContext
-        from .distributed import World
-        from .plugins import get_host
-        from .runner import _device, seed_everything, weights_only_loads
-
+        """Regenerate a nested random subset of the samples through the runner's own generation path."""
         if not self.rows:
             self.rows = self.rundir.generations()
         ids = sorted(r["id"] for r in self.rows)
@@ -348,21 +329,9 @@ class _Auditor:
         by_id = {s.id: s for s in self.dataset.split(self.spec.split)}
         samples = [by_id[r["id"]] for r in self.rows if r["id"] in chosen]
         stored = {r["id"]: r["report"] for r in self.rows}
-        device = _device(World())
-        cls = get_host().methods.get(self.spec.method)
         with tempfile.TemporaryDirectory(prefix="rrgbench-audit-") as tmp:
-            ctx = RunContext(run_dir=Path(tmp), seed=self.spec.seed, device=device, preset=self.spec.preset,
-                             dataset_name=self.spec.dataset)
-            seed_everything(self.spec.seed)
-            method = cls(dict(self.spec.config), ctx)
-            method.prepare(self.dataset)
-            with weights_only_loads():
-                method.load(self.run_dir / CHECKPOINT_DIR)
-            seed_everything(self.spec.seed)
-            bs = max(1, method.generate_batch_size())
-            new: list[str] = []
-            for i in range(0, len(samples), bs):
-                new.extend(str(r) for r in method.generate(samples[i: i + bs], self.dataset))
+            new = self.runner.regenerate(samples, Path(tmp))
+        device = self.runner.record.get("device") or "cpu"
         distances = [1.0 - difflib.SequenceMatcher(None, stored[s.id], r).ratio() for s, r in zip(samples, new)]
         differing = [s.id for s, r in zip(samples, new) if stored[s.id] != r]
         mean_dist = sum(distances) / max(1, len(distances))

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from .version import __version__
 
 TRACKED_PACKAGES = (
     "torch", "transformers", "tokenizers", "numpy", "pandas", "scikit-learn", "pycocoevalcap", "bert-score",
@@ -91,3 +91,21 @@ def capture(extra: dict[str, str] | None = None) -> dict[str, Any]:
     if extra:
         env["plugins"] = extra
     return env
+
+
+def _flatten(env: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in env.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def diff_environment(then: dict[str, Any], now: dict[str, Any],
+                     ignore: tuple[str, ...] = ()) -> dict[str, list[Any]]:
+    """``{"packages.torch": [then, now], ...}`` for every key whose value differs (``ignore``d keys skipped)."""
+    a, b = _flatten(then or {}), _flatten(now or {})
+    return {k: [a.get(k), b.get(k)] for k in sorted(set(a) | set(b))
+            if a.get(k) != b.get(k) and k.rsplit(".", 1)[-1] not in ignore}

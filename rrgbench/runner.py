@@ -27,7 +27,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -254,7 +254,7 @@ class Runner:
             self.record["environment"] = env
         elif any(v != "done" for v in self.record["status"].values()):
             # a resumed run: keep the environment it started in; log when it continued and what changed
-            from .audit import diff_environment
+            from .env import diff_environment
 
             changed = diff_environment(self.record["environment"], env, ignore=IGNORED_ENV_KEYS)
             self.record.setdefault("resumes", []).append({"at": now(), "changed": changed})
@@ -360,19 +360,32 @@ class Runner:
     @property
     def method(self) -> Method:
         if self._method is None:
-            cls = self.host.methods.get(self.spec.method)
-            ctx = RunContext(run_dir=self.run_dir, seed=self.spec.seed, device=_device(self.world),
-                             preset=self.spec.preset, dataset_name=self.spec.dataset,
-                             rank=self.world.rank, world_size=self.world.world_size,
-                             substitutes=self.record.setdefault("fidelity", {}),
-                             accelerator=self.world.accelerator())
-            seed_everything(self.spec.seed)
-            self.record["device"] = ctx.device
-            self._method = cls(dict(self.spec.config), ctx)
-            self._method.prepare(self.dataset)
-            self.record["method"] = {"name": cls.name, "version": cls.version, "description": cls.description,
-                                     "stages": list(cls.stages)}
+            self._method = self._new_method(self.run_dir)
         return self._method
+
+    def _new_method(self, run_dir: Path) -> Method:
+        """The method of the spec, seeded and prepared on the dataset, with ``run_dir`` as its scratch root."""
+        cls = self.host.methods.get(self.spec.method)
+        ctx = RunContext(run_dir=run_dir, seed=self.spec.seed, device=_device(self.world),
+                         preset=self.spec.preset, dataset_name=self.spec.dataset,
+                         rank=self.world.rank, world_size=self.world.world_size,
+                         substitutes=self.record.setdefault("fidelity", {}),
+                         accelerator=self.world.accelerator())
+        seed_everything(self.spec.seed)
+        self.record["device"] = ctx.device
+        method = cls(dict(self.spec.config), ctx)
+        method.prepare(self.dataset)
+        self.record["method"] = {"name": cls.name, "version": cls.version, "description": cls.description,
+                                 "stages": list(cls.stages)}
+        return method
+
+    def regenerate(self, samples: Sequence[Sample], scratch: Path) -> list[str]:
+        """Reports for ``samples`` generated again from the committed checkpoint, by the same steps as the
+        generate stage (seeding, prepare, checkpoint load, batches); ``prepare``'s files go under ``scratch``,
+        the run directory is only read. Used by ``rrgbench audit --regenerate``."""
+        method = self._new_method(Path(scratch))
+        self._load_checkpoint(method)
+        return generate_reports(method, list(samples), self.dataset, self.spec.seed)
 
     def test_samples(self) -> list[Sample]:
         samples = evaluated_samples(self.spec, self.dataset)
@@ -584,26 +597,24 @@ class Runner:
 
     def _generate(self, todo: list[Sample], out: Path, total: int) -> None:
         method = self._loaded_method()
-        bs = max(1, method.generate_batch_size())
-        seed_everything(self.spec.seed)
         bar = method.ctx.progress(total=total, initial=total - len(todo), desc="generate", unit="report")
-        for i in range(0, len(todo), bs):
-            batch = todo[i: i + bs]
-            reports = method.generate(batch, self.dataset)
-            if len(reports) != len(batch):
-                raise RRGBenchError(f"method '{self.spec.method}' returned {len(reports)} reports for "
-                                    f"{len(batch)} samples")
-            rows = [{"id": s.id, "report": str(r), "reference": s.report} for s, r in zip(batch, reports)]
+        written = [total - len(todo)]
+
+        def keep(batch: list[Sample], reports: list[str]) -> None:
+            rows = [{"id": s.id, "report": r, "reference": s.report} for s, r in zip(batch, reports)]
             try:
                 append_jsonl(out, rows)
             except OSError as exc:  # full disk, file-size limit, quota: what is already written stays
                 try:
                     kept = len(read_rows(self._generated_paths()))
                 except (RRGBenchError, OSError):
-                    kept = total - len(todo) + i
+                    kept = written[0]
                 raise RRGBenchError(f"cannot append to {out}: {exc.strerror or exc}; the {kept} generations "
                                     "on disk are kept and reused by the next run") from None
+            written[0] += len(batch)
             bar.update(len(batch))
+
+        generate_reports(method, todo, self.dataset, self.spec.seed, on_batch=keep)
         bar.close()
 
     def _merge(self, samples: list[Sample]) -> None:
@@ -677,6 +688,26 @@ class Runner:
             self._record_outputs("score", [f"{SCORES_DIR}/{name}{ext}" for name in scores
                                            for ext in SCORE_FILE_SUFFIXES])
         return todo
+
+
+def generate_reports(method: Method, samples: list[Sample], dataset: Dataset, seed: int,
+                     on_batch: Callable[[list[Sample], list[str]], None] | None = None) -> list[str]:
+    """The one generation loop (the generate stage and ``audit --regenerate``): seed once, then
+    ``method.generate`` on batches of ``method.generate_batch_size()``; ``on_batch(samples, reports)`` after each.
+    A method returning the wrong number of reports is an error naming it."""
+    bs = max(1, method.generate_batch_size())
+    seed_everything(seed)
+    out: list[str] = []
+    for i in range(0, len(samples), bs):
+        batch = samples[i: i + bs]
+        reports = [str(r) for r in method.generate(batch, dataset)]
+        if len(reports) != len(batch):
+            raise RRGBenchError(f"method '{method.name or type(method).__name__}' returned {len(reports)} reports "
+                                f"for {len(batch)} samples")
+        if on_batch is not None:
+            on_batch(batch, reports)
+        out.extend(reports)
+    return out
 
 
 def _score_entry(res: dict[str, Any], gen_hash: str, options: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import click
 KINDS = ("methods", "metrics", "datasets", "labelers", "plugins", "runs")
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+def text_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     if not rows:
         return "(none)"
     cells = [[str(r.get(c, "") if r.get(c) is not None else "") for c in columns] for r in rows]
@@ -110,7 +110,7 @@ def list_cmd(kind: str, as_json: bool, runs_dir: Path | None, no_check: bool) ->
     if as_json:
         click.echo(json.dumps(rows, indent=2, sort_keys=True, default=str))
     else:
-        click.echo(_table(rows, columns))
+        click.echo(text_table(rows, columns))
 
 
 @click.command(name="env")

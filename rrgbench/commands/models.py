@@ -26,11 +26,11 @@ def models(as_json: bool, missing: bool) -> None:
     if as_json:
         click.echo(json.dumps({"models_root": str(models_root()), "assets": rows}, indent=2))
         return
-    from .listing import _table
+    from .listing import text_table
 
     columns = ["asset", "status", "path", "override"] + (["used_by"] if verbosity() > 0 else [])
     click.echo(f"models root: {models_root()}  ($RRGBENCH_MODELS)")
-    click.echo(_table([{**r, "asset": r["name"], "override": r["override"].split(" (")[0]} for r in rows], columns))
+    click.echo(text_table([{**r, "asset": r["name"], "override": r["override"].split(" (")[0]} for r in rows], columns))
     found = sum(r["status"] == "found" for r in rows)
     click.echo(f"{found} of {len(rows)} found (-v: who uses each; --json: source and layout; README "
                "'Pretrained assets')")

@@ -11,7 +11,7 @@ import click
 from ..devices import device_option
 
 
-def _split_metrics(value: str) -> list[str]:
+def split_metrics(value: str) -> list[str]:
     """Registered metric names (matched case- and punctuation-insensitively) of a comma-separated list."""
     from ..plugins import get_host
 
@@ -144,7 +144,7 @@ def score(predictions: Path, references: Path | None, dataset: str | None, split
         check_dir_target(output / "scores", f"--output {output}")
     from ..specs import default_metrics, parse_metric_opts
 
-    names = _split_metrics(metrics) if metrics is not None else list(default_metrics())
+    names = split_metrics(metrics) if metrics is not None else list(default_metrics())
     options = parse_metric_opts(metric_opts, names)
     preds = read_reports(predictions, ("report",), "predictions")
     if references is not None:

@@ -48,7 +48,7 @@ def sensitivity(dataset: str, split: str, section: str, data_dir: Path | None, m
     from ..io import atomic_write_json, read_json
     from ..sensitivity import suite
     from ..specs import parse_metric_opts
-    from .score import _split_metrics, load_dataset_refs
+    from .score import load_dataset_refs, split_metrics
 
     if from_file is not None:
         result = read_json(from_file)
@@ -57,7 +57,7 @@ def sensitivity(dataset: str, split: str, section: str, data_dir: Path | None, m
         else:
             click.echo(json.dumps(result, indent=2) if as_json else suite.format_table(result))
         return
-    names = _split_metrics(metrics)
+    names = split_metrics(metrics)
     options = parse_metric_opts(metric_opts, names)
     refs, cleaning = load_dataset_refs(dataset, split, section, data_dir)
     result = suite.run(refs, names, n=n, seed=seed, bootstrap=bootstrap, band=band, options=options,

@@ -38,10 +38,10 @@ Log = Callable[[str], None]
 
 def _image_sources(images: str | Path, wanted: set[str], log: Log | None) -> Iterator[tuple[str, bytes]]:
     """Yield ``(image id, png bytes)`` for every wanted image id found in a .tgz or a folder."""
-    from .openi import _download
+    from .openi import download
 
     text = str(images)
-    path = _download(text, log) if text.startswith(("http://", "https://")) else Path(text).expanduser()
+    path = download(text, log) if text.startswith(("http://", "https://")) else Path(text).expanduser()
     if path.is_dir():
         for f in path.rglob("*.png"):
             if f.stem in wanted:

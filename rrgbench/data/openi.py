@@ -125,7 +125,7 @@ def _cache_downloads() -> Path:
     return cache_root() / "downloads"
 
 
-def _download(url: str, log: Callable[[str], None] | None = None) -> Path:
+def download(url: str, log: Callable[[str], None] | None = None) -> Path:
     """Download ``url`` once into the cache (atomic); return the local path."""
     import urllib.request
 
@@ -185,7 +185,7 @@ def _sources(source: str | Path | None, log: Callable[[str], None] | None) -> It
         return
     text = str(source)
     if text.startswith(("http://", "https://")):
-        yield from _iter_tgz(_download(text, log))
+        yield from _iter_tgz(download(text, log))
         return
     path = Path(text).expanduser()
     if path.is_dir():

@@ -22,9 +22,9 @@ from typing import Any
 
 import pandas as pd
 
-from .. import __version__
 from ..api import CHEXPERT_LABELS, RRGBenchError
 from ..io import atomic_write_bytes, atomic_write_text, dumps, sha256_file
+from ..version import __version__
 from . import display, plots
 from .compare_view import load_comparisons
 from .records import BoardRun, Skipped, safe_part, scan_runs

@@ -27,10 +27,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .. import __version__
 from ..api import Metric, RRGBenchError, UnavailableError
 from ..plugins import get_host
 from ..rundir import MetricResult
+from ..version import __version__
 from . import cache as cache_mod
 from .resample import bootstrap_intervals
 
