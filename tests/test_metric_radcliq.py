@@ -164,3 +164,11 @@ def test_radcliq_unavailable_names_every_missing_file(tmp_path: Path, monkeypatc
     assert str(tmp_path / "rg" / "radgraph" / "weights.th") in reason
     assert str(tmp_path / "models" / "bertscore" / "distilroberta-base" / "config.json") in reason
     assert "chexbert.pth" in res["semb"]["reason"]
+
+
+def test_radcliq_declares_lower_is_better_except_the_display_key() -> None:
+    from rrgbench_plugins.metrics.radcliq.metric import RadCliQ
+
+    d = RadCliQ.describe({"radcliq_v1": 0.1, "radcliq_v0": 0.2, "radcliq_v1_inv_mean_display": 10.0})
+    assert not d.direction("radcliq_v1") and not d.direction("radcliq_v0")
+    assert d.direction("radcliq_v1_inv_mean_display") and d.headline == ["radcliq_v1"]

@@ -45,6 +45,10 @@ class RadCliQ(Metric):
     version = "1.0"
     higher_is_better = False
     group = "RadGraph"
+    labels = {"radcliq_v1": "RadCliQ-v1 (lower better)", "radcliq_v0": "RadCliQ-v0 (lower better)",
+              "radcliq_v1_inv_mean_display": "1/RadCliQ-v1 (display only)"}
+    headline = ("radcliq_v1",)
+    primary = "radcliq_v1"
     reproducibility = "float"  # batched BERT forward passes: padding changes the last float bits
     float_tolerance = 1e-5
 
@@ -66,6 +70,14 @@ class RadCliQ(Metric):
         self.idf = _truthy(idf)
         self.device = device
         self.batch_size = int(batch_size)
+
+    @classmethod
+    def describe(cls, scores: Any) -> Any:
+        """RadCliQ keys are lower-is-better; the 1/mean display key is the one higher-is-better key."""
+        display = super().describe(scores)
+        if "radcliq_v1_inv_mean_display" in display.order:
+            display.higher_is_better["radcliq_v1_inv_mean_display"] = True
+        return display
 
     def _bertscore_dir(self) -> tuple[Any, str]:
         from rrgbench_plugins.metrics.bertscore.settings import SETTINGS, resolve

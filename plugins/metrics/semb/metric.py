@@ -39,6 +39,8 @@ class SembScore(Metric):
     name = "semb"
     version = "1.0"
     group = "CE"
+    labels = {"semb": "SembScore"}
+    headline = ("semb",)
     pairwise = True
     reproducibility = "float"  # batched BERT forward passes: padding changes the last float bits
     float_tolerance = 1e-5
