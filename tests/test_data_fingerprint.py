@@ -113,3 +113,22 @@ def test_fast_mode_is_named_in_the_run_record(tmp_path: Path) -> None:
     spec = build_spec("majority", "iu_xray", metrics=("token",), dataset_options={"fingerprint": "fast"})
     record = load_record(Runner(spec, tmp_path / "runs", data_dir=src, bootstrap=10).run())
     assert record["dataset"]["fingerprint"] == "fast"
+
+
+def test_links_inside_images_that_leave_the_dataset_are_refused(tmp_path: Path) -> None:
+    root = tmp_path / "iu"
+    make_layout(root)
+    outside = tmp_path / "outside"
+    _png(outside / "x.png", 5)
+    target = root / "images" / "CXR2_IM-0002" / "1.png"
+    target.unlink()
+    target.symlink_to(outside / "x.png")
+    with pytest.raises(RRGBenchError, match="CXR2_IM-0002.*escapes the data root"):
+        iu(root).split("train")
+    target.unlink()
+    target.symlink_to(root / "images" / "CXR1_IM-0001" / "1.png")  # a link that stays inside is fine
+    assert len(iu(root).split("train")) == 6
+    shutil.rmtree(root / "images" / "CXR3_IM-0003")
+    (root / "images" / "CXR3_IM-0003").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(RRGBenchError, match="CXR3_IM-0003.*escapes the data root"):
+        iu(root).split("train")

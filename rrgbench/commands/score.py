@@ -167,6 +167,11 @@ def score(predictions: Path, references: Path | None, dataset: str | None, split
     results = engine.score(names, ids, hyps, refs_list, options=options,
                            bootstrap=bootstrap, seed=seed, cleaning=cleaning or default_cleaning,
                            cache=not no_cache)
+    from ..scoring.engine import scoring_world
+
+    world = scoring_world()
+    if world is not None and not world.is_main:
+        return  # under torchrun / accelerate launch every rank scored its share; rank 0 writes and prints
     if output is not None:
         from ..rundir import SCORES_DIR, write_scores
 

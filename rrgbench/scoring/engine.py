@@ -108,7 +108,12 @@ def score(metric_names: Sequence[str], ids: Sequence[str], hyps: Sequence[str], 
         for m in metrics.values():
             if hasattr(m, "disk_cache"):
                 m.disk_cache = False
+    world = scoring_world()
+    if world is not None:  # every rank must reach the same collectives in the same order: no cache, no threads
+        use_cache, max_workers = False, 1
     jobs = {name: _Job(name, m, ids, hyps, refs, bootstrap, seed, use_cache) for name, m in metrics.items()}
+    for job in jobs.values():
+        job.world = world
     for job in jobs.values():  # model loads and heavy imports one at a time (imports are not thread-safe)
         if job.result is None and job.stats is None:
             job.metric.load()
@@ -123,8 +128,9 @@ def score(metric_names: Sequence[str], ids: Sequence[str], hyps: Sequence[str], 
         if on_result is not None:
             on_result(job.name, job.result)  # type: ignore[arg-type]
 
-    if len(todo) == 1:
-        run(todo[0])
+    if len(todo) == 1 or max_workers == 1:
+        for job in todo:
+            run(job)
     elif todo:
         with ThreadPoolExecutor(max_workers=max_workers or len(todo), thread_name_prefix="rrgbench-metric") as pool:
             for fut in [pool.submit(run, job) for job in todo]:
@@ -145,6 +151,7 @@ class _Job:
                  bootstrap: int, seed: int, use_cache: bool) -> None:
         self.name, self.metric, self.ids, self.hyps, self.refs = name, metric, ids, hyps, refs
         self.bootstrap, self.seed = bootstrap, seed
+        self.world: Any = None  # set by score() when launched with several processes
         self.result: MetricResult | None = None
         self.stats: list[dict[str, Any]] | None = None
         reason = metric.availability()
@@ -175,7 +182,8 @@ class _Job:
         stats = self.stats
         if stats is None:
             try:
-                stats = compute_stats(self.name, self.metric, self.ids, self.hyps, self.refs, self.entry)
+                stats = compute_stats(self.name, self.metric, self.ids, self.hyps, self.refs, self.entry,
+                                      self.world)
             except UnavailableError as exc:
                 self.result = _unavailable(self.name, self.metric, str(exc), len(self.ids))
                 return
@@ -195,6 +203,18 @@ class _Job:
         self.result = self._result(scores, ci95, rows, cached=was_cached, ci_kind=kind)
 
 
+def scoring_world() -> Any:
+    """The :class:`~rrgbench.distributed.World` when launched with several processes (torchrun /
+    accelerate launch), else ``None``: then pair-local metrics (BERTScore and the other neural ones) are
+    spread over the processes."""
+    from ..distributed import get_world, launched_world_size
+
+    if launched_world_size() <= 1:
+        return None
+    world = get_world()
+    return world if world.distributed else None
+
+
 STATS_CHUNK = 10_000  # pairs per sample_stats call of a pair-local metric (progress, bounded temporaries)
 
 
@@ -205,13 +225,20 @@ def _progress(name: str, total: int) -> Any:
 
 
 def compute_stats(name: str, metric: Metric, ids: list[str], hyps: list[str], refs: list[str],
-                  entry: cache_mod.ScoreCache | None) -> list[dict[str, Any]]:
-    """Per-sample statistics, reusing cached pairs for pair-local metrics (``pairwise = True``)."""
+                  entry: cache_mod.ScoreCache | None, world: Any = None) -> list[dict[str, Any]]:
+    """Per-sample statistics, reusing cached pairs for pair-local metrics (``pairwise = True``).
+
+    With ``world`` (a :class:`~rrgbench.distributed.World` of several processes) a pair-local metric's pairs
+    are split across the ranks and gathered on every rank, so the statistics equal one process's.
+    """
     known: dict[int, dict[str, Any]] = {}
     keys = cache_mod.pair_keys(hyps, refs)
     if entry is not None and metric.pairwise:
         known = entry.lookup_pairs(keys)
     todo = [i for i in range(len(ids)) if i not in known]
+    spread = world is not None and getattr(metric, "pairwise", False)
+    if spread:  # each rank scores every world_size-th pair; the pieces are gathered below
+        everyone, todo = todo, todo[world.rank::world.world_size]
     # pair-local metrics run in chunks with a progress bar per metric; others see the whole corpus at once
     step = STATS_CHUNK if metric.pairwise else max(1, len(todo))
     bar = _progress(name, len(todo)) if len(todo) > step else None
@@ -228,6 +255,16 @@ def compute_stats(name: str, metric: Metric, ids: list[str], hyps: list[str], re
             bar.update(len(part))
     if bar is not None:
         bar.close()
+    if spread:
+        import torch.distributed as dist
+
+        pieces: list[Any] = [None] * world.world_size
+        dist.all_gather_object(pieces, [known[i] for i in todo])
+        log.info("metric %s: rank %d of %d scored %d of %d pairs", name, world.rank, world.world_size, len(todo),
+                 len(everyone))
+        for j, i in enumerate(everyone):
+            known[i] = pieces[j % world.world_size][j // world.world_size]
+        todo = everyone
     if todo and len(todo) < len(ids):
         log.info("metric %s: %d of %d pairs reused from the cache", name, len(ids) - len(todo), len(ids))
     stats = [known[i] for i in range(len(ids))]
