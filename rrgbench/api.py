@@ -269,6 +269,7 @@ class Display:
     per_label: dict[str, str] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
     primary: str = ""
+    rank_priority: int = 0  # how strongly ``primary`` should lead a board's ranking (highest wins)
 
     def direction(self, key: str) -> bool:
         """True when a larger ``key`` is better."""
@@ -294,7 +295,7 @@ class Display:
         return {"group": self.group, "default_higher_is_better": self.default_higher_is_better,
                 "higher_is_better": dict(self.higher_is_better), "labels": dict(self.labels),
                 "headline": list(self.headline), "per_label": dict(self.per_label), "order": list(self.order),
-                "primary": self.primary}
+                "primary": self.primary, "rank_priority": self.rank_priority}
 
     @classmethod
     def from_json(cls, raw: Any, path: Path | str = "display") -> Display:
@@ -308,7 +309,8 @@ class Display:
                        labels={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
                        headline=[str(k) for k in raw.get("headline") or []],
                        per_label={str(k): str(v) for k, v in (raw.get("per_label") or {}).items()},
-                       order=[str(k) for k in raw.get("order") or []], primary=str(raw.get("primary") or ""))
+                       order=[str(k) for k in raw.get("order") or []], primary=str(raw.get("primary") or ""),
+                       rank_priority=int(raw.get("rank_priority") or 0))
         except (AttributeError, TypeError) as exc:
             raise RRGBenchError(f"{path}: malformed 'display' block ({exc})") from None
 
@@ -332,6 +334,9 @@ class Metric(ABC):
     labels: ClassVar[dict[str, str]] = {}  # score key -> display name (keys not listed show as themselves)
     headline: ClassVar[tuple[str, ...] | None] = None  # keys shown by default; None: every key not per-label
     primary: ClassVar[str] = ""  # the key to rank by when this metric leads a leaderboard ("": first headline)
+    # Which metric's primary key ranks a board (the highest wins; ties: the most-filled column). Clinical
+    # metrics rank above n-gram overlap: the index never ranks by an n-gram metric when one is present.
+    rank_priority: ClassVar[int] = 0
     default_suite: ClassVar[bool] = False  # scored by ``run``, ``score`` and ``sweep`` when no --metrics given
     # How exactly re-scoring the same texts reproduces the numbers (the audit applies it):
     # "exact" (bit-identical) or "float" (every score, CI bound and per-sample value within
@@ -356,7 +361,8 @@ class Metric(ABC):
             [k for k in keys if k in cls.headline]
         return Display(group=cls.group, default_higher_is_better=bool(cls.higher_is_better),
                        labels={k: cls.labels[k] for k in keys if k in cls.labels}, headline=headline,
-                       per_label=per_label, order=keys, primary=cls.primary if cls.primary in keys else "")
+                       per_label=per_label, order=keys, primary=cls.primary if cls.primary in keys else "",
+                       rank_priority=int(cls.rank_priority))
 
     @classmethod
     def per_label(cls, key: str) -> str | None:

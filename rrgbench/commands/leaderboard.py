@@ -21,16 +21,19 @@ import click
               help="JSON written by 'rrgbench compare --json' to render as a comparison page (repeatable). "
                    "Files in <runs-dir>/_compare/ are picked up too.")
 @click.option("--no-thumbnails", is_flag=True, help="Do not copy image thumbnails into the sample viewer.")
+@click.option("--rank-by", default="", metavar="KEY",
+              help="Score key (or METRIC.KEY) that ranks every board, e.g. --rank-by bertscore_f1. Default: the key "
+                   "the metrics declare (CE F1 micro of the offline labeler), with bootstrap rank intervals.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")
 def leaderboard(runs_dir: Path | None, out: Path, template_dir: Path | None, allow_credentialed_text: bool,
-                compare_files: tuple[Path, ...], no_thumbnails: bool, as_json: bool) -> None:
+                compare_files: tuple[Path, ...], no_thumbnails: bool, rank_by: str, as_json: bool) -> None:
     """Build the static HTML leaderboard (plus CSV and JSON beside every table) from run records."""
     from ..leaderboard import build_site
     from ..paths import runs_root
 
     site = build_site(runs_dir or runs_root(), out, template_dir=template_dir,
                       allow_credentialed_text=allow_credentialed_text, thumbnails=not no_thumbnails,
-                      compare_files=list(compare_files))
+                      compare_files=list(compare_files), rank_by=rank_by)
     for skip in site.skipped:
         click.echo(f"skipped run {skip.rel}: {skip.reason}", err=True)
     if site.refused_images:

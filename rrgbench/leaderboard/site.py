@@ -27,6 +27,7 @@ from ..io import atomic_write_bytes, atomic_write_text, dumps, sha256_file
 from ..version import __version__
 from . import display, plots
 from .compare_view import load_comparisons
+from .ranking import rank_intervals
 from .records import BoardRun, Skipped, safe_part, scan_runs
 from .reported import attach_reported, load_reported
 from .samples import SampleSet, Thumbnails, build_samples, per_label_f1
@@ -281,8 +282,11 @@ def _tokens(report: str, protocol: str | None) -> str:
 
 def build_site(runs_dir: Path, out: Path, *, template_dir: Path | None = None,
                allow_credentialed_text: bool = False, thumbnails: bool = True,
-               compare_files: list[Path] | None = None, generated_at: str | None = None) -> Site:
+               compare_files: list[Path] | None = None, generated_at: str | None = None, rank_by: str = "") -> Site:
     """Build the static site for every run under ``runs_dir`` into ``out`` (replacing a previous site there).
+
+    Each board is ranked by its headline column (``rank_by`` KEY or METRIC.KEY when given, else the key its
+    metrics declare: CE F1 micro of the offline labeler by default) with bootstrap rank intervals.
 
     The site is built in a sibling temporary folder and swapped in at the end, so a failed build (a bad
     record) leaves the previous site as it was.
@@ -297,7 +301,7 @@ def build_site(runs_dir: Path, out: Path, *, template_dir: Path | None = None,
     tmp.mkdir()
     try:
         site = _build(runs, runs_dir, tmp, env, allow_credentialed_text, thumbnails, compare_files or [],
-                      generated_at, skipped)
+                      generated_at, skipped, rank_by)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -307,7 +311,8 @@ def build_site(runs_dir: Path, out: Path, *, template_dir: Path | None = None,
 
 
 def _build(runs: list[BoardRun], runs_dir: Path, out: Path, env: Any, allow_credentialed_text: bool,
-           thumbnails: bool, compare_files: list[Path], generated_at: str | None, skipped: list[Skipped]) -> Site:
+           thumbnails: bool, compare_files: list[Path], generated_at: str | None, skipped: list[Skipped],
+           rank_by: str = "") -> Site:
     script, script_hash = _script(env)
     w = _Writer(out)
     if generated_at is None:
@@ -367,6 +372,8 @@ def _build(runs: list[BoardRun], runs_dir: Path, out: Path, env: Any, allow_cred
     reported_cache: dict[str, Any] = {}
     for board in all_boards:
         d = board.dataset
+        board.rank_by = rank_by
+        board.ranks = rank_intervals(board)
         board.credentialed = board.credentialed or any(cred[r.rel] for row in board.rows for r in row.runs)
         for r in board.rows:
             if r.method not in reported_cache:

@@ -23,8 +23,8 @@ from .records import BoardRun
 
 LONG_COLUMNS = ["dataset", "board", "method", "preset", "variant", "fidelity", "seed", "run", "metric", "key", "group",
                 "signature", "status", "value", "ci_lo", "ci_hi", "n", "reason", "label", "higher_is_better",
-                "headline", "per_label", "primary", "order"]
-_DISPLAY_COLUMNS = ("label", "higher_is_better", "headline", "per_label", "primary", "order")
+                "headline", "per_label", "primary", "rank_priority", "order"]
+_DISPLAY_COLUMNS = ("label", "higher_is_better", "headline", "per_label", "primary", "rank_priority", "order")
 
 # two-sided 95% Student t quantiles, df = 1..30 (beyond: normal 1.96)
 _T975 = [12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.306, 2.2622, 2.2281, 2.201, 2.1788,
@@ -99,7 +99,8 @@ def long_table(runs: list[BoardRun]) -> pd.DataFrame:
             if sf.status != "ok":
                 rows.append({**common, "key": "", "value": math.nan, "ci_lo": math.nan, "ci_hi": math.nan,
                              "label": f"{metric} (unavailable)", "higher_is_better": facts.default_higher_is_better,
-                             "headline": True, "per_label": False, "primary": False, "order": -1})
+                             "headline": True, "per_label": False, "primary": False, "rank_priority": 0,
+                             "order": -1})
                 continue
             order = {k: i for i, k in enumerate(sorted(sf.scores, key=facts.key_rank))}
             for key, value in sorted(sf.scores.items()):
@@ -107,7 +108,8 @@ def long_table(runs: list[BoardRun]) -> pd.DataFrame:
                 rows.append({**common, "key": key, "value": value, "ci_lo": lo, "ci_hi": hi,
                              "label": facts.label(key), "higher_is_better": facts.direction(key),
                              "headline": facts.is_headline(key), "per_label": facts.label_of(key) is not None,
-                             "primary": key == facts.primary, "order": order[key]})
+                             "primary": key == facts.primary,
+                             "rank_priority": facts.rank_priority if key == facts.primary else 0, "order": order[key]})
     df = pd.DataFrame(rows, columns=LONG_COLUMNS)
     if df.empty:
         return df
@@ -127,6 +129,7 @@ class Column:
     headline: bool
     higher_is_better: bool = True
     primary: bool = False  # the key its metric asks to be ranked by
+    rank_priority: int = 0  # the metric's declared priority for leading the ranking (primary keys only)
 
 
 @dataclass
@@ -212,12 +215,26 @@ class Board:
         """Distinct dataset manifest hashes behind the rows; more than one means different data versions."""
         return sorted({r.manifest for r in self.rows})
 
+    rank_by: str = ""  # "KEY" or "METRIC.KEY" chosen by the user (rrgbench leaderboard --rank-by)
+    ranks: dict[int, Any] = field(default_factory=dict)  # id(row) -> ranking.RankInfo (rank interval, tie group)
+
+    def rank_of(self, row: Row) -> Any:
+        """The row's :class:`rrgbench.leaderboard.ranking.RankInfo`, or ``None``."""
+        return self.ranks.get(id(row))
+
     def main_column(self) -> int | None:
-        """Index of the column shown on the index page: the most-filled primary key (the one its metric asks to
-        be ranked by), else the most-filled headline column; ties go to the leftmost."""
-        ranked = [((col.primary, sum(r.cells[i].status == "ok" for r in self.rows), -i), i)
+        """Index of the headline column that ranks the board: ``rank_by`` when set and present; else the primary
+        key with the highest declared ``rank_priority`` (CE F1 micro of the offline labeler by default, so never
+        an n-gram metric when a clinical one is there), then the most filled; else the most-filled headline
+        column; ties go to the leftmost."""
+        if self.rank_by:
+            for i, col in enumerate(self.columns):
+                if col.key and self.rank_by in (col.key, f"{col.metric}.{col.key}") and \
+                        any(r.cells[i].status == "ok" for r in self.rows):
+                    return i
+        ranked = [((col.primary, col.rank_priority, sum(r.cells[i].status == "ok" for r in self.rows), -i), i)
                   for i, col in enumerate(self.columns) if col.headline and col.key]
-        ranked = [x for x in ranked if x[0][1] > 0]
+        ranked = [x for x in ranked if x[0][2] > 0]
         return max(ranked)[1] if ranked else None
 
     def ranked(self, col: int | None) -> list[Row]:
@@ -292,7 +309,8 @@ def build_board(dataset: str, df: pd.DataFrame, runs: list[BoardRun], board: str
                       sig_id=sig_ids[(m, s)],
                       headline=(not k) or bool(facts[(m, k, s)]["headline"]) or m not in headline_metrics,
                       higher_is_better=bool(facts[(m, k, s)]["higher_is_better"]),
-                      primary=bool(facts[(m, k, s)]["primary"]))
+                      primary=bool(facts[(m, k, s)]["primary"]),
+                      rank_priority=int(facts[(m, k, s)]["rank_priority"] or 0))
                for i, (_, m, _, _, k, s) in enumerate(col_keys)]
 
     by_rel = {r.rel: r for r in runs}
@@ -420,7 +438,10 @@ def board_json(board: Board) -> dict[str, Any]:
         "columns": [{"id": c.id, "group": c.group, "metric": c.metric, "key": c.key, "label": c.label,
                      "signature_id": c.sig_id, "signature": c.signature,
                      "higher_is_better": c.higher_is_better} for c in board.columns],
-        "rows": [{"method": r.method, "preset": r.preset, "variant": r.variant, "fidelity": r.fidelity,
+        "ranked_by": board.columns[main].id if main is not None else None,
+        "rows": [{"rank_interval": ([board.rank_of(r).lo, board.rank_of(r).hi] if board.rank_of(r) else None),
+                  "tie_group": board.rank_of(r).group if board.rank_of(r) else None,
+                  "method": r.method, "preset": r.preset, "variant": r.variant, "fidelity": r.fidelity,
                   "manifest_hash": r.manifest, "spec": dict(r.spec_tags),
                   "n_seeds": r.n_seeds, "runs": [x.rel for x in r.runs], "rank": rank.get(id(r)),
                   "cells": [{"status": c.status, "mean": _num(c.mean), "ci95": [_num(c.lo), _num(c.hi)],

@@ -11,3 +11,5 @@ class ChexpertRulesCE(CEMetric):
     name = "chexpert_rules"
     labeler_name = "chexpert_rules"
     default_suite = True
+    primary = "ce_f1_micro"  # CE F1 (micro) of the offline labeler: the default headline that ranks a board
+    rank_priority = 100
