@@ -87,3 +87,25 @@ def test_rescore_json_stays_clean(swept: tuple[Path, str]) -> None:
     assert res.returncode == 0, res.stderr
     # current results are reused; an unavailable metric is tried again (its weights may have arrived)
     assert all(set(r["scored"]) <= {"chexbert"} and "token" in r["reused"] for r in json.loads(res.stdout))
+
+
+def test_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from rrgbench import terminal
+
+    buf = io.StringIO()
+    monkeypatch.setitem(terminal._consoles, "stderr", Console(file=buf, force_terminal=True, width=100))
+    monkeypatch.setattr(terminal, "_progress", None)
+    seen = list(terminal.progress(range(5), desc="epoch 1/2", unit="batch"))
+    bar = terminal.progress(total=10, desc="generate", unit="report", initial=4)
+    bar.update(6)
+    bar.set_postfix(loss="0.123")
+    bar.close()
+    out = buf.getvalue()
+    assert seen == [0, 1, 2, 3, 4] and bar.n == 10
+    assert "epoch 1/2" in out and "5/5" in out and "10/10" in out and "eta" in out
+    quiet = terminal.progress(range(3), disable=True)
+    assert list(quiet) == [0, 1, 2] and quiet._task is None

@@ -166,12 +166,12 @@ class ImageCache:
         todo = [k for k in range(meta["n_shards"]) if not self.shard_path(k).is_file()]
         if not todo:
             return
-        from tqdm.auto import tqdm
+        from ..terminal import progress as progress_bar
 
         rows = meta["rows_per_shard"]
-        bar = tqdm(total=len(samples), initial=len(samples) - sum(len(samples[k * rows:(k + 1) * rows]) for k in todo),
-                   desc=f"image cache {self.split} {size}px", unit="study", disable=None if progress else True,
-                   mininterval=1.0, leave=False)
+        bar = progress_bar(total=len(samples),
+                           initial=len(samples) - sum(len(samples[k * rows:(k + 1) * rows]) for k in todo),
+                           desc=f"image cache {self.split} {size}px", unit="study", disable=not progress, leave=False)
         with ThreadPoolExecutor(max_workers=_threads()) as pool:
             for k in todo:
                 chunk = samples[k * rows:(k + 1) * rows]

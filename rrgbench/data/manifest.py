@@ -165,9 +165,9 @@ def _file_digest(path: Path, mode: str, cache: StatCache) -> tuple[str, str | No
 
 
 def _progress(total: int) -> Any:
-    from tqdm.auto import tqdm
+    from ..terminal import progress
 
-    return tqdm(total=total, desc="fingerprint", unit="img", disable=None, mininterval=1.0, leave=False)
+    return progress(total=total, desc="fingerprint", unit="img", leave=False)  # rich: total, ETA; terminals only
 
 
 def build_manifest(root: Path, splits: dict[str, list[Sample]], cache_path: Path | None = None, *,

@@ -219,9 +219,9 @@ STATS_CHUNK = 10_000  # pairs per sample_stats call of a pair-local metric (prog
 
 
 def _progress(name: str, total: int) -> Any:
-    from tqdm.auto import tqdm
+    from ..terminal import progress
 
-    return tqdm(total=total, desc=f"score {name}", unit="pair", disable=None, mininterval=1.0, leave=False)
+    return progress(total=total, desc=f"score {name}", unit="pair", leave=False)  # rich: total, ETA; terminals only
 
 
 def compute_stats(name: str, metric: Metric, ids: list[str], hyps: list[str], refs: list[str],
