@@ -83,6 +83,7 @@ class Dataset(ABC):
     cleaning: ClassVar[str] = "r2gen_iu"  # default cleaning protocol name for this dataset
     sections: ClassVar[tuple[str, ...]] = ("findings",)
     fingerprint_mode: str = "full"  # how manifest_hash covers images ("full"; a layout dataset also has "fast")
+    contract_options: ClassVar[dict[str, Any]] = {}  # the smallest options for the contract checks (rrgbench.testing)
 
     def __init__(self, data_dir: Path | None = None, section: str = "findings", skip_bad: bool = False,
                  **options: Any) -> None:
@@ -240,6 +241,12 @@ class Method(ABC):
     def generate_batch_size(self) -> int:
         """How many samples the runner hands to :meth:`generate` at a time (resume granularity)."""
         return int(self.config.get("generate_batch_size", 16))
+
+    @classmethod
+    def contract_config(cls, dataset: str) -> dict[str, Any]:
+        """The smallest configuration that runs every stage, for the contract checks (:mod:`rrgbench.testing`,
+        ``rrgbench check-plugin``) on a dozen tiny images. Default: the first preset's configuration."""
+        return cls.default_config(cls.presets[0], dataset)
 
     @classmethod
     def asset_report(cls, config: dict[str, Any], preset: str) -> list[dict[str, Any]]:

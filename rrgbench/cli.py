@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "table": ("rrgbench.commands.table:table", "Print a leaderboard board as a paper table (markdown, latex, csv)."),
     "sweep": ("rrgbench.commands.sweep:sweep", "Run methods x datasets x seeds locally or on Slurm."),
     "new-plugin": ("rrgbench.commands.new_plugin:new_plugin", "Write an installable plugin skeleton."),
+    "check-plugin": ("rrgbench.commands.check_plugin:check_plugin",
+                     "Run the contract checks every method, metric or dataset plugin must pass."),
     "ce-presets": ("rrgbench.commands.ce_presets:ce_presets", "List the CE presets (published protocols) and their definitions."),
     "sensitivity": ("rrgbench.commands.sensitivity:sensitivity", "How each metric responds to harmful and neutral report edits."),
     "env": ("rrgbench.commands.listing:env_cmd", "Print the environment a run record would store."),

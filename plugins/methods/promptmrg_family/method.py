@@ -40,6 +40,13 @@ class FamilyMethod(Method):
     n_obs = 14  # the 14 CheXbert observations; PromptMRG's 4 undocumented auxiliary classes are dropped
 
     @classmethod
+    def contract_config(cls, dataset: str) -> dict[str, Any]:
+        """The tiny preset shrunk to seconds for the contract checks (as the family's own tests)."""
+        from ..common.synthetic import smoke_config
+
+        return smoke_config(cls.default_config("tiny", dataset))
+
+    @classmethod
     def default_config(cls, preset: str, dataset: str) -> dict[str, Any]:
         return family_config(preset, dataset)
 

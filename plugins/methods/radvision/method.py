@@ -56,6 +56,15 @@ class RadVision(Method):
     asset_report = classmethod(asset_report)
 
     @classmethod
+    def contract_config(cls, dataset: str) -> dict[str, Any]:
+        """The tiny preset shrunk to seconds (as the plugin's own tests): 112 px, one epoch per stage."""
+        cfg = preset_config("tiny", dataset)
+        cfg.update({"batch_size": 8, "image_size": 112, "epochs": {"vision": 1, "projector": 1, "llm": 1}})
+        if cfg.get("vision_labels"):
+            cfg["vision_labels"] = {**cfg["vision_labels"], "steps": 6, "batch_size": 8, "warmup": 1}
+        return cfg
+
+    @classmethod
     def pretrained_assets(cls, config: dict[str, Any], preset: str) -> list[AssetNeed]:
         """The paper preset's base model (Lingshu-7B); the tiny preset builds a small random Qwen2.5-VL."""
         if not config.get("model"):
