@@ -310,16 +310,37 @@ def build_site(runs_dir: Path, out: Path, *, template_dir: Path | None = None,
     return site
 
 
+@dataclass
+class _Build:
+    """What every page of one build shares: the writer, the template environment and the page map."""
+
+    runs: list[BoardRun]
+    runs_dir: Path
+    w: _Writer
+    env: Any
+    script: str
+    script_hash: str
+    cred: dict[str, bool]
+    all_boards: list[Board]
+    ds_pages: dict[str, str]
+    comparisons: list[Any]
+    run_pages: dict[str, str] = field(default_factory=dict)
+
+    def render(self, page: str, template: str, **ctx: Any) -> None:
+        ctx = {"root": _root(page), "script": self.script, "script_hash": self.script_hash,
+               "version": __version__, "generated_at": None, **ctx}
+        self.w.text(page, _render(self.env, template, ctx))
+
+
 def _build(runs: list[BoardRun], runs_dir: Path, out: Path, env: Any, allow_credentialed_text: bool,
            thumbnails: bool, compare_files: list[Path], generated_at: str | None, skipped: list[Skipped],
            rank_by: str = "") -> Site:
+    """Run pages, board pages, comparisons, the metric page, then the index (it links to all of them)."""
     script, script_hash = _script(env)
-    w = _Writer(out)
     if generated_at is None:
         epoch = os.environ.get("SOURCE_DATE_EPOCH")
         now = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch else dt.datetime.now(dt.timezone.utc)
         generated_at = now.strftime("%Y-%m-%d %H:%M:%S UTC")
-
     cred_cache: dict[str, bool] = {}
     cred = {rec.rel: _credentialed(rec, cred_cache) for rec in runs}
     df = long_table(runs)
@@ -327,22 +348,27 @@ def _build(runs: list[BoardRun], runs_dir: Path, out: Path, env: Any, allow_cred
     all_boards = [b for d in datasets for b in boards_of(d, df, runs)]  # one per evaluation set
     ds_pages = {b.key: "datasets/" + "/".join(safe_part(p) for p in b.key.split("/")) + "/index.html"
                 for b in all_boards}
-    comparisons = load_comparisons(runs, compare_files, runs_dir)
-
-    def render(page: str, template: str, **ctx: Any) -> None:
-        ctx = {"root": _root(page), "script": script, "script_hash": script_hash, "version": __version__,
-               "generated_at": None, **ctx}
-        w.text(page, _render(env, template, ctx))
-
-    # ---------------------------------------------------------------- per run
+    b = _Build(runs=runs, runs_dir=runs_dir, w=_Writer(out), env=env, script=script, script_hash=script_hash,
+               cred=cred, all_boards=all_boards, ds_pages=ds_pages,
+               comparisons=load_comparisons(runs, compare_files, runs_dir))
     thumbs = Thumbnails(out) if thumbnails else None
-    run_pages: dict[str, str] = {}
-    for rec in runs:
-        page = f"{rec.site_path}/index.html"
-        run_pages[rec.rel] = page
-    for rec in runs:
-        page = run_pages[rec.rel]
-        hide = cred[rec.rel] and not allow_credentialed_text
+    _run_pages(b, thumbs, allow_credentialed_text)
+    boards = _board_pages(b, rank_by)
+    _comparison_pages(b)
+    metrics_page = _metric_page(b)
+    _index(b, df, boards, generated_at, skipped, metrics_page, thumbs)
+    atomic_write_text(out / MARKER, "built by rrgbench leaderboard\n")
+    pages = sorted(p for p in b.w.written if p.endswith(".html"))
+    return Site(out=out, runs=len(runs), datasets=datasets, pages=pages, files=sorted(set(b.w.written)),
+                skipped=skipped, refused_images=list(thumbs.refused) if thumbs is not None else [])
+
+
+def _run_pages(b: _Build, thumbs: Thumbnails | None, allow_credentialed_text: bool) -> None:
+    """One page per run: scores first, then samples (withheld for credentialed data), plots and details."""
+    for rec in b.runs:
+        b.run_pages[rec.rel] = f"{rec.site_path}/index.html"
+    for rec in b.runs:
+        hide = b.cred[rec.rel] and not allow_credentialed_text
         sset = SampleSet() if hide else build_samples(rec, thumbs)
         views, score_cols = sset.views, sset.columns
         score_rows = [_score_view(metric, sf) for metric, sf in sorted(rec.scores.items(),
@@ -352,83 +378,94 @@ def _build(runs: list[BoardRun], runs_dir: Path, out: Path, env: Any, allow_cred
                  "ci_hi": sf.ci95[k][1] if k in sf.ci95 else None, "n": sf.n, "reason": sf.reason or None}
                 for metric, sf in sorted(rec.scores.items())
                 for k in (sorted(sf.scores, key=sf.display_facts().key_rank) or [""])]
-        w.frame(f"{rec.site_path}/scores", pd.DataFrame(flat, columns=["metric", "status", "signature", "key", "value",
-                                                                       "ci_lo", "ci_hi", "n", "reason"]), flat)
+        b.w.frame(f"{rec.site_path}/scores", pd.DataFrame(flat, columns=["metric", "status", "signature", "key",
+                                                                         "value", "ci_lo", "ci_hi", "n", "reason"]),
+                  flat)
         if views:
             sample_rows = [{"id": v.id, "report": v.report, "reference": v.reference, **v.scores,
                             "label_disagreements": ";".join(sorted(v.disagreements))} for v in views]
-            w.frame(f"{rec.site_path}/samples", pd.DataFrame(sample_rows), sample_rows)
+            b.w.frame(f"{rec.site_path}/samples", pd.DataFrame(sample_rows), sample_rows)
         primaries = {f"{m}.{sf.display_facts().primary}" for m, sf in rec.scores.items() if sf.display_facts().primary}
         default_sort = next((c for c, _ in score_cols if c in primaries), score_cols[0][0] if score_cols else "")
         if default_sort:
             views.sort(key=lambda v: (v.scores.get(default_sort, math.inf), v.id))
-        render(page, "run.html", rec=rec, dataset_page=ds_pages.get(rec.dataset), score_rows=score_rows,
-               plots=_run_plots(rec), train_plots=_train_plots(rec), views=views, score_cols=score_cols, hidden=hide,
-               credentialed=cred[rec.rel], default_sort=default_sort, label_source=sset.label_source,
-               comparisons=[c for c in comparisons if rec.rel in (c.a, c.b)])
+        b.render(b.run_pages[rec.rel], "run.html", rec=rec, dataset_page=b.ds_pages.get(rec.dataset),
+                 score_rows=score_rows, plots=_run_plots(rec), train_plots=_train_plots(rec), views=views,
+                 score_cols=score_cols, hidden=hide, credentialed=b.cred[rec.rel], default_sort=default_sort,
+                 label_source=sset.label_source,
+                 comparisons=[c for c in b.comparisons if rec.rel in (c.a, c.b)])
 
-    # ------------------------------------------------------------ per dataset
+
+def _board_pages(b: _Build, rank_by: str) -> list[tuple[Board, list[dict[str, Any]]]]:
+    """One page per evaluation set: ranked board with rank intervals, paper numbers where comparable."""
     boards: list[tuple[Board, list[dict[str, Any]]]] = []
     reported_cache: dict[str, Any] = {}
-    for board in all_boards:
+    for board in b.all_boards:
         d = board.dataset
         board.rank_by = rank_by
         board.ranks = rank_intervals(board)
-        board.credentialed = board.credentialed or any(cred[r.rel] for row in board.rows for r in row.runs)
+        board.credentialed = board.credentialed or any(b.cred[r.rel] for row in board.rows for r in row.runs)
         for r in board.rows:
             if r.method not in reported_cache:
                 reported_cache[r.method] = load_reported(r.method)
         reported_rows = attach_reported(board, reported_cache)
-        page = ds_pages[board.key]
+        page = b.ds_pages[board.key]
         stem = page.rsplit("/", 1)[0]
-        w.frame(f"{stem}/leaderboard", board_frame(board), board_json(board))
+        b.w.frame(f"{stem}/leaderboard", board_frame(board), board_json(board))
         if reported_rows:
-            w.frame(f"{stem}/reported", pd.DataFrame(reported_rows), reported_rows)
-        render(page, "dataset.html", board=board, run_pages=run_pages, reported=reported_rows,
-               plots=_board_plots(board),
-               incomplete=[r for r in runs if r.dataset == d and _incomplete(r)] if board.key == d else [],
-               comparisons=[c for c in comparisons if c.dataset == d] if board.key == d else [],
-               other_boards=[b for b in all_boards if b.dataset == d and b is not board], ds_pages=ds_pages)
+            b.w.frame(f"{stem}/reported", pd.DataFrame(reported_rows), reported_rows)
+        b.render(page, "dataset.html", board=board, run_pages=b.run_pages, reported=reported_rows,
+                 plots=_board_plots(board),
+                 incomplete=[r for r in b.runs if r.dataset == d and _incomplete(r)] if board.key == d else [],
+                 comparisons=[c for c in b.comparisons if c.dataset == d] if board.key == d else [],
+                 other_boards=[o for o in b.all_boards if o.dataset == d and o is not board], ds_pages=b.ds_pages)
         boards.append((board, reported_rows))
+    return boards
 
-    # ----------------------------------------------------------- comparisons
-    for c in comparisons:
-        w.text(c.page.replace(".html", ".json"), dumps(c.raw))
+
+def _comparison_pages(b: _Build) -> None:
+    """One page (with JSON and CSV beside it) per stored comparison of two runs."""
+    for c in b.comparisons:
+        b.w.text(c.page.replace(".html", ".json"), dumps(c.raw))
         flat = [{"metric": r["metric"], "key": r["key"], "a": r["a"], "b": r["b"], "delta": r["delta"],
                  "ci_lo": r["ci"][0] if r["ci"] else None, "ci_hi": r["ci"][1] if r["ci"] else None,
                  **{p: r["p"].get(p) for p in c.p_keys}, "signature": r["signature"]} for r in c.rows]
-        w.text(c.page.replace(".html", ".csv"), safe_csv(pd.DataFrame(flat)))
-        render(c.page, "compare.html", c=c, run_pages=run_pages, dataset_page=ds_pages.get(c.dataset))
+        b.w.text(c.page.replace(".html", ".csv"), safe_csv(pd.DataFrame(flat)))
+        b.render(c.page, "compare.html", c=c, run_pages=b.run_pages, dataset_page=b.ds_pages.get(c.dataset))
 
-    # ------------------------------------------------------- how the metrics respond
+
+def _metric_page(b: _Build) -> str | None:
+    """The "How the metrics respond" page (sensitivity heat maps, labeler agreement), when they exist."""
     from .metric_page import PAGE as metrics_page
     from .metric_page import load as load_metric_studies
 
-    heatmaps, labeler, metric_skips = load_metric_studies(runs_dir)
-    if heatmaps or labeler:
-        for hm in heatmaps:
-            w.text(f"sensitivity/{safe_part(hm.dataset or 'unknown')}.json", dumps(hm.result))
-        render(metrics_page, "metrics.html", heatmaps=heatmaps, labeler=labeler, skipped=metric_skips)
+    heatmaps, labeler, metric_skips = load_metric_studies(b.runs_dir)
+    if not (heatmaps or labeler):
+        return None
+    for hm in heatmaps:
+        b.w.text(f"sensitivity/{safe_part(hm.dataset or 'unknown')}.json", dumps(hm.result))
+    b.render(metrics_page, "metrics.html", heatmaps=heatmaps, labeler=labeler, skipped=metric_skips)
+    return metrics_page
 
-    # ------------------------------------------------------------------ index
-    w.frame("scores_long", df, json.loads(df.to_json(orient="records", double_precision=15)) if not df.empty else [])
+
+def _index(b: _Build, df: pd.DataFrame, boards: list[tuple[Board, list[dict[str, Any]]]], generated_at: str,
+           skipped: list[Skipped], metrics_page: str | None, thumbs: Thumbnails | None) -> None:
+    """The long score table, the file manifest (sha256 of every run file read) and the index page."""
+    b.w.frame("scores_long", df,
+              json.loads(df.to_json(orient="records", double_precision=15)) if not df.empty else [])
     manifest = {"rrgbench_version": __version__, "runs": [
         {"run": rec.rel, "spec_hash": rec.spec_hash, "dataset": rec.dataset, "method": rec.method,
-         "credentialed": cred[rec.rel], "page": run_pages[rec.rel],
+         "credentialed": b.cred[rec.rel], "page": b.run_pages[rec.rel],
          "files": {p.relative_to(rec.path).as_posix(): sha256_file(p)
                    for p in sorted([rec.run_json, *rec.scores_dir.glob("*")])
                    if p.is_file()}}
-        for rec in runs]}
-    w.text("manifest.json", dumps(manifest))
+        for rec in b.runs]}
+    b.w.text("manifest.json", dumps(manifest))
     if thumbs is not None:
-        w.written.extend(thumbs.files)
-    render("index.html", "index.html", generated_at=generated_at, boards=boards, ds_pages=ds_pages, runs=runs,
-           run_pages=run_pages, comparisons=comparisons, incomplete=[r for r in runs if _incomplete(r)],
-           skipped=skipped, metrics_page=metrics_page if (heatmaps or labeler) else None)
-    atomic_write_text(out / MARKER, "built by rrgbench leaderboard\n")
-    pages = sorted(p for p in w.written if p.endswith(".html"))
-    return Site(out=out, runs=len(runs), datasets=datasets, pages=pages, files=sorted(set(w.written)),
-                skipped=skipped, refused_images=list(thumbs.refused) if thumbs is not None else [])
+        b.w.written.extend(thumbs.files)
+    b.render("index.html", "index.html", generated_at=generated_at, boards=boards, ds_pages=b.ds_pages,
+             runs=b.runs, run_pages=b.run_pages, comparisons=b.comparisons,
+             incomplete=[r for r in b.runs if _incomplete(r)], skipped=skipped, metrics_page=metrics_page)
 
 
 def _incomplete(rec: BoardRun) -> bool:
