@@ -22,6 +22,26 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
 
 
 @pytest.fixture
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``$RRGBENCH_CACHE`` in the test's own folder: no score, label or hash cache is shared between tests.
+
+    Modules that want it for every test say ``pytestmark = pytest.mark.usefixtures("isolated_cache")``.
+    """
+    path = tmp_path / "cache"
+    monkeypatch.setenv("RRGBENCH_CACHE", str(path))
+    monkeypatch.delenv("RRGBENCH_NO_CACHE", raising=False)
+    return path
+
+
+@pytest.fixture
+def isolated_data(isolated_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``$RRGBENCH_DATA`` (and the cache) in the test's own folder: datasets are prepared afresh."""
+    path = tmp_path / "data"
+    monkeypatch.setenv("RRGBENCH_DATA", str(path))
+    return path
+
+
+@pytest.fixture
 def runs_dir(tmp_path: Path) -> Path:
     path = tmp_path / "runs"
     path.mkdir()

@@ -12,10 +12,7 @@ from rrgbench.api import RRGBenchError
 from rrgbench.rundir import load_record
 from rrgbench.runner import Runner, build_spec
 
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RRGBENCH_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 def _no_reads(monkeypatch: pytest.MonkeyPatch) -> None:

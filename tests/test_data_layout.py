@@ -12,10 +12,7 @@ from PIL import Image
 from rrgbench.api import RRGBenchError
 from rrgbench.plugins import get_host
 
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RRGBENCH_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 def _png(path: Path, value: int, size: int = 40) -> None:

@@ -16,10 +16,7 @@ from rrgbench.data.build import seeded_split
 from rrgbench.data.openi import load_openi_reports, openi_studies, parse_report_xml, read_split_file
 from rrgbench.plugins import get_host
 
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RRGBENCH_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 def report_xml(uid: int, findings: str | None, impression: str, major: list[str], auto: list[str],

@@ -16,11 +16,7 @@ from rrgbench.api import SPLITS, RRGBenchError
 from rrgbench.cli import cli
 from rrgbench.plugins import get_host
 
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RRGBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("RRGBENCH_DATA", str(tmp_path / "data"))
+pytestmark = pytest.mark.usefixtures("isolated_data")
 
 
 def test_grammar_states_what_is_drawn() -> None:

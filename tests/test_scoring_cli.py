@@ -16,9 +16,11 @@ from rrgbench.scoring import synthetic
 NLG_KEYS = {"bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider"}
 
 
+pytestmark = pytest.mark.usefixtures("isolated_cache")
+
+
 @pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("RRGBENCH_CACHE", str(tmp_path / "cache"))
+def _offline_hub(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 

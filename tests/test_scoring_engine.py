@@ -16,10 +16,7 @@ from rrgbench.scoring import engine, resample, synthetic
 NO_METEOR = {"nlg": {"meteor": False}}
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("RRGBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("RRGBENCH_NO_CACHE", raising=False)
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 @pytest.fixture(scope="module")

@@ -20,10 +20,7 @@ from rrgbench.scoring.resample import (
     resample_weights,
 )
 
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RRGBENCH_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 def test_blocked_resamples_equal_the_full_matrix() -> None:
