@@ -95,3 +95,23 @@ def test_every_offline_metric_interval_contains_its_estimate_on_real_iu_text() -
     assert {r[1] for r in rows} >= {"nlg", "bertscore", "token", "chexpert_rules", "umls"}
     bad = [r for r in rows if not r[-1]]
     assert not bad, bad[:5]
+
+
+def test_intervals_do_not_depend_on_the_blas_thread_count() -> None:
+    """A 2-thread audit must reproduce the CIs of a 1-thread run bit for bit: a threaded ``W @ stats`` over
+    float statistics (UMLS's length factor) sums in another order and moved CI ends by ~1e-15."""
+    from threadpoolctl import threadpool_limits
+
+    from rrgbench.plugins import get_host
+    from rrgbench.scoring.resample import bootstrap_intervals
+
+    metric = get_host().metrics.get("umls")()
+    rng = np.random.default_rng(0)
+    stats = [{"tp": int(a), "fp": int(b), "fn": int(c), "pen": float(p)}
+             for a, b, c, p in zip(rng.integers(0, 5, 590), rng.integers(0, 5, 590), rng.integers(0, 5, 590),
+                                   rng.random(590) * 7)]
+    with threadpool_limits(1, "blas"):
+        one = bootstrap_intervals(metric, stats, b=1000, seed=0)
+    with threadpool_limits(2, "blas"):
+        two = bootstrap_intervals(metric, stats, b=1000, seed=0)
+    assert one == two

@@ -40,8 +40,27 @@ def resample_indices(n: int, b: int, seed: int) -> np.ndarray:
 
 
 def batch_scores(metric: Metric, stats: Sequence[dict[str, Any]], weights: np.ndarray) -> dict[str, np.ndarray]:
-    """Corpus scores of ``metric`` for each weight row (:meth:`rrgbench.api.Metric.batch_aggregate`)."""
-    return {k: np.asarray(v, float) for k, v in metric.batch_aggregate(stats, weights).items()}
+    """Corpus scores of ``metric`` for each weight row (:meth:`rrgbench.api.Metric.batch_aggregate`).
+
+    BLAS runs on one thread here: a threaded matrix product sums in an order that depends on the thread
+    count, so ``W @ stats`` over float statistics (UMLS's length factor) moved CI ends by 1e-15 between a
+    1-thread run and a 2-thread audit. With one thread a re-score reproduces the stored CIs bit for bit.
+    """
+    with _one_blas_thread():
+        return {k: np.asarray(v, float) for k, v in metric.batch_aggregate(stats, weights).items()}
+
+
+_BLAS: Any = None
+
+
+def _one_blas_thread() -> Any:
+    """A context that limits every loaded BLAS to one thread (threadpoolctl; the controller is made once)."""
+    global _BLAS
+    from threadpoolctl import ThreadpoolController
+
+    if _BLAS is None:
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def percentile_ci(draws: np.ndarray, level: float = 0.95) -> list[float]:
