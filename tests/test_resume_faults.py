@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_resume_plugin import FAST_RUN, run_cmd
+from test_resume_plugin import FAST_RUN, finished_run, run_cmd
+from test_resume_plugin import copy_run as _copy
 
 from rrgbench.api import RRGBenchError
 from rrgbench.io import iter_jsonl
@@ -18,18 +19,7 @@ from rrgbench.io import iter_jsonl
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    runs = tmp_path_factory.mktemp("reference")
-    res = run_cmd(*FAST_RUN, "--runs-dir", str(runs))
-    assert res.returncode == 0, res.stderr
-    return Path(json.loads(res.stdout)["run_dir"])
-
-
-def _copy(finished: Path, tmp_path: Path) -> tuple[Path, Path]:
-    """A copy of the finished run under a new runs dir (same spec, so `run` resumes it)."""
-    runs = tmp_path / "runs"
-    dest = runs / finished.relative_to(finished.parents[2])
-    shutil.copytree(finished, dest)
-    return runs, dest
+    return finished_run(tmp_path_factory.mktemp("reference"))
 
 
 def _reopen_generation(run_dir: Path, keep: int) -> list[dict]:

@@ -154,6 +154,25 @@ FAST_RUN = ("run", "--method", "tiny_counter", "--dataset", "toy_resume", "--met
             "--bootstrap", "20", "--json", "--set", "step_sleep=0", "--set", "gen_sleep=0")
 
 
+def finished_run(runs: Path) -> Path:
+    """Run :data:`FAST_RUN` to the end under ``runs``; its run directory."""
+    import json
+
+    res = run_cmd(*FAST_RUN, "--runs-dir", str(runs))
+    assert res.returncode == 0, res.stderr
+    return Path(json.loads(res.stdout)["run_dir"])
+
+
+def copy_run(finished: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the finished run under a new runs dir (same spec, so `run` resumes it); links stay links."""
+    import shutil
+
+    runs = tmp_path / "runs"
+    dest = runs / finished.relative_to(finished.parents[2])
+    shutil.copytree(finished, dest, symlinks=True)
+    return runs, dest
+
+
 if __name__ == "__main__":
     import os
 

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from test_resume_plugin import FAST_RUN, run_cmd
+from test_resume_plugin import FAST_RUN, finished_run, run_cmd
+from test_resume_plugin import copy_run as _copy
 
 from rrgbench.io import iter_jsonl
 
@@ -21,17 +22,7 @@ PLUGIN = str(Path(__file__).resolve().parent / "test_resume_plugin.py")
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    runs = tmp_path_factory.mktemp("reference")
-    res = run_cmd(*FAST_RUN, "--runs-dir", str(runs))
-    assert res.returncode == 0, res.stderr
-    return Path(json.loads(res.stdout)["run_dir"])
-
-
-def _copy(finished: Path, tmp_path: Path) -> tuple[Path, Path]:
-    runs = tmp_path / "runs"
-    dest = runs / finished.relative_to(finished.parents[2])
-    shutil.copytree(finished, dest, symlinks=True)
-    return runs, dest
+    return finished_run(tmp_path_factory.mktemp("reference"))
 
 
 def _stable(record: dict) -> dict:
