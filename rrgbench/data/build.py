@@ -58,13 +58,13 @@ def is_prepared(root: Path, params: dict[str, Any]) -> bool:
 
 
 @contextmanager
-def build_lock(root: Path) -> Iterator[None]:
-    """An exclusive lock on ``root`` while it is built, so concurrent runs build it once."""
+def build_lock(root: Path, name: str = ".prepare.lock") -> Iterator[None]:
+    """An exclusive lock (file ``name`` in ``root``) while ``root`` is built, so concurrent runs build it once."""
     import fcntl
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".prepare.lock", "a+") as fh:
+    with open(root / name, "a+") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             yield

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ import numpy as np
 
 from ..api import RRGBenchError, Sample
 from ..io import atomic_write_json, create_temp
+from .build import build_lock
 
 __all__ = ["SHARD_BYTES", "ImageCache", "cache_location", "decode_views"]
 
@@ -67,19 +67,6 @@ def cache_location(dataset: str, fingerprint: str, size: int) -> Path:
 def _threads() -> int:
     env = os.environ.get("RRGBENCH_DECODE_THREADS")
     return max(1, int(env)) if env else max(1, min(8, os.cpu_count() or 1))
-
-
-@contextmanager
-def _lock(directory: Path) -> Iterator[None]:
-    import fcntl
-
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".build.lock", "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _write_shard(path: Path, arr: np.ndarray) -> None:
@@ -127,7 +114,7 @@ class ImageCache:
         if cache._complete(meta, size):
             return cache
         try:
-            with _lock(directory):
+            with build_lock(directory, ".build.lock"):
                 cache._build(samples, size, meta, decode or decode_views, progress)
         except OSError as exc:
             raise RRGBenchError(f"cannot write the image cache {directory}: {exc.strerror or exc}") from None
