@@ -806,8 +806,3 @@ def _cached_score(path: Path, engine: Any, name: str, gen_hash: str, cleaning: s
         return sf.raw if sf.signature == current_signature(engine, name, cleaning, options) else None
     except Exception:  # noqa: BLE001 - a metric that cannot even build is rescored (and reports why)
         return None
-
-
-def execute(spec: RunSpec, runs_dir: Path, **kwargs: Any) -> Path:
-    """Run ``spec`` to completion (resuming what is done) and return its run directory."""
-    return Runner(spec, runs_dir, **kwargs).run()
