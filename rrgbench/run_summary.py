@@ -7,9 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-# terminal headline: one BLEU, the other NLG scores, and each metric's own F1-type headline keys
-_TERMINAL_SKIP = ("bleu_1", "bleu_2", "bleu_3")
-
 
 def headline_items(metrics: dict[str, Any]) -> list[tuple[str, str, float, list[float] | None]]:
     """``(metric, key, value, ci95)`` of every headline score of ok metrics (as each metric's display facts
@@ -23,7 +20,7 @@ def headline_items(metrics: dict[str, Any]) -> list[tuple[str, str, float, list[
             continue
         facts = display_of(name, res.get("display"), res.get("scores"))
         for key in sorted(res.get("scores", {}), key=facts.key_rank):
-            if key in _TERMINAL_SKIP or not facts.is_headline(key) or facts.label_of(key) is not None:
+            if not facts.is_headline(key) or facts.label_of(key) is not None:
                 continue
             rows.append((group_rank(facts.group), name, key, float(res["scores"][key]), (res.get("ci95") or {}).get(key)))
     return [r[1:] for r in sorted(rows, key=lambda r: r[0])]
