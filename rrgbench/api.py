@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -396,6 +396,13 @@ class Metric(ABC):
             for k, v in self.aggregate([stats[i] for i in np.repeat(np.arange(len(stats)), counts)]).items():
                 out.setdefault(k, []).append(v)
         return {k: np.asarray(v, float) for k, v in out.items()}
+
+    def batch_aggregator(self, stats: Sequence[dict[str, Any]]) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+        """``weights -> batch_aggregate(stats, weights)`` for many weight blocks of the same ``stats`` (the
+        bootstrap draws its resamples in blocks). A metric whose re-aggregation needs arrays or matrices built
+        from the statistics (n-gram tables, vocabularies) overrides it to build them once; the default
+        prepares nothing."""
+        return lambda weights: self.batch_aggregate(stats, weights)
 
     @abstractmethod
     def signature(self) -> str:

@@ -32,6 +32,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     The file gets the permissions the umask gives a new file (0644 under umask 022), so run records,
     prepared data and the site are readable by a web server or a lab-mate as the user intends.
     """
+    atomic_write_parts(path, (data,))
+
+
+def atomic_write_parts(path: Path, parts: Iterable[bytes]) -> None:
+    """:func:`atomic_write_bytes` of the concatenated ``parts``, written as they come (never joined in memory)."""
     path = Path(path)
     check_dir_target(path.parent, str(path))
     try:
@@ -41,7 +46,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise RRGBenchError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for part in parts:
+                fh.write(part)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -78,7 +84,16 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def atomic_write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows))
+    """One JSON object per line (sorted keys), streamed to the temporary file in blocks of lines."""
+    def blocks() -> Iterator[bytes]:
+        lines: list[str] = []
+        for r in rows:
+            lines.append(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n")
+            if len(lines) >= 4096:
+                yield "".join(lines).encode("utf-8")
+                lines = []
+        yield "".join(lines).encode("utf-8")
+    atomic_write_parts(path, blocks())
 
 
 def read_json(path: Path) -> Any:
@@ -98,26 +113,34 @@ def read_json(path: Path) -> Any:
 def iter_jsonl(path: Path, *, tolerate_torn_tail: bool = False) -> Iterator[dict[str, Any]]:
     """Rows of a JSONL file. A torn last line (crash mid-append) is skipped only if tolerated."""
     try:
-        with open(path, "rb") as fh:
-            lines = fh.read().split(b"\n")
+        fh = open(path, "rb")  # noqa: SIM115 - closed below; read line by line (a 100k-row file is never whole in memory)
     except FileNotFoundError:
         raise RRGBenchError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise RRGBenchError(f"{path}: is a directory, not a JSONL file") from None
     except OSError as exc:
         raise RRGBenchError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    for lineno, raw in enumerate(lines, 1):
-        if not raw.strip():
-            continue
-        try:
-            row = json.loads(raw.decode("utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            if tolerate_torn_tail and lineno == len(lines):  # last line, no trailing newline
+    with fh:
+        lineno = 0
+        while True:
+            try:
+                raw = fh.readline()
+            except OSError as exc:
+                raise RRGBenchError(f"{path}: cannot read ({exc.strerror or exc})") from None
+            if not raw:
                 return
-            raise RRGBenchError(f"{path}:{lineno}: not valid JSON ({exc})") from None
-        if not isinstance(row, dict):
-            raise RRGBenchError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-        yield row
+            lineno += 1
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw.decode("utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                if tolerate_torn_tail and not raw.endswith(b"\n"):  # last line, no trailing newline
+                    return
+                raise RRGBenchError(f"{path}:{lineno}: not valid JSON ({exc})") from None
+            if not isinstance(row, dict):
+                raise RRGBenchError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+            yield row
 
 
 def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:

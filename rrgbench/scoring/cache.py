@@ -28,6 +28,9 @@ from typing import Any
 
 from ..io import atomic_write_json, atomic_write_jsonl, atomic_write_text
 from ..paths import cache_root
+from .columns import StatsTable
+
+PACK_ROWS = 10_000  # statistics rows read before they are packed into columns
 
 log = logging.getLogger("rrgbench.scoring.cache")
 
@@ -64,16 +67,25 @@ class ScoreCache:
         self.pairs_path = self.dir / f"{stem}.pairs.json"
         self.n = len(hyps)
 
-    def load_stats(self) -> list[dict[str, Any]] | None:
+    def load_stats(self) -> StatsTable | None:
+        """The cached statistics, read line by line and packed by column (``None``: none, or unreadable)."""
+        tables, rows = [], []
         try:
             with open(self.stats_path, encoding="utf-8") as fh:
-                rows = [json.loads(line) for line in fh if line.strip()]
+                for line in fh:
+                    if line.strip():
+                        rows.append(json.loads(line))
+                        if len(rows) == PACK_ROWS:
+                            tables.append(StatsTable.from_rows(rows))
+                            rows = []
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
             log.warning("ignoring unreadable cache file %s: %s", self.stats_path, exc)
             return None
-        return rows if len(rows) == self.n else None
+        tables.append(StatsTable.from_rows(rows))
+        stats = StatsTable.concat(tables)
+        return stats if len(stats) == self.n else None
 
     def save_stats(self, stats: Sequence[dict[str, Any]], keys: Sequence[str] | None = None) -> None:
         try:

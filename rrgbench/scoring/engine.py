@@ -32,6 +32,8 @@ from ..plugins import get_host
 from ..rundir import MetricResult
 from ..version import __version__
 from . import cache as cache_mod
+from . import columns
+from .columns import StatsTable
 from .resample import bootstrap_intervals
 
 log = logging.getLogger("rrgbench.scoring")
@@ -128,14 +130,17 @@ def score(metric_names: Sequence[str], ids: Sequence[str], hyps: Sequence[str], 
         if on_result is not None:
             on_result(job.name, job.result)  # type: ignore[arg-type]
 
-    if len(todo) == 1 or max_workers == 1:
-        for job in todo:
+    if len(todo) == 1 or max_workers == 1 or len(ids) > SEQUENTIAL_ABOVE:
+        for job in todo:  # big inputs: one metric's statistics in memory at a time
             run(job)
     elif todo:
         with ThreadPoolExecutor(max_workers=max_workers or len(todo), thread_name_prefix="rrgbench-metric") as pool:
             for fut in [pool.submit(run, job) for job in todo]:
                 fut.result()
     return {name: job.result for name, job in jobs.items()}  # type: ignore[misc]
+
+
+SEQUENTIAL_ABOVE = 20_000  # pairs above which metrics run one after another (bounded memory), not in threads
 
 
 def _unavailable(name: str, metric: Metric, reason: str, n: int) -> MetricResult:
@@ -153,7 +158,7 @@ class _Job:
         self.bootstrap, self.seed = bootstrap, seed
         self.world: Any = None  # set by score() when launched with several processes
         self.result: MetricResult | None = None
-        self.stats: list[dict[str, Any]] | None = None
+        self.stats: Sequence[dict[str, Any]] | None = None
         reason = metric.availability()
         if reason:
             self.result = _unavailable(name, metric, reason, len(ids))
@@ -172,10 +177,13 @@ class _Job:
 
     def _result(self, scores: dict[str, float], ci95: dict[str, list[float]], rows: list[dict[str, Any]],
                 cached: bool, ci_kind: dict[str, str] | None = None) -> MetricResult:
+        per_sample = [{"id": i, **row} for i, row in zip(self.ids, rows)]
+        del rows
+        self.cached = {}  # its per-sample rows are copied above: not kept twice
         return MetricResult(metric=self.name, status="ok", signature=self.signature, rrgbench_version=__version__,
                             n=len(self.ids), scores=scores, ci95=ci95, ci_kind=ci_kind or {}, bootstrap=self.bootstrap,
                             bootstrap_seed=self.seed, display=self.metric.describe(scores).to_json(), cached=cached,
-                            per_sample=[{"id": i, **row} for i, row in zip(self.ids, rows)])
+                            per_sample=per_sample)
 
     def run(self) -> None:
         was_cached = self.stats is not None
@@ -197,6 +205,7 @@ class _Job:
             cis, kinds = {}, {}
         ci95, kind = bootstrap_intervals(self.metric, stats, self.bootstrap, self.seed) if self.bootstrap else ({}, {})
         cis[self.ci_key], kinds[self.ci_key] = ci95, kind
+        self.stats = stats = None  # released before the per-sample rows are copied and written
         if self.entry:
             self.entry.save_result({"signature": self.signature, "scores": scores, "per_sample": rows, "ci95": cis,
                                     "ci_kind": kinds})
@@ -225,13 +234,14 @@ def _progress(name: str, total: int) -> Any:
 
 
 def compute_stats(name: str, metric: Metric, ids: list[str], hyps: list[str], refs: list[str],
-                  entry: cache_mod.ScoreCache | None, world: Any = None) -> list[dict[str, Any]]:
-    """Per-sample statistics, reusing cached pairs for pair-local metrics (``pairwise = True``).
+                  entry: cache_mod.ScoreCache | None, world: Any = None) -> StatsTable:
+    """Per-sample statistics, reusing cached pairs for pair-local metrics (``pairwise = True``), packed by
+    column (:class:`~rrgbench.scoring.columns.StatsTable`: a sequence of the same dicts).
 
     With ``world`` (a :class:`~rrgbench.distributed.World` of several processes) a pair-local metric's pairs
     are split across the ranks and gathered on every rank, so the statistics equal one process's.
     """
-    known: dict[int, dict[str, Any]] = {}
+    known: dict[int, dict[str, Any]] = {}  # cached pairs, then (distributed) every pair
     keys = cache_mod.pair_keys(hyps, refs)
     if entry is not None and metric.pairwise:
         known = entry.lookup_pairs(keys)
@@ -242,6 +252,7 @@ def compute_stats(name: str, metric: Metric, ids: list[str], hyps: list[str], re
     # pair-local metrics run in chunks with a progress bar per metric; others see the whole corpus at once
     step = STATS_CHUNK if metric.pairwise else max(1, len(todo))
     bar = _progress(name, len(todo)) if len(todo) > step else None
+    tables: list[StatsTable] = []  # each chunk packed into columns at once (its dicts are dropped)
     for start in range(0, len(todo), step):
         part = todo[start:start + step]
         try:
@@ -250,7 +261,11 @@ def compute_stats(name: str, metric: Metric, ids: list[str], hyps: list[str], re
             raise RRGBenchError(f"metric '{name}', sample '{ids[part[exc.index]]}': {exc.message}") from None
         if len(new) != len(part):
             raise RRGBenchError(f"metric '{name}' returned {len(new)} statistics for {len(part)} samples")
-        known.update(zip(part, new))
+        if spread:
+            known.update(zip(part, new))
+        else:
+            tables.append(columns.pack(new))
+        del new
         if bar is not None:
             bar.update(len(part))
     if bar is not None:
@@ -267,7 +282,16 @@ def compute_stats(name: str, metric: Metric, ids: list[str], hyps: list[str], re
         todo = everyone
     if todo and len(todo) < len(ids):
         log.info("metric %s: %d of %d pairs reused from the cache", name, len(ids) - len(todo), len(ids))
-    stats = [known[i] for i in range(len(ids))]
+    if not known:  # every pair newly scored, in order
+        stats = StatsTable.concat(tables)
+    else:  # cached (or gathered) pairs and new ones interleaved: packed in order, chunk by chunk
+        where = {i: (t, j) for t, table in enumerate(tables) for j, i in enumerate(todo[t * step:(t + 1) * step])} \
+            if tables else {}
+        stats = StatsTable.concat(
+            StatsTable.from_rows([known[i] if i in known else tables[where[i][0]][where[i][1]]
+                                  for i in range(s, min(len(ids), s + STATS_CHUNK))])
+            for s in range(0, len(ids), STATS_CHUNK))
+    del tables, known
     if entry is not None:
         entry.save_stats(stats, keys)
     return stats
@@ -275,7 +299,7 @@ def compute_stats(name: str, metric: Metric, ids: list[str], hyps: list[str], re
 
 def sample_stats(metric_name: str, hyps: Sequence[str], refs: Sequence[str], *,
                  options: dict[str, Any] | None = None, cleaning: str = "r2gen_iu", cache: bool = True
-                 ) -> tuple[Metric, list[dict[str, Any]]]:
+                 ) -> tuple[Metric, Sequence[dict[str, Any]]]:
     """The metric instance and its per-sample statistics (from the cache when present), for paired tests."""
     metric = make_metric(metric_name, options, cleaning)
     reason = metric.availability()

@@ -50,6 +50,21 @@ def batch_scores(metric: Metric, stats: Sequence[dict[str, Any]], weights: np.nd
         return {k: np.asarray(v, float) for k, v in metric.batch_aggregate(stats, weights).items()}
 
 
+def prepared_scores(metric: Metric, stats: Sequence[dict[str, Any]]) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+    """:func:`batch_scores` for many weight blocks of the same statistics: what the metric builds from them
+    (:meth:`rrgbench.api.Metric.batch_aggregator`) is built once, on first use."""
+    made: list[Callable[[np.ndarray], Any]] = []
+
+    def scores(weights: np.ndarray) -> dict[str, np.ndarray]:
+        with _one_blas_thread():
+            if not made:
+                prepare = getattr(metric, "batch_aggregator", None)
+                made.append(prepare(stats) if prepare is not None else
+                            (lambda w: metric.batch_aggregate(stats, w)))
+            return {k: np.asarray(v, float) for k, v in made[0](weights).items()}
+    return scores
+
+
 _BLAS: Any = None
 
 
@@ -146,14 +161,15 @@ def bootstrap_intervals(metric: Metric, stats: Sequence[dict[str, Any]], b: int 
     n = len(stats)
     if b <= 0 or n < 2:
         return {}, {}
-    estimate = batch_scores(metric, stats, np.ones((1, n)))
-    draws = _blocked_scores(metric, stats, iter_resample_weights(n, b, seed))
+    scores = prepared_scores(metric, stats)
+    estimate = scores(np.ones((1, n)))
+    draws = _blocked_scores(scores, iter_resample_weights(n, b, seed))
     jack_cache: dict[str, np.ndarray] = {}
 
     def jack(key: str) -> Callable[[], np.ndarray]:
         def get() -> np.ndarray:
             if not jack_cache:
-                jack_cache.update(_blocked_scores(metric, stats, iter_jackknife_weights(n)))
+                jack_cache.update(_blocked_scores(scores, iter_jackknife_weights(n)))
             return jack_cache[key]
         return get
 
@@ -163,11 +179,11 @@ def bootstrap_intervals(metric: Metric, stats: Sequence[dict[str, Any]], b: int 
     return ci95, kinds
 
 
-def _blocked_scores(metric: Metric, stats: Sequence[dict[str, Any]], blocks: Iterator[np.ndarray]
+def _blocked_scores(scores: Callable[[np.ndarray], dict[str, np.ndarray]], blocks: Iterator[np.ndarray]
                     ) -> dict[str, np.ndarray]:
     out: dict[str, list[np.ndarray]] = {}
     for weights in blocks:
-        for k, v in batch_scores(metric, stats, weights).items():
+        for k, v in scores(weights).items():
             out.setdefault(k, []).append(v)
     return {k: np.concatenate(v) for k, v in out.items()}
 

@@ -268,9 +268,10 @@ def corpus_score(stats: np.ndarray) -> float:
     return score_from_stats(effective_rows(stats).sum(axis=0).tolist())
 
 
-def batch_corpus_scores(stats: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Corpus METEOR for every row of ``weights`` ``[B, n]`` (resample counts) at once, vectorised."""
-    s = weights @ effective_rows(stats)  # [B, 23]
+def batch_corpus_scores(stats: np.ndarray, weights: np.ndarray, effective: bool = False) -> np.ndarray:
+    """Corpus METEOR for every row of ``weights`` ``[B, n]`` (resample counts) at once, vectorised;
+    ``effective``: ``stats`` already went through :func:`effective_rows`."""
+    s = weights @ (stats if effective else effective_rows(stats))  # [B, 23]
     ttm = s[:, 4] + s[:, 6] + s[:, 8] + s[:, 10] + s[:, 12] + s[:, 14] + s[:, 16] + s[:, 18]
     rtm = s[:, 5] + s[:, 7] + s[:, 9] + s[:, 11] + s[:, 13] + s[:, 15] + s[:, 17] + s[:, 19]
     w = np.asarray(MODULE_WEIGHTS)

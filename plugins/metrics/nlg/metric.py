@@ -10,7 +10,7 @@ F), and :meth:`NLG.batch_aggregate` re-aggregates any set of resamples at once f
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from typing import Any
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from rrgbench import __version__
 from rrgbench.api import Metric, RRGBenchError
+from rrgbench.scoring import columns
 from rrgbench.scoring.engine import SampleError
 
 from . import meteor as meteor_mod
@@ -114,8 +115,6 @@ class NLG(Metric):
         for h, r in zip(htok, rtok):
             hc, rc = ngram.precook(h), ngram.precook(r)
             rows.append({"hyp": h, "ref": r, "bleu": ngram.bleu_counts(hc, h, rc, r), "rouge_l": ngram.rouge_l(h, r)})
-        if thread is not None and rows:
-            self._cider_tokens(htok, rtok)  # while METEOR runs: aggregate() and sample_scores() reuse it
         if thread is not None:
             thread.join()
             if "error" in met:
@@ -125,56 +124,65 @@ class NLG(Metric):
         return rows
 
     # -- aggregation ------------------------------------------------------------------------------
+    # ``stats`` is a list of the dicts above or the engine's columnar StatsTable of them (same values).
     def aggregate(self, stats: Sequence[dict[str, Any]]) -> dict[str, float]:
         if not stats:
             raise RRGBenchError("nlg: nothing to score")
-        totals = [sum(s["bleu"][j] for s in stats) for j in range(len(ngram.BLEU_FIELDS))]
+        bleu = columns.array(stats, "bleu", np.int64)
+        totals = [sum(row[j] for row in bleu.tolist()) for j in range(len(ngram.BLEU_FIELDS))]
         out = dict(zip(KEYS[:4], ngram.bleu_from_totals(totals)))
         if self.use_meteor:
-            out["meteor"] = meteor_mod.corpus_score(np.array([s["meteor"] for s in stats], float))
-        out["rouge_l"] = float(np.mean(np.array([s["rouge_l"] for s in stats])))
+            out["meteor"] = meteor_mod.corpus_score(columns.array(stats, "meteor"))
+        out["rouge_l"] = float(np.mean(columns.array(stats, "rouge_l")))
         out["cider"] = float(self._cider(stats)[0])
         return {k: float(v) for k, v in out.items()}
 
     def _cider(self, stats: Sequence[dict[str, Any]]) -> tuple[float, np.ndarray]:
         """pycocoevalcap's CIDEr-D (corpus, per-sample) on the token strings; remembered for the last corpus."""
-        return self._cider_tokens([s["hyp"] for s in stats], [s["ref"] for s in stats])
-
-    def _cider_tokens(self, htok: list[str], rtok: list[str]) -> tuple[float, np.ndarray]:
-        from pycocoevalcap.cider.cider_scorer import CiderScorer
-
+        htok, rtok = columns.strings(stats, "hyp"), columns.strings(stats, "ref")
         key = (tuple(htok), tuple(rtok))
         memo = getattr(self, "_cider_memo", None)
         if memo is not None and memo[0] == key:
             return memo[1]
-        scorer = CiderScorer(n=4, sigma=6.0)
-        for h, r in zip(htok, rtok):
-            scorer += (h, [r])
-        result = scorer.compute_score()
+        result = ngram.cider_d(htok, rtok)
         self._cider_memo = (key, result)
         return result
 
     def sample_scores(self, stats: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
         """pycocoevalcap's per-sample values (CIDEr-D per sample uses the whole set's document frequencies)."""
-        cider = self._cider(stats)[1] if stats else []
+        cider = self._cider(stats)[1] if len(stats) else []
+        bleu = columns.array(stats, "bleu", np.int64).tolist()
+        meteor = columns.array(stats, "meteor").tolist() if self.use_meteor else None
+        rouge = columns.array(stats, "rouge_l").tolist()
         out = []
-        for s, c in zip(stats, cider):
-            row = dict(zip(KEYS[:4], ngram.bleu_from_totals(s["bleu"])))
-            if self.use_meteor:
-                row["meteor"] = meteor_mod.score_from_stats(s["meteor"])
-            row["rouge_l"] = s["rouge_l"]
+        for i, c in enumerate(cider):
+            row = dict(zip(KEYS[:4], ngram.bleu_from_totals(bleu[i])))
+            if meteor is not None:
+                row["meteor"] = meteor_mod.score_from_stats(meteor[i])
+            row["rouge_l"] = rouge[i]
             row["cider"] = float(c)
             out.append(row)
         return out
 
     def batch_aggregate(self, stats: Sequence[dict[str, Any]], weights: np.ndarray) -> dict[str, np.ndarray]:
         """Corpus scores for every row of ``weights`` ``[B, n]`` (resample counts or 0/1 masks)."""
-        weights = np.asarray(weights, float)
-        bleu = ngram.bleu_batch(np.array([s["bleu"] for s in stats], float), weights)
-        out = {f"bleu_{k + 1}": bleu[:, k] for k in range(4)}
-        if self.use_meteor:
-            out["meteor"] = meteor_mod.batch_corpus_scores(np.array([s["meteor"] for s in stats], float), weights)
-        rouge = np.array([s["rouge_l"] for s in stats], float)
-        out["rouge_l"] = (weights @ rouge) / weights.sum(axis=1)
-        out["cider"] = ngram.CiderBatch([s["hyp"] for s in stats], [s["ref"] for s in stats]).corpus(weights)
-        return out
+        return self.batch_aggregator(stats)(weights)
+
+    def batch_aggregator(self, stats: Sequence[dict[str, Any]]) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+        """:meth:`batch_aggregate` with the count arrays and CIDEr's n-gram matrices built once."""
+        bleu_counts = columns.array(stats, "bleu")
+        meteor_rows = meteor_mod.effective_rows(columns.array(stats, "meteor")) if self.use_meteor else None
+        rouge = columns.array(stats, "rouge_l")
+        cider = ngram.CiderBatch(columns.strings(stats, "hyp"), columns.strings(stats, "ref"))
+
+        def scores(weights: np.ndarray) -> dict[str, np.ndarray]:
+            weights = np.asarray(weights, float)
+            bleu = ngram.bleu_batch(bleu_counts, weights)
+            out = {f"bleu_{k + 1}": bleu[:, k] for k in range(4)}
+            if meteor_rows is not None:
+                out["meteor"] = meteor_mod.batch_corpus_scores(meteor_rows, weights, effective=True)
+            out["rouge_l"] = (weights @ rouge) / weights.sum(axis=1)
+            out["cider"] = cider.corpus(weights)
+            return out
+
+        return scores

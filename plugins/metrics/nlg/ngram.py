@@ -13,6 +13,7 @@ bootstrap (counts), the paired bootstrap (same ``W`` for both systems) and appro
 from __future__ import annotations
 
 import math
+from array import array
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -109,6 +110,29 @@ def rouge_l(hyp: str, ref: str) -> float:
 # ------------------------------------------------------------------------------------------ CIDEr
 
 
+class _CsrRows:
+    """Rows of a CSR matrix appended entry by entry (compact typed arrays, no per-entry Python objects)."""
+
+    def __init__(self) -> None:
+        self.indices, self.data, self.indptr = array("i"), array("d"), array("q", [0])
+
+    def add(self, col: int, value: float) -> None:
+        self.indices.append(col)
+        self.data.append(value)
+
+    def end_row(self) -> None:
+        self.indptr.append(len(self.indices))
+
+    def matrix(self, rows: int, cols: int) -> sparse.csr_matrix:
+        """The CSR matrix with each row's entries sorted by column, as a COO -> CSR conversion leaves them
+        (so every row's dot product sums in the same order); the appended entries are released."""
+        out = sparse.csr_matrix((np.array(self.data, float), np.array(self.indices, np.int32),
+                                 np.array(self.indptr, np.int64)), shape=(rows, cols))
+        self.indices, self.data, self.indptr = array("i"), array("d"), array("q", [0])
+        out.sort_indices()
+        return out
+
+
 class CiderBatch:
     """CIDEr-D for many weightings of one sample set, with document frequencies recomputed per row.
 
@@ -125,49 +149,45 @@ class CiderBatch:
     """
 
     def __init__(self, hyps: Sequence[str], refs: Sequence[str]) -> None:
-        self.n = len(hyps)
-        hyp_counts = [precook(h) for h in hyps]
-        ref_counts = [precook(r) for r in refs]
+        self.n = n = len(hyps)
+        # pass 1: the reference n-gram vocabulary per order, ids in order of first appearance
         vocab: list[dict[tuple[str, ...], int]] = [{} for _ in range(N)]
-        for rc in ref_counts:
-            for g in rc:
+        for r in refs:
+            for g in precook(r):
                 vocab[len(g) - 1].setdefault(g, len(vocab[len(g) - 1]))
+        # pass 2, pair by pair (no corpus of n-gram dicts in memory): per order three [n, V_k] CSR matrices,
+        # min(th,tr)·tr, th² (hypothesis) and tr² (reference; its pattern is also "g in ref_i")
+        parts = [_CsrRows() for _ in range(3 * N)]
+        self.hyp_only = np.zeros((N, n))  # sum of th² over hypothesis n-grams absent from all refs
+        len_h, len_r = np.zeros(n), np.zeros(n)
+        for i, (h, r) in enumerate(zip(hyps, refs)):
+            hc, rc = precook(h), precook(r)
+            for g, tr in rc.items():
+                k = len(g) - 1
+                j = vocab[k][g]
+                th = hc.get(g, 0)
+                if th:
+                    parts[3 * k].add(j, min(th, tr) * tr)
+                parts[3 * k + 2].add(j, tr * tr)
+            for g, th in hc.items():
+                k = len(g) - 1
+                j = vocab[k].get(g)
+                if j is None:
+                    self.hyp_only[k, i] += th * th
+                else:
+                    parts[3 * k + 1].add(j, th * th)
+            for part in parts:
+                part.end_row()
+            len_h[i] = sum(c for g, c in hc.items() if len(g) == 2)
+            len_r[i] = sum(c for g, c in rc.items() if len(g) == 2)
+        self.matrices: list[tuple[sparse.csr_matrix, sparse.csr_matrix, sparse.csr_matrix]] = []
         self.presence: list[sparse.csr_matrix] = []  # [n, V_k]: g in ref_i
-        self.stacked: list[sparse.csr_matrix] = []  # [3n, V_k]: min(th,tr)·tr ; th² ; tr²
-        self.hyp_only = np.zeros((N, self.n))  # sum of th² over hypothesis n-grams absent from all refs
         for k in range(N):
-            rows_p, cols_p = [], []
-            rows, cols, vals = [], [], []
-            for i, (hc, rc) in enumerate(zip(hyp_counts, ref_counts)):
-                for g, tr in rc.items():
-                    if len(g) != k + 1:
-                        continue
-                    j = vocab[k][g]
-                    rows_p.append(i)
-                    cols_p.append(j)
-                    th = hc.get(g, 0)
-                    if th:
-                        rows.append(i)
-                        cols.append(j)
-                        vals.append(min(th, tr) * tr)
-                    rows.append(2 * self.n + i)
-                    cols.append(j)
-                    vals.append(tr * tr)
-                for g, th in hc.items():
-                    if len(g) != k + 1:
-                        continue
-                    j = vocab[k].get(g)
-                    if j is None:
-                        self.hyp_only[k, i] += th * th
-                    else:
-                        rows.append(self.n + i)
-                        cols.append(j)
-                        vals.append(th * th)
             v = len(vocab[k])
-            self.presence.append(sparse.csr_matrix((np.ones(len(rows_p)), (rows_p, cols_p)), shape=(self.n, v)))
-            self.stacked.append(sparse.csr_matrix((np.asarray(vals, float), (rows, cols)), shape=(3 * self.n, v)))
-        len_h = np.array([sum(c for g, c in hc.items() if len(g) == 2) for hc in hyp_counts], float)
-        len_r = np.array([sum(c for g, c in rc.items() if len(g) == 2) for rc in ref_counts], float)
+            num, nh, nr = (parts[3 * k + m].matrix(n, v) for m in range(3))
+            self.matrices.append((num, nh, nr))
+            self.presence.append(sparse.csr_matrix((np.ones(len(nr.data)), nr.indices, nr.indptr), shape=(n, v)))
+        del vocab, parts
         self.penalty = np.e ** (-((len_h - len_r) ** 2) / (2 * CIDER_SIGMA ** 2))
 
     def sample_scores(self, weights: np.ndarray) -> np.ndarray:
@@ -179,10 +199,10 @@ class CiderBatch:
         for k in range(N):
             df = (self.presence[k].T @ weights.T).T  # [B, V]
             idf2 = (log_n[:, None] - np.log(np.maximum(1.0, df))) ** 2
-            prod = (self.stacked[k] @ idf2.T).T  # [B, 3n]
-            num = prod[:, :self.n]
-            nh = prod[:, self.n:2 * self.n] + self.hyp_only[k][None, :] * (log_n ** 2)[:, None]
-            nr = prod[:, 2 * self.n:]
+            num_m, nh_m, nr_m = self.matrices[k]
+            num = (num_m @ idf2.T).T  # [B, n]
+            nh = (nh_m @ idf2.T).T + self.hyp_only[k][None, :] * (log_n ** 2)[:, None]
+            nr = (nr_m @ idf2.T).T
             denom = np.sqrt(nh) * np.sqrt(nr)
             with np.errstate(divide="ignore", invalid="ignore"):
                 v = np.where((nh != 0) & (nr != 0), num / denom, num)
@@ -197,3 +217,46 @@ class CiderBatch:
             w = weights[s:s + chunk]
             out[s:s + chunk] = (self.sample_scores(w) * w).sum(axis=1) / w.sum(axis=1)
         return out
+
+
+class _DocFreq(dict):
+    """pycocoevalcap's ``document_frequency`` (a ``defaultdict(float)``) without inserting the n-grams it is
+    asked about and lacks (every hypothesis-only n-gram would stay in memory with df 0)."""
+
+    def __missing__(self, key: tuple[str, ...]) -> float:
+        return 0.0
+
+
+class _CorpusSize(list):
+    """A chunk of pycocoevalcap's ``crefs`` that reports the corpus size as its length: ``compute_cider``
+    takes ``ref_len = log(len(crefs))`` and only iterates the list otherwise."""
+
+    def __init__(self, items: list, corpus_size: int) -> None:
+        super().__init__(items)
+        self.corpus_size = corpus_size
+
+    def __len__(self) -> int:
+        return self.corpus_size
+
+
+def cider_d(hyps: Sequence[str], refs: Sequence[str], chunk: int = 2000) -> tuple[float, np.ndarray]:
+    """pycocoevalcap's ``CiderScorer(n=4, sigma=6).compute_score()`` on one reference per hypothesis, run by
+    pycocoevalcap's own ``compute_cider`` on ``chunk`` pairs at a time against the corpus document
+    frequencies, so the n-gram counts of the whole corpus are never in memory at once (they took gigabytes
+    at 100k pairs). Same corpus score and per-sample scores, bit for bit."""
+    from pycocoevalcap.cider.cider_scorer import CiderScorer
+    from pycocoevalcap.cider.cider_scorer import precook as coco_precook
+
+    df = _DocFreq()
+    for r in refs:  # compute_doc_freq: +1 per reference containing the n-gram
+        for g in coco_precook(r):
+            df[g] += 1
+    scores: list[float] = []
+    for s in range(0, len(hyps), chunk):
+        scorer = CiderScorer(n=N, sigma=CIDER_SIGMA)
+        for h, r in zip(hyps[s:s + chunk], refs[s:s + chunk]):
+            scorer += (h, [r])
+        scorer.document_frequency = df
+        scorer.crefs = _CorpusSize(scorer.crefs, len(hyps))
+        scores.extend(scorer.compute_cider())
+    return np.mean(np.array(scores)), np.array(scores)

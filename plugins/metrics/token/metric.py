@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ import numpy as np
 from rrgbench import __version__
 from rrgbench.api import Metric, RRGBenchError, UnavailableError
 from rrgbench.paths import models_root
+from rrgbench.scoring.columns import StatsTable
 
 KEYS = ("token_accuracy", "token_precision", "token_recall", "token_f1")
 TOKENIZERS = ("minilm-wordpiece", "t5-base", "whitespace")
@@ -181,35 +182,53 @@ class TokenMetric(Metric):
         return [token_scores(Counter(s["gen"]), set(s["ref"])) for s in stats]
 
     def batch_aggregate(self, stats: Sequence[dict[str, Any]], weights: np.ndarray) -> dict[str, np.ndarray]:
+        return self.batch_aggregator(stats)(weights)
+
+    def batch_aggregator(self, stats: Sequence[dict[str, Any]]) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+        """:meth:`batch_aggregate` with the [n, V] token matrices built once (straight from the columns of the
+        engine's StatsTable, or from the dicts)."""
         from scipy import sparse
 
-        vocab: dict[str, int] = {}
-        rows, cols, vals, rrows, rcols = [], [], [], [], []
-        for i, s in enumerate(stats):
-            for t, c in s["gen"].items():
-                rows.append(i)
-                cols.append(vocab.setdefault(t, len(vocab)))
-                vals.append(c)
-            for t in s["ref"]:
-                rrows.append(i)
-                rcols.append(vocab.setdefault(t, len(vocab)))
-        n, v = len(stats), max(1, len(vocab))
-        gen = sparse.csr_matrix((np.asarray(vals, float), (rows, cols)), shape=(n, v))
-        ref = sparse.csr_matrix((np.ones(len(rrows)), (rrows, rcols)), shape=(n, v))
-        w = np.asarray(weights, float)
-        gen_counts = (gen.T @ w.T).T  # [B, V] pooled generated-token counts
-        ref_set = (ref.T @ w.T).T > 0
-        gen_set = gen_counts > 0
-        n_gen = gen_counts.sum(1)
-        n_gen_set, n_ref_set = gen_set.sum(1), ref_set.sum(1)
-        inter = (gen_set & ref_set).sum(1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            acc = (gen_counts * ref_set).sum(1) / n_gen
-            p, r = inter / n_gen_set, inter / n_ref_set
-            f1 = np.where(p + r > 0, 2 * p * r / (p + r), 0.0)
-        both_empty = (n_gen == 0) & (n_ref_set == 0)
-        one_empty = ((n_gen == 0) | (n_ref_set == 0)) & ~both_empty
-        out = {}
-        for key, arr in zip(KEYS, (acc, p, r, f1)):
-            out[key] = np.where(both_empty, 1.0, np.where(one_empty, 0.0, arr))
-        return out
+        n = len(stats)
+        gen_cols = stats.sparse("gen") if isinstance(stats, StatsTable) else None
+        ref_cols = stats.sparse("ref") if isinstance(stats, StatsTable) else None
+        if gen_cols is not None and ref_cols is not None and gen_cols[2].dtype == np.int64:
+            vocab: dict[str, int] = {}
+            gen_map = np.array([vocab.setdefault(t, len(vocab)) for t in gen_cols[0]], np.int64)
+            ref_map = np.array([vocab.setdefault(t, len(vocab)) for t in ref_cols[0]], np.int64)
+            v = max(1, len(vocab))
+            gen = sparse.csr_matrix((gen_cols[2].astype(float), gen_map[gen_cols[1]], gen_cols[3]), shape=(n, v))
+            ref = sparse.csr_matrix((np.ones(len(ref_cols[1])), ref_map[ref_cols[1]], ref_cols[3]), shape=(n, v))
+        else:
+            vocab = {}
+            rows, cols, vals, rrows, rcols = [], [], [], [], []
+            for i, s in enumerate(stats):
+                for t, c in s["gen"].items():
+                    rows.append(i)
+                    cols.append(vocab.setdefault(t, len(vocab)))
+                    vals.append(c)
+                for t in s["ref"]:
+                    rrows.append(i)
+                    rcols.append(vocab.setdefault(t, len(vocab)))
+            v = max(1, len(vocab))
+            gen = sparse.csr_matrix((np.asarray(vals, float), (rows, cols)), shape=(n, v))
+            ref = sparse.csr_matrix((np.ones(len(rrows)), (rrows, rcols)), shape=(n, v))
+
+        def scores(weights: np.ndarray) -> dict[str, np.ndarray]:
+            w = np.asarray(weights, float)
+            gen_counts = (gen.T @ w.T).T  # [B, V] pooled generated-token counts (integers: exact in any order)
+            ref_set = (ref.T @ w.T).T > 0
+            gen_set = gen_counts > 0
+            n_gen = gen_counts.sum(1)
+            n_gen_set, n_ref_set = gen_set.sum(1), ref_set.sum(1)
+            inter = (gen_set & ref_set).sum(1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                acc = (gen_counts * ref_set).sum(1) / n_gen
+                p, r = inter / n_gen_set, inter / n_ref_set
+                f1 = np.where(p + r > 0, 2 * p * r / (p + r), 0.0)
+            both_empty = (n_gen == 0) & (n_ref_set == 0)
+            one_empty = ((n_gen == 0) | (n_ref_set == 0)) & ~both_empty
+            return {key: np.where(both_empty, 1.0, np.where(one_empty, 0.0, arr))
+                    for key, arr in zip(KEYS, (acc, p, r, f1))}
+
+        return scores
