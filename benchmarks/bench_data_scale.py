@@ -13,7 +13,7 @@ RSS is its own:
    in-RAM image dict (``image_cache: true``) vs streaming (``image_cache: false``, 2 loader workers).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_data_scale.py [--studies 20000] [--px 512]
-        [--size 256] [--steps 5] [--workdir DIR] [--keep]
+        [--size 256] [--steps 5] [--workdir DIR] [--keep] [--only fingerprint]
 
 Targets (issue 15): loader peak RSS <= 2 GB at 20k x 2 x 512 px; fingerprint of an unchanged 40k-image
 dataset <= 5 s on the second call.
@@ -178,6 +178,8 @@ def main() -> None:
     ap.add_argument("--image-cache", type=lambda s: s == "True", default=True)
     ap.add_argument("--workdir", type=Path)
     ap.add_argument("--keep", action="store_true", help="keep the generated dataset")
+    ap.add_argument("--only", choices=("fingerprint",), help="print only these figures (e.g. the fingerprint's "
+                    "two calls, quick with a small --px: the second call reads no image)")
     ap.add_argument("--child", choices=sorted(TASKS))
     args = ap.parse_args()
 
@@ -206,6 +208,8 @@ def main() -> None:
                ("loader, 2 workers", "loader", {"workers": 2, "loader_studies": args.loader_studies}),
                (f"osrrg {args.steps} steps, image dict", "train", {"steps": args.steps, "image_cache": True}),
                (f"osrrg {args.steps} steps, streamed", "train", {"steps": args.steps, "image_cache": False})]
+    if args.only:
+        figures = [f for f in figures if f[1] == args.only]
     print(f"{'figure':<34} {'seconds':>8} {'images/s':>9} {'peak RSS MB':>12}  notes", flush=True)
     for name, task, flags in figures:
         r = _child(task, root, env, **common, **flags)

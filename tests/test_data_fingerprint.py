@@ -129,3 +129,11 @@ def test_links_inside_images_that_leave_the_dataset_are_refused(tmp_path: Path) 
     (root / "images" / "CXR3_IM-0003").symlink_to(outside, target_is_directory=True)
     with pytest.raises(RRGBenchError, match="CXR3_IM-0003.*escapes the data root"):
         iu(root).split("train")
+
+
+@pytest.mark.parametrize("rel", ["a/b.png", "a//b.png", "./a.png", "a/./b.png", "a/", "a/.", ".", "a/../b.png",
+                                 ".hidden/x.png", "a/..b.png", "x.png", "a\\b.png"])
+def test_image_keys_are_the_pathlib_form(rel: str) -> None:
+    from rrgbench.data.manifest import _images_key
+
+    assert _images_key(rel) == Path("images", rel).as_posix()  # the key the fingerprint has always hashed

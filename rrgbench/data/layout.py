@@ -64,6 +64,8 @@ def _read_json(path: Path) -> Any:
 
 def _has_bad_text(value: Any) -> bool:
     if isinstance(value, str):
+        if value.isascii():
+            return False
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:

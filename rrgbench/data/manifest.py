@@ -147,12 +147,21 @@ def image_keys(root: Path, sample: Sample) -> list[str]:
     """
     rel = sample.meta.get("image_rel") if sample.meta else None
     if isinstance(rel, list) and len(rel) == len(sample.image_paths):
-        return [Path("images", r).as_posix() for r in rel]
+        return [_images_key(r) for r in rel]
     return [Path(os.path.relpath(os.path.abspath(p), os.path.abspath(root))).as_posix() for p in sample.image_paths]
 
 
-def _file_digest(path: Path, mode: str, cache: StatCache) -> tuple[str, str | None]:
-    st = path.stat()
+def _images_key(rel: str) -> str:
+    """``Path("images", rel).as_posix()``, without building a Path for the plain ``a/b.png`` form (the
+    fingerprint of 40k images spent a second in pathlib)."""
+    if rel and rel[0] != "/" and "//" not in rel and "/./" not in rel and not rel.startswith("./") \
+            and not rel.endswith(("/", "/.")) and rel != ".":
+        return "images/" + rel
+    return Path("images", rel).as_posix()
+
+
+def _file_digest(path: str, mode: str, cache: StatCache) -> tuple[str, str | None]:
+    st = os.stat(path)
     hit = cache.lookup(st, mode)
     if hit is not None:
         return hit
@@ -190,7 +199,7 @@ def build_manifest(root: Path, splits: dict[str, list[Sample]], cache_path: Path
     bar = _progress(len(todo)) if len(todo) >= _PROGRESS_AFTER else None
     try:
         for key, p in todo:
-            digest, problem = _file_digest(Path(p), mode, cache)
+            digest, problem = _file_digest(p, mode, cache)
             images[key] = digest
             if problem:
                 bad[p] = problem
