@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ce-presets": ("rrgbench.commands.ce_presets:ce_presets", "List the CE presets (published protocols) and their definitions."),
     "sensitivity": ("rrgbench.commands.sensitivity:sensitivity", "How each metric responds to harmful and neutral report edits."),
     "env": ("rrgbench.commands.listing:env_cmd", "Print the environment a run record would store."),
+    "cache": ("rrgbench.commands.cache:cache", "Inspect and clean the caches (stale image caches, score cache)."),
 }
 
 

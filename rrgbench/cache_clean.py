@@ -1,0 +1,182 @@
+"""Find cache entries that nothing current can use any more: ``rrgbench cache clean``.
+
+Two kinds of entries under the cache root are judged (both are caches: deleting one only costs a rebuild):
+
+* image caches ``images/<dataset>-<fingerprint16>-<size>/`` (:mod:`rrgbench.data.imagecache`): kept when
+  ``<fingerprint16>`` starts the current fingerprint of that dataset as prepared under the data root (or a
+  ``--data-dir`` given), in any report section, fingerprint mode or ``skip_bad`` setting; stale when the
+  data changed, was removed, or the dataset is no longer registered.
+* score-cache folders ``scores/<sha(signature)[:16]>/`` (:mod:`rrgbench.scoring.cache`): kept when their
+  ``signature.txt`` is the signature the installed code gives to a registered metric with its default options
+  (for every registered dataset's cleaning protocol), or with the metrics and options of a run record under
+  the runs folder; stale otherwise (a new rrgbench, library or rule version changes the signature, so such
+  an entry can never be hit again). Entries of ad-hoc ``--metric-opt`` settings that no run records are
+  stale too.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .paths import cache_root, data_root
+
+log = logging.getLogger("rrgbench.cache")
+
+_IMAGE_DIR = re.compile(r"^(?P<dataset>.+)-(?P<fp>[0-9a-f]{16})-(?P<size>\d+)$")
+
+
+@dataclass
+class Stale:
+    """One cache entry that would be deleted: what it is, where, how big and why."""
+
+    kind: str  # "images" | "scores"
+    path: Path
+    bytes: int
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "path": str(self.path), "bytes": self.bytes, "reason": self.reason}
+
+
+def tree_bytes(path: Path) -> int:
+    """Total size of the files under ``path`` (symbolic links not followed)."""
+    total = 0
+    for p in [path, *path.rglob("*")] if path.is_dir() else [path]:
+        try:
+            if p.is_file() and not p.is_symlink():
+                total += p.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
+# -------------------------------------------------------------------------------------- image caches
+
+
+def _fingerprints(name: str, root: Path, wanted: set[str]) -> set[str]:
+    """16-hex prefixes of ``name``'s fingerprints at ``root`` (stops once every ``wanted`` prefix is found)."""
+    from .api import RRGBenchError
+    from .data.layout import SECTIONS
+    from .data.manifest import FINGERPRINT_MODES
+    from .plugins import get_host
+
+    cls = get_host().datasets.get(name)
+    found: set[str] = set()
+    for mode in FINGERPRINT_MODES:
+        for section in SECTIONS:
+            for skip_bad in (False, True):
+                if wanted <= found:
+                    return found
+                try:
+                    ds = cls(data_dir=root, section=section, skip_bad=skip_bad, fingerprint=mode)
+                    found.add(ds.manifest_hash()[:16])
+                except (RRGBenchError, TypeError, ValueError, OSError) as exc:
+                    log.debug("dataset %s at %s (%s, %s, skip_bad=%s): %s", name, root, section, mode, skip_bad, exc)
+    return found
+
+
+def stale_image_caches(data_dirs: dict[str, Path] | None = None) -> Iterator[Stale]:
+    """Image caches whose dataset fingerprint matches no dataset prepared now (see the module docstring)."""
+    from .plugins import get_host
+
+    base = cache_root() / "images"
+    if not base.is_dir():
+        return
+    by_dataset: dict[str, list[tuple[Path, str]]] = {}
+    for d in sorted(base.iterdir()):
+        m = _IMAGE_DIR.match(d.name)
+        if d.is_dir() and m:
+            by_dataset.setdefault(m["dataset"], []).append((d, m["fp"]))
+    datasets = get_host().datasets
+    for name, dirs in by_dataset.items():
+        if name not in datasets:
+            for d, _ in dirs:
+                yield Stale("images", d, tree_bytes(d), f"dataset '{name}' is not registered")
+            continue
+        root = (data_dirs or {}).get(name) or data_root(name)
+        if not (root / "annotation.json").is_file():
+            for d, _ in dirs:
+                yield Stale("images", d, tree_bytes(d), f"dataset '{name}' is not prepared at {root}")
+            continue
+        current = _fingerprints(name, root, {fp for _, fp in dirs})
+        for d, fp in dirs:
+            if fp not in current:
+                yield Stale("images", d, tree_bytes(d), f"fingerprint {fp} is not the current one of '{name}' "
+                                                        f"at {root} (the data changed)")
+
+
+# --------------------------------------------------------------------------------------- score cache
+
+
+def _signatures(configs: Iterable[tuple[str, dict[str, Any], str | None]]) -> set[str]:
+    from .scoring.engine import make_metric
+
+    out: set[str] = set()
+    for name, options, cleaning in configs:
+        try:
+            out.add(make_metric(name, options, cleaning).signature())
+        except Exception as exc:  # noqa: BLE001 - a metric that cannot be built has no current signature
+            log.debug("metric %s %s: no signature (%s)", name, options, exc)
+    return out
+
+
+def current_signatures(runs_dir: Path | None = None) -> set[str]:
+    """Signatures the installed code gives: registered metrics with default options under every registered
+    dataset's cleaning protocol, plus the metrics and options of each run record under ``runs_dir``."""
+    from .plugins import get_host
+    from .rundir import find_runs, load_record
+
+    host = get_host()
+    cleanings = {getattr(host.datasets.get(d), "cleaning", None) for d in host.datasets.names()} | {None}
+    configs: list[tuple[str, dict[str, Any], str | None]] = [
+        (m, {}, c) for m in host.metrics.names() for c in sorted(cleanings, key=str)]
+    if runs_dir is not None and runs_dir.is_dir():
+        for run in find_runs(runs_dir):
+            try:
+                record = load_record(run)
+                spec = record.get("spec", {})
+                cleaning = record.get("dataset", {}).get("cleaning", "r2gen_iu")  # as the runner scores it
+            except Exception:  # noqa: BLE001 - an unreadable run names nothing current
+                continue
+            options = spec.get("metric_options") or {}
+            configs += [(m, dict(options.get(m) or {}), cleaning) for m in spec.get("metrics") or ()]
+    return _signatures(configs)
+
+
+def stale_score_entries(runs_dir: Path | None = None) -> Iterator[Stale]:
+    """Score-cache folders whose signature the installed code no longer gives (see the module docstring)."""
+    base = cache_root() / "scores"
+    if not base.is_dir():
+        return
+    current = current_signatures(runs_dir)
+    for d in sorted(base.iterdir()):
+        if not d.is_dir():
+            continue
+        try:
+            signature = (d / "signature.txt").read_text(encoding="utf-8").strip()
+        except OSError:
+            yield Stale("scores", d, tree_bytes(d), "no signature.txt")
+            continue
+        if signature not in current:
+            head = signature.split("|", 1)[0]
+            yield Stale("scores", d, tree_bytes(d), f"signature {head}|… is not one the installed metrics give")
+
+
+def stale_entries(runs_dir: Path | None = None, data_dirs: dict[str, Path] | None = None) -> list[Stale]:
+    return [*stale_image_caches(data_dirs), *stale_score_entries(runs_dir)]
+
+
+def remove(entries: Iterable[Stale]) -> int:
+    """Delete the entries; returns the bytes freed."""
+    freed = 0
+    for e in entries:
+        shutil.rmtree(e.path, ignore_errors=True)
+        if not e.path.exists():
+            freed += e.bytes
+    return freed
