@@ -86,6 +86,8 @@ class REVTAF(FamilyMethod):
             iou_size=224 if paper else 32,  # OT maps are upsampled to the image size (224) before the IoU
             ot="paper", iou="paper",  # "released": the released code's OT block / IoU binarisation (ot.py)
         )
+        if not paper:  # the family's 7 tiny epochs left the classifier near "no finding" (5 distinct reports)
+            cfg["epochs"] = 14
         return cfg
 
     # ------------------------------------------------------------------------------------ prepare
