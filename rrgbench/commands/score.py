@@ -164,18 +164,25 @@ def score(predictions: Path, references: Path | None, dataset: str | None, split
         why = "the same file" if same_file else "identical to the references, row for row"
         click.echo(f"warning: the predictions are {why}: scoring them measures nothing about a system "
                    "(every score is its maximum)", err=True)
-    results = engine.score(names, ids, hyps, refs_list, options=options,
-                           bootstrap=bootstrap, seed=seed, cleaning=cleaning or default_cleaning,
-                           cache=not no_cache)
+    from ..rundir import SCORES_DIR, write_scores
     from ..scoring.engine import scoring_world
 
     world = scoring_world()
+    writes = output is not None and (world is None or world.is_main)  # under a launcher rank 0 writes
+
+    def finished(name: str, result: dict[str, Any]) -> None:
+        """Each metric's files as soon as it is done; its per-sample rows are then dropped from memory (the
+        summary needs the scores only): with 100k pairs, three metrics' rows would stay until the end."""
+        if writes:
+            write_scores({name: result}, output / SCORES_DIR)  # type: ignore[operator]
+        result.pop("per_sample", None)
+
+    del preds, refs  # the paired lists below are what is scored
+    results = engine.score(names, ids, hyps, refs_list, options=options,
+                           bootstrap=bootstrap, seed=seed, cleaning=cleaning or default_cleaning,
+                           cache=not no_cache, on_result=finished)
     if world is not None and not world.is_main:
         return  # under torchrun / accelerate launch every rank scored its share; rank 0 writes and prints
-    if output is not None:
-        from ..rundir import SCORES_DIR, write_scores
-
-        write_scores(results, output / SCORES_DIR)
     summary = summarize(results, info, bootstrap, seed)
     click.echo(json.dumps(summary, indent=2, sort_keys=False) if as_json else format_table(summary, verbose=_verbose()))
     requested = [n for n in summary["unavailable"] if metrics is not None]  # the default suite may lack weights
