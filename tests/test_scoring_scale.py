@@ -78,3 +78,30 @@ def test_large_per_sample_rows_are_parquet_and_read_back(tmp_path: Path, monkeyp
     (scores / "token.samples.parquet").write_bytes(b"not parquet")
     with pytest.raises(Exception, match="token.samples.parquet: not a readable parquet file"):
         rundir.read_sample_rows(scores / "token.samples.parquet")
+
+
+def test_every_metric_shows_its_bars_on_big_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    bars: list[list] = []
+
+    class Bar:
+        def __init__(self, desc: str, total: int, unit: str) -> None:
+            self.row = [desc, total, 0, False]
+            bars.append(self.row)
+
+        def update(self, n: int = 1) -> None:
+            self.row[2] += n
+
+        def close(self) -> None:
+            self.row[3] = True
+
+    monkeypatch.setattr(engine, "_progress", Bar)
+    monkeypatch.setattr(engine, "PROGRESS_MIN", 50)
+    ids, hyps, refs = synthetic.pairs(80, seed=6)
+    quiet = engine.score(["chexpert_rules", "token"], ids[:40], hyps[:40], refs[:40], bootstrap=30, cache=False)
+    assert bars == [] and quiet["token"]["ci95"]
+    res = engine.score(["chexpert_rules", "token"], ids, hyps, refs, bootstrap=30, cache=False)
+    got = {desc: (total, done, closed) for desc, total, done, closed in bars}
+    assert set(got) == {"score chexpert_rules", "score token", "CI chexpert_rules", "CI token"}
+    assert got["score chexpert_rules"] == (80, 80, True) and got["score token"] == (80, 80, True)
+    assert all(closed and done >= 30 for _, done, closed in (got["CI chexpert_rules"], got["CI token"]))
+    assert res["token"]["ci95"] == engine.score(["token"], ids, hyps, refs, bootstrap=30, cache=False)["token"]["ci95"]

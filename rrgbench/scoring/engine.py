@@ -34,7 +34,7 @@ from ..version import __version__
 from . import cache as cache_mod
 from . import columns
 from .columns import StatsTable
-from .resample import bootstrap_intervals
+from .resample import JACKKNIFE_GROUPS, bootstrap_intervals
 
 log = logging.getLogger("rrgbench.scoring")
 CI_METHOD = "ci2"  # interval method version in cached CIs (ci2: percentile / BCa / bias-shifted, with ci_kind)
@@ -185,6 +185,18 @@ class _Job:
                             bootstrap_seed=self.seed, display=self.metric.describe(scores).to_json(), cached=cached,
                             per_sample=per_sample)
 
+    def _intervals(self, stats: Sequence[dict[str, Any]]) -> tuple[dict[str, list[float]], dict[str, str]]:
+        """Bootstrap CIs; on big inputs with a bar over the resamples (and the jackknife's groups, when BCa
+        needs them: the bar then closes before it is full)."""
+        n = len(stats)
+        if n < PROGRESS_MIN:
+            return bootstrap_intervals(self.metric, stats, self.bootstrap, self.seed)
+        bar = _progress(f"CI {self.name}", self.bootstrap + min(n, JACKKNIFE_GROUPS), "resample")
+        try:
+            return bootstrap_intervals(self.metric, stats, self.bootstrap, self.seed, progress=bar.update)
+        finally:
+            bar.close()
+
     def run(self) -> None:
         was_cached = self.stats is not None
         stats = self.stats
@@ -203,7 +215,7 @@ class _Job:
         else:
             rows = self.metric.sample_scores(stats)
             cis, kinds = {}, {}
-        ci95, kind = bootstrap_intervals(self.metric, stats, self.bootstrap, self.seed) if self.bootstrap else ({}, {})
+        ci95, kind = self._intervals(stats) if self.bootstrap else ({}, {})
         cis[self.ci_key], kinds[self.ci_key] = ci95, kind
         self.stats = stats = None  # released before the per-sample rows are copied and written
         if self.entry:
@@ -227,10 +239,13 @@ def scoring_world() -> Any:
 STATS_CHUNK = 10_000  # pairs per sample_stats call of a pair-local metric (progress, bounded temporaries)
 
 
-def _progress(name: str, total: int) -> Any:
+PROGRESS_MIN = 5_000  # pairs from which each metric shows its bars (statistics, then bootstrap resamples)
+
+
+def _progress(desc: str, total: int, unit: str) -> Any:
     from ..terminal import progress
 
-    return progress(total=total, desc=f"score {name}", unit="pair", leave=False)  # rich: total, ETA; terminals only
+    return progress(total=total, desc=desc, unit=unit, leave=False)  # rich: total, ETA; terminals only
 
 
 def compute_stats(name: str, metric: Metric, ids: list[str], hyps: list[str], refs: list[str],
@@ -249,9 +264,9 @@ def compute_stats(name: str, metric: Metric, ids: list[str], hyps: list[str], re
     spread = world is not None and getattr(metric, "pairwise", False)
     if spread:  # each rank scores every world_size-th pair; the pieces are gathered below
         everyone, todo = todo, todo[world.rank::world.world_size]
-    # pair-local metrics run in chunks with a progress bar per metric; others see the whole corpus at once
+    # pair-local metrics run in chunks; others see the whole corpus at once (their bar fills in one step)
     step = STATS_CHUNK if metric.pairwise else max(1, len(todo))
-    bar = _progress(name, len(todo)) if len(todo) > step else None
+    bar = _progress(f"score {name}", len(todo), "pair") if len(todo) >= PROGRESS_MIN else None
     tables: list[StatsTable] = []  # each chunk packed into columns at once (its dicts are dropped)
     for start in range(0, len(todo), step):
         part = todo[start:start + step]

@@ -151,25 +151,27 @@ def choose_interval(draws: np.ndarray, estimate: float, jack: Callable[[], np.nd
     return [max(lo - shift, floor), min(hi - shift, ceil)], "bias-shifted"  # never beyond what was observed
 
 
-def bootstrap_intervals(metric: Metric, stats: Sequence[dict[str, Any]], b: int = 1000, seed: int = 0
+def bootstrap_intervals(metric: Metric, stats: Sequence[dict[str, Any]], b: int = 1000, seed: int = 0, *,
+                        progress: Callable[[int], Any] | None = None
                         ) -> tuple[dict[str, list[float]], dict[str, str]]:
     """95 % bootstrap interval per score key and its kind (:func:`choose_interval`).
 
     Every resample re-aggregates the statistics exactly as the point estimate does (pooled counts, sets,
-    corpus n-grams), row 0 of one weight matrix being the observed corpus.
+    corpus n-grams), row 0 of one weight matrix being the observed corpus. ``progress(rows)`` is called
+    after each block of resamples (then of jackknife groups, when BCa needs them).
     """
     n = len(stats)
     if b <= 0 or n < 2:
         return {}, {}
     scores = prepared_scores(metric, stats)
     estimate = scores(np.ones((1, n)))
-    draws = _blocked_scores(scores, iter_resample_weights(n, b, seed))
+    draws = _blocked_scores(scores, iter_resample_weights(n, b, seed), progress)
     jack_cache: dict[str, np.ndarray] = {}
 
     def jack(key: str) -> Callable[[], np.ndarray]:
         def get() -> np.ndarray:
             if not jack_cache:
-                jack_cache.update(_blocked_scores(scores, iter_jackknife_weights(n)))
+                jack_cache.update(_blocked_scores(scores, iter_jackknife_weights(n), progress))
             return jack_cache[key]
         return get
 
@@ -179,12 +181,14 @@ def bootstrap_intervals(metric: Metric, stats: Sequence[dict[str, Any]], b: int 
     return ci95, kinds
 
 
-def _blocked_scores(scores: Callable[[np.ndarray], dict[str, np.ndarray]], blocks: Iterator[np.ndarray]
-                    ) -> dict[str, np.ndarray]:
+def _blocked_scores(scores: Callable[[np.ndarray], dict[str, np.ndarray]], blocks: Iterator[np.ndarray],
+                    progress: Callable[[int], Any] | None = None) -> dict[str, np.ndarray]:
     out: dict[str, list[np.ndarray]] = {}
     for weights in blocks:
         for k, v in scores(weights).items():
             out.setdefault(k, []).append(v)
+        if progress is not None:
+            progress(len(weights))
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
