@@ -173,3 +173,13 @@ def test_each_metric_is_handed_over_as_it_finishes(data, monkeypatch, tmp_path):
     seen.clear()
     again = engine.score(names[:2], ids, hyps, refs, options=NO_METEOR, bootstrap=20, on_result=on_result)
     assert seen == again and all(r["cached"] for r in again.values())
+
+
+def test_a_cached_result_keeps_the_metrics_key_order(tmp_path):
+    ids, hyps, refs = synthetic.pairs(30, seed=8)
+    fresh = engine.score(["token", "chexpert_rules"], ids, hyps, refs, bootstrap=20)
+    again = engine.score(["token", "chexpert_rules"], ids, hyps, refs, bootstrap=20)
+    for name in fresh:
+        assert again[name]["cached"] and not fresh[name]["cached"]
+        assert list(again[name]["scores"]) == list(fresh[name]["scores"]) != sorted(fresh[name]["scores"])
+        assert again[name]["display"] == fresh[name]["display"]

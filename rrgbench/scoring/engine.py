@@ -169,7 +169,7 @@ class _Job:
         self.ci_key = f"{bootstrap}:{seed}:{CI_METHOD}"
         if self.cached.get("signature") == self.signature and self.ci_key in self.cached.get("ci95", {}) and \
                 len(self.cached.get("per_sample", [])) == len(ids):
-            self.result = self._result(self.cached["scores"], self.cached["ci95"][self.ci_key],
+            self.result = self._result(_in_order(self.cached), self.cached["ci95"][self.ci_key],
                                        self.cached["per_sample"], cached=True,
                                        ci_kind=self.cached.get("ci_kind", {}).get(self.ci_key, {}))
             return
@@ -220,8 +220,18 @@ class _Job:
         self.stats = stats = None  # released before the per-sample rows are copied and written
         if self.entry:
             self.entry.save_result({"signature": self.signature, "scores": scores, "per_sample": rows, "ci95": cis,
-                                    "ci_kind": kinds})
+                                    "ci_kind": kinds, "order": list(scores)})
         self.result = self._result(scores, ci95, rows, cached=was_cached, ci_kind=kind)
+
+
+def _in_order(cached: dict[str, Any]) -> dict[str, float]:
+    """The cached scores in the order the metric gave them (the cache file's JSON keys are sorted), so that
+    a cached result lists its keys (tables, display order) as a computed one does."""
+    scores = cached["scores"]
+    order = cached.get("order")
+    if isinstance(order, list) and sorted(order) == sorted(scores):
+        return {k: scores[k] for k in order}
+    return scores
 
 
 def scoring_world() -> Any:
