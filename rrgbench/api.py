@@ -341,6 +341,9 @@ class Metric(ABC):
     labels: ClassVar[dict[str, str]] = {}  # score key -> display name (keys not listed show as themselves)
     headline: ClassVar[tuple[str, ...] | None] = None  # keys shown by default; None: every key not per-label
     primary: ClassVar[str] = ""  # the key to rank by when this metric leads a leaderboard ("": first headline)
+    # (score key, per-sample key) pairs that ``rrgbench sensitivity`` reports; (): the primary key, else the first
+    # headline key, else the first score key, judged per sample by the per-sample value of the same name
+    sensitivity_keys: ClassVar[tuple[tuple[str, str], ...]] = ()
     # Which metric's primary key ranks a board (the highest wins; ties: the most-filled column). Clinical
     # metrics rank above n-gram overlap: the index never ranks by an n-gram metric when one is present.
     rank_priority: ClassVar[int] = 0

@@ -305,6 +305,9 @@ def check_metric(name: str, *, options: dict[str, Any] | None = None,
         facts = metric.describe(scores)
         extra = sorted({*facts.headline, *facts.labels, *facts.per_label} - set(scores))
         assert not extra, f"display facts name keys the scores do not have: {extra[:5]}"
+        rows = metric.sample_scores(stats)
+        missing = [k for k, sk in metric.sensitivity_keys if k not in scores or any(sk not in r for r in rows)]
+        assert not missing, f"sensitivity_keys name score or per-sample keys the metric does not have: {missing}"
         return f"group {facts.group}, {len(facts.headline)} headline key(s)"
 
     for check, fn in (("sample_stats_json", stats_json), ("aggregate_is_corpus_score", corpus),

@@ -24,10 +24,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("env.py", "radgraph"): "the PyPI package recorded in the environment",
     ("commands/sensitivity.py", "iu_xray_phantom"): "the sensitivity suite's default dataset (open an issue to "
                                                      "make it a dataset-declared default)",
-    **{("sensitivity/suite.py", name): "the sensitivity suite's own choice of keys per metric (to be moved to "
-                                       "metric-declared display facts)"
-       for name in ("nlg", "bertscore", "chexpert_rules", "chexbert", "umls", "token", "radgraph", "temporal",
-                    "semb", "radcliq")},
 }
 
 

@@ -24,21 +24,6 @@ import numpy as np
 
 from . import edits as E
 
-# metric -> [(corpus key, per-sample key)] reported by the suite (others fall back to their first key)
-HEADLINE: dict[str, tuple[tuple[str, str], ...]] = {
-    "nlg": (("bleu_4", "bleu_4"), ("meteor", "meteor"), ("rouge_l", "rouge_l"), ("cider", "cider")),
-    "bertscore": (("bertscore_f1", "bertscore_f1"),),
-    "chexpert_rules": (("ce_f1_micro", "ce_f1"),),
-    "chexbert": (("ce_f1_micro", "ce_f1"),),
-    "umls": (("umls_f1", "umls_f1"),),
-    "token": (("token_f1", "token_f1"),),
-    "radgraph": (("radgraph_partial", "radgraph_partial"),),
-    "temporal": (("temporal_f1", "temporal_f1"),),
-    "semb": (("semb", "semb"),),
-    "radcliq": (("radcliq_v1", "radcliq_v1"),),
-}
-DEFAULT_METRICS = ("nlg", "bertscore", "chexpert_rules", "umls", "token")
-
 
 def select(refs: dict[str, str], n: int, seed: int) -> list[str]:
     """Up to ``n`` ids in sorted order, a seeded sample when there are more."""
@@ -76,7 +61,8 @@ def _metric_rows(name: str, metric: Any, stats: list[dict[str, Any]], n_ids: int
     hib = bool(getattr(metric, "higher_is_better", True))
     identity = stats[:n_ids]
     present = list(metric.aggregate(identity[:2]))
-    keys = [(k, sk) for k, sk in HEADLINE.get(name, ((present[0], present[0]),)) if k in present]
+    first = next((k for k in (metric.primary, *(metric.headline or ())) if k in present), present[0])
+    keys = [(k, sk) for k, sk in (metric.sensitivity_keys or ((first, first),)) if k in present]
     per_sample = metric.sample_scores(stats)  # once, on all pairs (identity and edited side by side)
     rows: list[dict[str, Any]] = []
     for edit in E.EDITS:

@@ -16,6 +16,7 @@ class CheXbertCE(CEMetric):
     labeler_name = "chexbert"
     label_prefix = "CheXbert"
     default_suite = True
+    sensitivity_keys = (("ce_f1_micro", "ce_f1"),)  # `rrgbench sensitivity`: micro F1; per report: ce_f1
 
     @classmethod
     def model_assets(cls) -> list:

@@ -11,5 +11,6 @@ class ChexpertRulesCE(CEMetric):
     name = "chexpert_rules"
     labeler_name = "chexpert_rules"
     default_suite = True
+    sensitivity_keys = (("ce_f1_micro", "ce_f1"),)  # `rrgbench sensitivity`: micro F1; per report: ce_f1
     primary = "ce_f1_micro"  # CE F1 (micro) of the offline labeler: the default headline that ranks a board
     rank_priority = 100

@@ -42,6 +42,7 @@ class NLG(Metric):
     name = "nlg"
     version = "1.0"
     group = "NLG"
+    sensitivity_keys = (("bleu_4", "bleu_4"), ("meteor", "meteor"), ("rouge_l", "rouge_l"), ("cider", "cider"))  # what `rrgbench sensitivity` reports (corpus key, per-sample key)
     labels = {"bleu_1": "BLEU-1", "bleu_2": "BLEU-2", "bleu_3": "BLEU-3", "bleu_4": "BLEU-4", "meteor": "METEOR",
               "rouge_l": "ROUGE-L", "cider": "CIDEr"}
     primary = "bleu_4"  # what R2Gen-style tables lead with
