@@ -11,7 +11,7 @@ the children would miss the JVM, which outlives the last rusage call), and the s
 (per-sample rows: JSONL, or parquet above 20k rows). One row per size, side by side, then the ratios.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_score_scale.py [--sizes 10000,100000]
-        [--metrics nlg,chexpert_rules,token] [--bootstrap 1000]
+        [--metrics nlg,chexpert_rules,token] [--bootstrap 1000] [--cache]
 
 Target (issue 15): 100k pairs with nlg+chexpert_rules+token incl. CIs in <= 2 GB RSS.
 """
@@ -93,6 +93,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--metrics", default="nlg,chexpert_rules,token")
     ap.add_argument("--bootstrap", type=int, default=1000)
+    ap.add_argument("--cache", action="store_true", help="score with the score cache (a fresh one) instead of "
+                    "--no-cache: adds writing the statistics and results to it")
     args = ap.parse_args()
     from rrgbench.scoring import synthetic
 
@@ -106,7 +108,7 @@ def main() -> None:
             _write(t / "preds.jsonl", ids, hyps)
             _write(t / "refs.jsonl", ids, refs)
             cmd = [sys.executable, "-c", DRIVER, "score", "-p", str(t / "preds.jsonl"), "-r", str(t / "refs.jsonl"),
-                   "-m", args.metrics, "--bootstrap", str(args.bootstrap), "--no-cache", "--json", "-o", str(t / "out")]
+                   "-m", args.metrics, "--bootstrap", str(args.bootstrap), "--json", "-o", str(t / "out")] + ([] if args.cache else ["--no-cache"])
             res, wall, kids = _run(cmd, {**os.environ, "RRGBENCH_CACHE": str(t / "cache")})
             rss = next((line.split()[1:] for line in res.stderr.splitlines() if line.startswith("@@rss")), ["0", "0"])
             if res.returncode != 0:
