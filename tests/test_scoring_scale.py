@@ -24,7 +24,7 @@ pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 def test_blocked_resamples_equal_the_full_matrix() -> None:
-    for n, b, cells in ((7, 1000, 50), (1001, 37, 3000), (5000, 200, 100_000)):
+    for n, b, cells in ((7, 1000, 50), (1001, 150, 3000), (5000, 200, 400_000)):
         blocks = list(iter_resample_weights(n, b, 5, max_cells=cells))
         assert len(blocks) > 1
         assert np.array_equal(np.concatenate(blocks), resample_weights(n, b, 5))

@@ -14,11 +14,15 @@ that implements ``batch_aggregate(stats, W) -> {key: [B] array}`` is re-aggregat
   p = (1 + #{|Δ_r| ≥ |Δ|}) / (1 + R). Implemented as weights over the concatenated statistics
   ``[A; B]`` (``[1-M, M]`` and ``[M, 1-M]``), so corpus-level metrics (BLEU, CIDEr's document
   frequencies, micro-F1) are recomputed on each permuted corpus, not averaged.
+
+All three score their weight rows in blocks of :func:`block_rows` rows (bounded memory at 100k samples) that
+give the same numbers, bit for bit, as one weight matrix (:data:`ROW_ALIGN`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -152,26 +156,27 @@ def choose_interval(draws: np.ndarray, estimate: float, jack: Callable[[], np.nd
 
 
 def bootstrap_intervals(metric: Metric, stats: Sequence[dict[str, Any]], b: int = 1000, seed: int = 0, *,
-                        progress: Callable[[int], Any] | None = None
+                        progress: Callable[[int], Any] | None = None, max_cells: int = 4_000_000
                         ) -> tuple[dict[str, list[float]], dict[str, str]]:
     """95 % bootstrap interval per score key and its kind (:func:`choose_interval`).
 
     Every resample re-aggregates the statistics exactly as the point estimate does (pooled counts, sets,
-    corpus n-grams), row 0 of one weight matrix being the observed corpus. ``progress(rows)`` is called
-    after each block of resamples (then of jackknife groups, when BCa needs them).
+    corpus n-grams); resamples are scored in blocks of :func:`block_rows` rows (the numbers of one ``[b, n]``
+    matrix). ``progress(rows)`` is called after each block of resamples (then of jackknife groups, when BCa
+    needs them).
     """
     n = len(stats)
     if b <= 0 or n < 2:
         return {}, {}
     scores = prepared_scores(metric, stats)
     estimate = scores(np.ones((1, n)))
-    draws = _blocked_scores(scores, iter_resample_weights(n, b, seed), progress)
+    draws = _blocked_scores(scores, iter_resample_weights(n, b, seed, max_cells), progress)
     jack_cache: dict[str, np.ndarray] = {}
 
     def jack(key: str) -> Callable[[], np.ndarray]:
         def get() -> np.ndarray:
             if not jack_cache:
-                jack_cache.update(_blocked_scores(scores, iter_jackknife_weights(n), progress))
+                jack_cache.update(_blocked_scores(scores, iter_jackknife_weights(n, max_cells), progress))
             return jack_cache[key]
         return get
 
@@ -193,13 +198,44 @@ def _blocked_scores(scores: Callable[[np.ndarray], dict[str, np.ndarray]], block
 
 
 def iter_jackknife_weights(n: int, max_cells: int = 4_000_000) -> Iterator[np.ndarray]:
-    """The rows of :func:`jackknife_weights` in blocks of at most ``max_cells`` cells."""
+    """The rows of :func:`jackknife_weights` in blocks of :func:`block_rows` rows."""
     g = min(n, JACKKNIFE_GROUPS)
     group = np.arange(n) * g // n
-    rows = max(1, max_cells // max(1, n))
+    rows = block_rows(n, max_cells)
     for start in range(0, g, rows):
         ids = np.arange(start, min(g, start + rows))
         yield (group[None, :] != ids[:, None]).astype(float)
+
+
+ROW_ALIGN = 64
+"""Weight blocks hold a multiple of this many rows (but the last). BLAS kernels process rows in groups (2, 4,
+8, 16 at a time) and rows left over at the end of a call in other kernels, whose float sums may differ in the
+last bit; a row at the same place modulo 64 in a block as in one whole matrix takes the same path, so blocked
+resampling gives the numbers of one ``[B, n]`` matrix bit for bit."""
+
+
+def block_rows(width: int, max_cells: int) -> int:
+    """Rows per weight block: as many as ``max_cells`` cells of ``width`` columns hold, rounded down to a
+    multiple of :data:`ROW_ALIGN` (at least one multiple)."""
+    return max(ROW_ALIGN, max(1, max_cells // max(1, width)) // ROW_ALIGN * ROW_ALIGN)
+
+
+def _recut(pieces: Iterable[np.ndarray], rows: int) -> Iterator[np.ndarray]:
+    """The rows of ``np.vstack(pieces)`` in blocks of ``rows`` rows (the last one shorter), without stacking
+    more than a block and a piece at a time; each block starts where it would in the whole matrix."""
+    buf: list[np.ndarray] = []
+    have = 0
+    for piece in pieces:
+        buf.append(piece)
+        have += len(piece)
+        while have >= rows:
+            whole = buf[0] if len(buf) == 1 else np.vstack(buf)
+            yield whole[:rows]
+            rest = whole[rows:]
+            buf, have = ([rest] if len(rest) else []), len(rest)
+            del whole
+    if have:
+        yield buf[0] if len(buf) == 1 else np.vstack(buf)
 
 
 def bootstrap_ci(metric: Metric, stats: Sequence[dict[str, Any]], b: int = 1000, seed: int = 0
@@ -209,11 +245,11 @@ def bootstrap_ci(metric: Metric, stats: Sequence[dict[str, Any]], b: int = 1000,
 
 
 def iter_resample_weights(n: int, b: int, seed: int, max_cells: int = 4_000_000) -> Iterator[np.ndarray]:
-    """The rows of :func:`resample_weights` in blocks of at most ``max_cells`` cells (same values: the
-    generator yields the same stream drawn in blocks), so 1,000 resamples of 100k samples need ~32 MB at a
-    time instead of gigabytes."""
+    """The rows of :func:`resample_weights` in blocks of :func:`block_rows` rows (same values: the generator
+    yields the same stream drawn in blocks), so 1,000 resamples of 100k samples need ~51 MB at a time instead
+    of gigabytes."""
     rng = np.random.default_rng(seed)
-    rows = max(1, max_cells // max(1, n))
+    rows = block_rows(n, max_cells)
     for start in range(0, b, rows):
         c = min(rows, b - start)
         idx = rng.integers(0, n, size=(c, n))
@@ -223,21 +259,25 @@ def iter_resample_weights(n: int, b: int, seed: int, max_cells: int = 4_000_000)
 
 
 def paired_bootstrap(metric: Metric, stats_a: Sequence[dict[str, Any]], stats_b: Sequence[dict[str, Any]],
-                     b: int = 1000, seed: int = 0) -> dict[str, dict[str, Any]]:
-    """Per key: ``{"delta", "ci95", "ci_kind", "p_value"}`` for A − B, same resamples for both systems."""
+                     b: int = 1000, seed: int = 0, *, max_cells: int = 4_000_000) -> dict[str, dict[str, Any]]:
+    """Per key: ``{"delta", "ci95", "ci_kind", "p_value"}`` for A − B, same resamples for both systems.
+
+    Row 0 is the observed corpus, rows 1..b the resamples (:func:`iter_resample_weights`), scored in blocks
+    of :func:`block_rows` rows (BCa's jackknife groups likewise); each system's
+    :meth:`~rrgbench.api.Metric.batch_aggregator` is built once. Same numbers as one ``[1 + b, n]`` matrix.
+    """
     if len(stats_a) != len(stats_b):
         raise ValueError("paired statistics must have the same length")
     n = len(stats_a)
-    # row 0: the observed corpus; rows 1..b: the resamples (one call per system: CIDEr's setup runs once)
-    w = np.vstack([np.ones((1, n)), resample_weights(n, b, seed)])
-    sa, sb = batch_scores(metric, stats_a, w), batch_scores(metric, stats_b, w)
+    scores_a, scores_b = prepared_scores(metric, stats_a), prepared_scores(metric, stats_b)
+    pieces = itertools.chain([np.ones((1, n))], iter_resample_weights(n, b, seed, max_cells))
+    sa, sb = _paired_blocked_scores(scores_a, scores_b, _recut(pieces, block_rows(n, max_cells)))
     jack_cache: dict[str, np.ndarray] = {}
 
     def jack(key: str) -> Callable[[], np.ndarray]:
         def get() -> np.ndarray:
             if not jack_cache:
-                jw = jackknife_weights(n)
-                ja, jb = batch_scores(metric, stats_a, jw), batch_scores(metric, stats_b, jw)
+                ja, jb = _paired_blocked_scores(scores_a, scores_b, iter_jackknife_weights(n, max_cells))
                 jack_cache.update({k: ja[k] - jb[k] for k in ja})
             return jack_cache[key]
         return get
@@ -253,22 +293,56 @@ def paired_bootstrap(metric: Metric, stats_a: Sequence[dict[str, Any]], stats_b:
     return out
 
 
+def _paired_blocked_scores(scores_a: Callable[[np.ndarray], dict[str, np.ndarray]],
+                           scores_b: Callable[[np.ndarray], dict[str, np.ndarray]], blocks: Iterator[np.ndarray]
+                           ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Both systems' scores for each weight block (each block drawn once), concatenated per key."""
+    out_a: dict[str, list[np.ndarray]] = {}
+    out_b: dict[str, list[np.ndarray]] = {}
+    for weights in blocks:
+        for out, scores in ((out_a, scores_a), (out_b, scores_b)):
+            for k, v in scores(weights).items():
+                out.setdefault(k, []).append(v)
+    return ({k: np.concatenate(v) for k, v in out_a.items()}, {k: np.concatenate(v) for k, v in out_b.items()})
+
+
+def iter_swap_masks(n: int, trials: int, seed: int, max_cells: int = 4_000_000) -> Iterator[np.ndarray]:
+    """The rows of ``rng.random((trials, n)) < 0.5`` as 0/1 floats (1: swap the two systems' outputs of that
+    sample) in blocks of :func:`block_rows` rows: the same draws, taken from one stream in blocks."""
+    rng = np.random.default_rng(seed)
+    rows = block_rows(n, max_cells)
+    for start in range(0, trials, rows):
+        yield (rng.random((min(rows, trials - start), n)) < 0.5).astype(float)
+
+
 def approximate_randomization(metric: Metric, stats_a: Sequence[dict[str, Any]],
-                              stats_b: Sequence[dict[str, Any]], trials: int = 1000, seed: int = 0
-                              ) -> dict[str, float]:
-    """Per key: the two-sided approximate-randomisation p-value for A ≠ B."""
+                              stats_b: Sequence[dict[str, Any]], trials: int = 1000, seed: int = 0, *,
+                              max_cells: int = 4_000_000) -> dict[str, float]:
+    """Per key: the two-sided approximate-randomisation p-value for A ≠ B.
+
+    Weights over ``[A; B]`` (both systems' statistics, concatenated by column once; the metric's batch
+    aggregator is built once for them), rows: observed A, observed B, the ``trials`` permuted A's, then the
+    permuted B's. The swap masks (:func:`iter_swap_masks`) are drawn twice from the seed (once per half),
+    and the rows are scored in blocks of :func:`block_rows` rows: the numbers of one ``[2 + 2T, 2n]`` matrix.
+    """
+    from .columns import StatsTable, pack
+
     n = len(stats_a)
     if n != len(stats_b):
         raise ValueError("paired statistics must have the same length")
-    both = list(stats_a) + list(stats_b)
-    rng = np.random.default_rng(seed)
-    swap = (rng.random((trials, n)) < 0.5).astype(float)
-    keep = 1.0 - swap
-    # rows: observed A, observed B, then the permuted A's and the permuted B's (one call: one setup)
-    obs_w = np.vstack([np.concatenate([np.ones(n), np.zeros(n)]), np.concatenate([np.zeros(n), np.ones(n)])])
-    scores = batch_scores(metric, both, np.vstack([obs_w, np.hstack([keep, swap]), np.hstack([swap, keep])]))
+    scores = prepared_scores(metric, StatsTable.concat([pack(stats_a), pack(stats_b)]))
+    observed = np.vstack([np.concatenate([np.ones(n), np.zeros(n)]), np.concatenate([np.zeros(n), np.ones(n)])])
+
+    def rows() -> Iterator[np.ndarray]:
+        yield observed
+        for swap in iter_swap_masks(n, trials, seed, max_cells // 2):
+            yield np.hstack([1.0 - swap, swap])  # permuted A: its own output where not swapped
+        for swap in iter_swap_masks(n, trials, seed, max_cells // 2):
+            yield np.hstack([swap, 1.0 - swap])
+
+    v_all = _blocked_scores(scores, _recut(rows(), block_rows(2 * n, max_cells)))
     out = {}
-    for k, v in scores.items():
+    for k, v in v_all.items():
         delta = abs(float(v[0] - v[1]))
         sa, sb = v[2:2 + trials], v[2 + trials:]
         hits = int(np.sum(np.abs(sa - sb) >= delta - 1e-12))
