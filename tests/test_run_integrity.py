@@ -96,10 +96,16 @@ def test_corrupt_run_json_says_how_to_recover_and_force_moves_it_aside(finished:
     assert (run_dir / "generations.jsonl").read_bytes() == (finished / "generations.jsonl").read_bytes()
 
 
+def _default_sigint() -> None:
+    # a test suite started in the background of a non-interactive shell (`pytest &`) inherits SIGINT ignored,
+    # and Python then installs no KeyboardInterrupt handler in the child: give the child a terminal's default
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(*args: str) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(PLUGIN).parent), "RRGBENCH_NO_CACHE": "1"}
     return subprocess.Popen([sys.executable, PLUGIN, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_default_sigint)
 
 
 def _found(runs: Path, pattern: str, rows: int = 0) -> bool:
