@@ -8,7 +8,7 @@ cache after the first time) and keeps, per pair, the 14 label states and the two
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -63,10 +63,9 @@ class CEMetric(Metric):
 
     @staticmethod
     def _masks(stats: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-        """The positive-label bit masks (read as columns from the engine's StatsTable, else from the dicts)."""
-        from ..scoring import columns
-
-        return columns.array(stats, "hyp_pos", np.int64), columns.array(stats, "ref_pos", np.int64)
+        n = len(stats)
+        return (np.fromiter((s["hyp_pos"] for s in stats), dtype=np.int64, count=n),
+                np.fromiter((s["ref_pos"] for s in stats), dtype=np.int64, count=n))
 
     def aggregate(self, stats: Sequence[dict[str, Any]]) -> dict[str, float]:
         return ce_scores(*self._masks(stats), self.config)
@@ -74,11 +73,6 @@ class CEMetric(Metric):
     def batch_aggregate(self, stats: Sequence[dict[str, Any]], weights: np.ndarray) -> dict[str, np.ndarray]:
         """Scores for every weight row at once (the engine's vectorised bootstrap / randomization)."""
         return ce_scores_weighted(*self._masks(stats), self.config, weights)
-
-    def batch_aggregator(self, stats: Sequence[dict[str, Any]]) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
-        """:meth:`batch_aggregate` with the label masks read once (weights come in blocks)."""
-        hyp, ref = self._masks(stats)
-        return lambda weights: ce_scores_weighted(hyp, ref, self.config, weights)
 
     @classmethod
     def per_label(cls, key: str) -> str | None:
