@@ -88,7 +88,7 @@ def test_paired_tests_in_blocks_equal_one_matrix(name: str, systems: dict) -> No
     metric, stats_a, stats_b = systems[name]
     want_pb = reference_paired_bootstrap(metric, stats_a, stats_b, b=200, seed=4)
     want_ar = reference_randomization(metric, stats_a, stats_b, trials=150, seed=4)
-    # one block (the default at this size); 64-row blocks (4 bootstrap, 5 randomization); 128-row blocks
+    # one block (the default at this size); ROW_ALIGN-row blocks (the fewest rows a block holds); 128-row blocks
     for cells in (4_000_000, 1, N * 2 * 128):
         assert paired_bootstrap(metric, stats_a, stats_b, b=200, seed=4, max_cells=cells) == want_pb
         assert approximate_randomization(metric, stats_a, stats_b, trials=150, seed=4, max_cells=cells) == want_ar
@@ -119,7 +119,7 @@ def test_block_streams_equal_one_draw() -> None:
         assert len(masks) > 1
         assert np.array_equal(np.concatenate(masks), (np.random.default_rng(5).random((b, n)) < 0.5).astype(float))
     jack = list(iter_jackknife_weights(1500, max_cells=1))
-    assert [len(x) for x in jack] == [64] * 15 + [40]
+    assert [len(x) for x in jack] == [ROW_ALIGN] * (1000 // ROW_ALIGN) + [1000 % ROW_ALIGN] * (1000 % ROW_ALIGN > 0)
     assert np.array_equal(np.concatenate(jack), jackknife_weights(1500))
 
 
@@ -130,7 +130,8 @@ def test_recut_keeps_rows_and_alignment() -> None:
     assert [len(x) for x in got] == [5, 5, 5, 5, 3]
     assert np.array_equal(np.concatenate(got), rows)
     assert list(_recut(iter([]), 5)) == []
-    assert block_rows(100_000, 4_000_000) == 64 and block_rows(300, 4_000_000) == 13312 and block_rows(10, 1) == 64
+    assert block_rows(100_000, 4_000_000) == 40 // ROW_ALIGN * ROW_ALIGN and block_rows(10, 1) == ROW_ALIGN
+    assert block_rows(300, 4_000_000) == 13333 // ROW_ALIGN * ROW_ALIGN
 
 
 def test_no_resamples_and_one_sample() -> None:

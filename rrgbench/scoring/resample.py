@@ -207,11 +207,12 @@ def iter_jackknife_weights(n: int, max_cells: int = 4_000_000) -> Iterator[np.nd
         yield (group[None, :] != ids[:, None]).astype(float)
 
 
-ROW_ALIGN = 64
-"""Weight blocks hold a multiple of this many rows (but the last). BLAS kernels process rows in groups (2, 4,
-8, 16 at a time) and rows left over at the end of a call in other kernels, whose float sums may differ in the
-last bit; a row at the same place modulo 64 in a block as in one whole matrix takes the same path, so blocked
-resampling gives the numbers of one ``[B, n]`` matrix bit for bit."""
+ROW_ALIGN = 16
+"""Weight blocks hold a multiple of this many rows (but the last). BLAS kernels process rows in groups (4 at a
+time in OpenBLAS's SkylakeX matrix-vector kernel; micro-kernels of other CPUs up to 16) and rows left over at
+the end of a call in other kernels, whose float sums may differ in the last bit; a row at the same place
+modulo 16 in a block as in one whole matrix takes the same path, so blocked resampling gives the numbers of
+one ``[B, n]`` matrix bit for bit (``tests/test_compare_scale.py``: blocks of 1 or 2 rows do not)."""
 
 
 def block_rows(width: int, max_cells: int) -> int:
@@ -246,7 +247,7 @@ def bootstrap_ci(metric: Metric, stats: Sequence[dict[str, Any]], b: int = 1000,
 
 def iter_resample_weights(n: int, b: int, seed: int, max_cells: int = 4_000_000) -> Iterator[np.ndarray]:
     """The rows of :func:`resample_weights` in blocks of :func:`block_rows` rows (same values: the generator
-    yields the same stream drawn in blocks), so 1,000 resamples of 100k samples need ~51 MB at a time instead
+    yields the same stream drawn in blocks), so 1,000 resamples of 100k samples need ~26 MB at a time instead
     of gigabytes."""
     rng = np.random.default_rng(seed)
     rows = block_rows(n, max_cells)
