@@ -407,6 +407,12 @@ class Metric(ABC):
         prepares nothing."""
         return lambda weights: self.batch_aggregate(stats, weights)
 
+    def label_caches(self) -> list[str]:
+        """Signatures of the persisted label caches this metric reads with its options
+        (``<cache_root>/labels/<signature>.jsonl``, :func:`rrgbench.clinical.cache.shared_cache`);
+        ``rrgbench cache clean`` keeps those files. The default reads none."""
+        return []
+
     @abstractmethod
     def signature(self) -> str:
         """sacrebleu-style ``key:value|...`` string naming everything that determines the numbers."""

@@ -1,6 +1,6 @@
 """Find cache entries that nothing current can use any more: ``rrgbench cache clean``.
 
-Two kinds of entries under the cache root are judged (both are caches: deleting one only costs a rebuild):
+Three kinds of entries under the cache root are judged (all are caches: deleting one only costs a rebuild):
 
 * image caches ``images/<dataset>-<fingerprint16>-<size>/`` (:mod:`rrgbench.data.imagecache`): kept when
   ``<fingerprint16>`` starts the current fingerprint of that dataset as prepared under the data root (or a
@@ -12,6 +12,12 @@ Two kinds of entries under the cache root are judged (both are caches: deleting 
   the runs folder; stale otherwise (a new rrgbench, library or rule version changes the signature, so such
   an entry can never be hit again). Entries of ad-hoc ``--metric-opt`` settings that no run records are
   stale too.
+* label caches ``labels/<signature>.jsonl`` (:mod:`rrgbench.clinical.cache`; chexbert, RadGraph and UMLS's
+  scispacy backend persist theirs, each keyed its own way, mostly by the id of its weights file): kept when a
+  current metric setting (as for the score cache) or a registered labeler with default options reads that
+  file; stale otherwise, e.g. labels of replaced weights, or of labelers that no longer persist
+  (chexpert_rules, the UMLS lexicon). Labels made with ad-hoc labeler options (``rrgbench label
+  --checkpoint``) that no run records are stale too.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ _IMAGE_DIR = re.compile(r"^(?P<dataset>.+)-(?P<fp>[0-9a-f]{16})-(?P<size>\d+)$")
 class Stale:
     """One cache entry that would be deleted: what it is, where, how big and why."""
 
-    kind: str  # "images" | "scores"
+    kind: str  # "images" | "scores" | "labels"
     path: Path
     bytes: int
     reason: str
@@ -126,8 +132,8 @@ def _signatures(configs: Iterable[tuple[str, dict[str, Any], str | None]]) -> se
     return out
 
 
-def current_signatures(runs_dir: Path | None = None) -> set[str]:
-    """Signatures the installed code gives: registered metrics with default options under every registered
+def _metric_configs(runs_dir: Path | None) -> list[tuple[str, dict[str, Any], str | None]]:
+    """``(metric, options, cleaning)``: registered metrics with default options under every registered
     dataset's cleaning protocol, plus the metrics and options of each run record under ``runs_dir``."""
     from .plugins import get_host
     from .rundir import find_runs, load_record
@@ -146,7 +152,12 @@ def current_signatures(runs_dir: Path | None = None) -> set[str]:
                 continue
             options = spec.get("metric_options") or {}
             configs += [(m, dict(options.get(m) or {}), cleaning) for m in spec.get("metrics") or ()]
-    return _signatures(configs)
+    return configs
+
+
+def current_signatures(runs_dir: Path | None = None) -> set[str]:
+    """Signatures the installed code gives to the metric settings of :func:`_metric_configs`."""
+    return _signatures(_metric_configs(runs_dir))
 
 
 def stale_score_entries(runs_dir: Path | None = None) -> Iterator[Stale]:
@@ -168,15 +179,78 @@ def stale_score_entries(runs_dir: Path | None = None) -> Iterator[Stale]:
             yield Stale("scores", d, tree_bytes(d), f"signature {head}|… is not one the installed metrics give")
 
 
+# --------------------------------------------------------------------------------------- label caches
+
+
+def current_label_caches(runs_dir: Path | None = None) -> dict[str, str]:
+    """``{file name: reader}`` of the label caches the installed code reads: those of the metric settings of
+    :func:`_metric_configs` (:meth:`rrgbench.api.Metric.label_caches`) and of every registered labeler that
+    persists its labels, with its default options (what ``label_reports(texts, labeler)`` uses)."""
+    from .clinical import get_labeler
+    from .clinical.cache import LabelCache
+    from .plugins import get_host
+    from .scoring.engine import make_metric
+
+    out: dict[str, str] = {}
+    seen: set[tuple[str, str, str | None]] = set()
+    for name, options, cleaning in _metric_configs(runs_dir):
+        key = (name, repr(sorted(options.items())), cleaning)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            for sig in make_metric(name, options, cleaning).label_caches():
+                out.setdefault(LabelCache(sig).path.name, f"metric {name}")
+        except Exception as exc:  # noqa: BLE001 - a metric that cannot be built reads nothing
+            log.debug("metric %s %s: no label caches (%s)", name, options, exc)
+    for name in get_host().labelers.names():
+        try:
+            impl = get_labeler(name)
+            if getattr(impl, "persist_cache", False):
+                out.setdefault(LabelCache(impl.signature()).path.name, f"labeler {name}")
+        except Exception as exc:  # noqa: BLE001
+            log.debug("labeler %s: no signature (%s)", name, exc)
+    return out
+
+
+def stale_label_caches(runs_dir: Path | None = None) -> Iterator[Stale]:
+    """Label-cache files ``labels/*.jsonl`` that no current labeler or metric setting reads
+    (:func:`current_label_caches`): their labeler's weights, code or version changed, or it no longer
+    persists its labels (chexpert_rules, UMLS's lexicon backend)."""
+    base = cache_root() / "labels"
+    if not base.is_dir():
+        return
+    current = current_label_caches(runs_dir)
+    families: dict[str, list[str]] = {}
+    for fname in current:
+        families.setdefault(fname.split("@", 1)[0], []).append(fname)
+    for f in sorted(base.glob("*.jsonl")):
+        if f.name in current or not f.is_file():
+            continue
+        family = f.name.split("@", 1)[0]
+        if family in families:
+            reason = (f"{family} labels of other weights, code or version; current: "
+                      f"{', '.join(sorted(families[family]))}")
+        else:
+            reason = f"no installed labeler or metric setting reads {family} labels from a file"
+        yield Stale("labels", f, tree_bytes(f), reason)
+
+
 def stale_entries(runs_dir: Path | None = None, data_dirs: dict[str, Path] | None = None) -> list[Stale]:
-    return [*stale_image_caches(data_dirs), *stale_score_entries(runs_dir)]
+    return [*stale_image_caches(data_dirs), *stale_score_entries(runs_dir), *stale_label_caches(runs_dir)]
 
 
 def remove(entries: Iterable[Stale]) -> int:
-    """Delete the entries; returns the bytes freed."""
+    """Delete the entries (folders or files); returns the bytes freed."""
     freed = 0
     for e in entries:
-        shutil.rmtree(e.path, ignore_errors=True)
+        if e.path.is_dir() and not e.path.is_symlink():
+            shutil.rmtree(e.path, ignore_errors=True)
+        else:
+            try:
+                e.path.unlink(missing_ok=True)
+            except OSError as exc:
+                log.warning("cannot delete %s: %s", e.path, exc)
         if not e.path.exists():
             freed += e.bytes
     return freed

@@ -52,3 +52,68 @@ def test_dry_run_lists_stale_entries_with_sizes_then_clean_deletes_only_them(
     assert not old_img.exists() and not gone_img.exists() and not old_sig.exists()
     again = json.loads(run_cli("cache", "clean", "--json", env=env).stdout)
     assert again["entries"] == []
+
+
+def _label_file(signature: str, n: int = 3) -> Path:
+    """A label cache written by the real cache code (``n`` texts, made-up labels)."""
+    from rrgbench.clinical.cache import LabelCache
+
+    cache = LabelCache(signature, persist=True)
+    cache.label([f"report {i}" for i in range(n)], lambda texts: [{"x": 1} for _ in texts])
+    assert cache.path.is_file()
+    return cache.path
+
+
+def test_label_caches_no_current_labeler_reads_are_listed_and_deleted(
+        tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rrgbench.clinical.chexbert import CheXbertLabeler
+    from rrgbench.clinical.rules import RuleLabeler
+
+    weights = tmp_path / "models" / "chexbert.pth"
+    weights.parent.mkdir()
+    weights.write_bytes(b"current weights")
+    (tmp_path / "old.pth").write_bytes(b"replaced weights")
+    monkeypatch.setenv("RRGBENCH_CHEXBERT", str(weights))
+    rg = tmp_path / "rg"
+    rg.mkdir()
+    (rg / "weights.th").write_bytes(b"radgraph weights")
+    run = tmp_path / "runs" / "r1"  # a run scored RadGraph from its own folder: its annotations stay current
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"schema_version": 3, "spec_hash": "x", "status": {}, "spec": {
+        "metrics": ["radgraph"], "metric_options": {"radgraph": {"model_dir": str(rg)}}}}))
+
+    keep_chexbert = _label_file(CheXbertLabeler().signature())  # default options: the labeler's own cache
+    keep_radgraph = _label_file(engine.make_metric("radgraph", {"model_dir": str(rg)}).label_caches()[0])
+    old_chexbert = _label_file(CheXbertLabeler(checkpoint=tmp_path / "old.pth").signature(), n=40)
+    old_radgraph = _label_file("radgraph@radgraph-xl:0123456789ab")
+    rules = _label_file(RuleLabeler().signature())  # the rule labeler does not persist (any more)
+    lexicon = _label_file("umls@lexicon@1+abc:100cuis|negation:None")
+    other = isolated_cache / "labels" / "README.txt"
+    other.write_text("not a label cache")
+    assert "chexbert@" in keep_chexbert.name and "missing" not in keep_chexbert.name
+    env = {"RRGBENCH_CACHE": str(isolated_cache), "RRGBENCH_DATA": str(tmp_path / "data"),
+           "RRGBENCH_RUNS": str(tmp_path / "runs"), "RRGBENCH_CHEXBERT": str(weights)}
+
+    dry = run_cli("cache", "clean", "--dry-run", "--json", env=env)
+    assert dry.returncode == 0, dry.stderr
+    entries = {Path(e["path"]): e for e in json.loads(dry.stdout)["entries"]}
+    assert set(entries) == {old_chexbert, old_radgraph, rules, lexicon}
+    assert all(e["kind"] == "labels" and e["bytes"] == p.stat().st_size for p, e in entries.items())
+    assert entries[old_chexbert]["bytes"] > entries[old_radgraph]["bytes"] > 0
+    assert keep_chexbert.name in entries[old_chexbert]["reason"]  # names the file that is current instead
+    assert keep_radgraph.name in entries[old_radgraph]["reason"]
+    assert "no installed labeler or metric setting reads chexpert_rules labels" in entries[rules]["reason"]
+    assert "reads umls labels" in entries[lexicon]["reason"]
+    text = run_cli("cache", "clean", "--dry-run", env=env).stdout
+    assert "would delete labels" in text and "4 stale cache entries" in text
+    assert all(p.exists() for p in (*entries, keep_chexbert, keep_radgraph, other))
+
+    done = run_cli("cache", "clean", env=env)
+    assert done.returncode == 0, done.stderr
+    assert not any(p.exists() for p in entries)
+    assert keep_chexbert.exists() and keep_radgraph.exists() and other.exists()
+    assert json.loads(run_cli("cache", "clean", "--json", env=env).stdout)["entries"] == []
+    # without the run record, its RadGraph annotations are stale too (ad-hoc settings are not current)
+    env["RRGBENCH_RUNS"] = str(tmp_path / "no-runs")
+    assert [Path(e["path"]) for e in json.loads(run_cli("cache", "clean", "--dry-run", "--json",
+                                                        env=env).stdout)["entries"]] == [keep_radgraph]

@@ -1,4 +1,4 @@
-"""``rrgbench cache``: inspect and clean rrgbench's caches (image caches, score cache)."""
+"""``rrgbench cache``: inspect and clean rrgbench's caches (image caches, score cache, label caches)."""
 
 from __future__ import annotations
 
@@ -25,9 +25,13 @@ def cache() -> None:
               help="Where dataset NAME is prepared, when not under the data root (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def clean(dry_run: bool, runs_dir: Path | None, data_dirs: tuple[str, ...], as_json: bool) -> None:
-    """Delete image caches of data that changed or is gone, and score-cache entries whose signature the
-    installed metrics no longer give (a new version, a changed rule file). Both are caches: what goes is
-    rebuilt when needed.
+    """Delete image caches of data that changed or is gone, score-cache entries whose signature the
+    installed metrics no longer give (a new version, a changed rule file), and label caches
+    (labels/*.jsonl: chexbert, RadGraph, UMLS scispacy) that no current labeler or metric setting reads
+    (other weights or code; labelers that no longer persist). Settings count as current when they are the
+    defaults or recorded by a run under --runs; labels or scores made only with ad-hoc options
+    (--metric-opt, rrgbench label --checkpoint) are deleted too: check with --dry-run first. All are caches:
+    what goes is rebuilt when needed.
 
     \b
     rrgbench cache clean --dry-run
