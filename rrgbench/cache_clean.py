@@ -182,9 +182,31 @@ def stale_score_entries(runs_dir: Path | None = None) -> Iterator[Stale]:
 # --------------------------------------------------------------------------------------- label caches
 
 
+def metric_label_caches(metric: Any) -> list[str]:
+    """Signatures of the persisted label caches ``metric`` reads: what it declares
+    (:meth:`rrgbench.api.Metric.label_caches`), else those of the built-in readers, named here because their
+    modules are hashed into their score signatures (editing them would change every stored signature): a CE
+    metric's labeler when it persists (chexbert), RadGraph's annotations, UMLS's scispacy concepts."""
+    declared = list(metric.label_caches())
+    if declared:
+        return declared
+    if getattr(metric, "labeler_name", None) is not None:  # CE metrics: rrgbench.clinical.label_reports
+        from .clinical import get_labeler
+
+        impl = get_labeler(metric.labeler_name, **getattr(metric, "labeler_options", {}))
+        return [impl.signature()] if getattr(impl, "persist_cache", False) else []
+    annotator = getattr(metric, "annotator", None)
+    if metric.name == "radgraph" and annotator is not None:  # RadGraphMetric._annotate
+        return [f"radgraph@{annotator.model_type}:{annotator.identity()}"]
+    backend = getattr(metric, "backend", None)
+    if metric.name == "umls" and backend is not None and backend.name != "lexicon":  # UMLSFactuality._concepts
+        return [f"umls@{backend.signature()}"]
+    return []
+
+
 def current_label_caches(runs_dir: Path | None = None) -> dict[str, str]:
     """``{file name: reader}`` of the label caches the installed code reads: those of the metric settings of
-    :func:`_metric_configs` (:meth:`rrgbench.api.Metric.label_caches`) and of every registered labeler that
+    :func:`_metric_configs` (:func:`metric_label_caches`) and of every registered labeler that
     persists its labels, with its default options (what ``label_reports(texts, labeler)`` uses)."""
     from .clinical import get_labeler
     from .clinical.cache import LabelCache
@@ -199,7 +221,7 @@ def current_label_caches(runs_dir: Path | None = None) -> dict[str, str]:
             continue
         seen.add(key)
         try:
-            for sig in make_metric(name, options, cleaning).label_caches():
+            for sig in metric_label_caches(make_metric(name, options, cleaning)):
                 out.setdefault(LabelCache(sig).path.name, f"metric {name}")
         except Exception as exc:  # noqa: BLE001 - a metric that cannot be built reads nothing
             log.debug("metric %s %s: no label caches (%s)", name, options, exc)

@@ -10,6 +10,7 @@ import pytest
 from conftest import run_cli
 from test_data_layout import iu, make_layout
 
+from rrgbench.cache_clean import metric_label_caches
 from rrgbench.data.imagecache import cache_location
 from rrgbench.scoring import engine
 
@@ -64,6 +65,31 @@ def _label_file(signature: str, n: int = 3) -> Path:
     return cache.path
 
 
+def test_label_cache_names_are_the_ones_the_metrics_use(tmp_path: Path, isolated_cache: Path) -> None:
+    """cache clean names each built-in reader's label cache as the reader does (their code is not shared:
+    editing a metric module changes its score signature)."""
+    from rrgbench.clinical import cache as label_cache
+
+    rg = tmp_path / "rg"
+    rg.mkdir()
+    (rg / "weights.th").write_bytes(b"radgraph weights")
+    radgraph = engine.make_metric("radgraph", {"model_dir": str(rg)})
+    with pytest.raises(Exception):  # noqa: B017 - no model here: the cache is opened, then labelling fails
+        radgraph._annotate(["small effusion"])
+    umls = engine.make_metric("umls", {"backend": "scispacy", "linker_dir": str(tmp_path)})
+    with pytest.raises(Exception):  # noqa: B017
+        umls._concepts(["small effusion"])
+    chexbert = engine.make_metric("chexbert", {"checkpoint": str(tmp_path / "c.pth")})
+    (tmp_path / "c.pth").write_bytes(b"weights")
+    with pytest.raises(Exception):  # noqa: B017
+        chexbert.sample_stats(["small effusion"], ["no effusion"])
+    for metric in (radgraph, umls, chexbert):
+        (sig,) = metric_label_caches(metric)
+        assert sig in label_cache._SHARED and label_cache._SHARED[sig].persist
+    assert metric_label_caches(engine.make_metric("umls")) == [] and metric_label_caches(engine.make_metric(
+        "chexpert_rules")) == []
+
+
 def test_label_caches_no_current_labeler_reads_are_listed_and_deleted(
         tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from rrgbench.clinical.chexbert import CheXbertLabeler
@@ -83,7 +109,7 @@ def test_label_caches_no_current_labeler_reads_are_listed_and_deleted(
         "metrics": ["radgraph"], "metric_options": {"radgraph": {"model_dir": str(rg)}}}}))
 
     keep_chexbert = _label_file(CheXbertLabeler().signature())  # default options: the labeler's own cache
-    keep_radgraph = _label_file(engine.make_metric("radgraph", {"model_dir": str(rg)}).label_caches()[0])
+    keep_radgraph = _label_file(metric_label_caches(engine.make_metric("radgraph", {"model_dir": str(rg)}))[0])
     old_chexbert = _label_file(CheXbertLabeler(checkpoint=tmp_path / "old.pth").signature(), n=40)
     old_radgraph = _label_file("radgraph@radgraph-xl:0123456789ab")
     rules = _label_file(RuleLabeler().signature())  # the rule labeler does not persist (any more)

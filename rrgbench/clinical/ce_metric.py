@@ -41,11 +41,6 @@ class CEMetric(Metric):
     def _labeler(self) -> Any:
         return get_labeler(self.labeler_name, **self.labeler_options)
 
-    def label_caches(self) -> list[str]:
-        """The labeler's persisted label cache, when it persists one (model labelers such as chexbert)."""
-        impl = self._labeler()
-        return [impl.signature()] if getattr(impl, "persist_cache", False) else []
-
     def availability(self) -> str | None:
         return self._labeler().availability()
 

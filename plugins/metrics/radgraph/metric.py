@@ -68,13 +68,10 @@ class RadGraphF1(Metric):
         return (f"model:{self.annotator.model_type}:{self.annotator.identity()}|radgraph:{version}|"
                 f"case:{'lower' if self.lowercase else 'upstream-0.1.18'}|empty:0|agg:mean|rg:{self.version}+{code}")
 
-    def label_caches(self) -> list[str]:
-        """The annotation cache of this model type and weights."""
-        return [f"radgraph@{self.annotator.model_type}:{self.annotator.identity()}"]
-
     def _annotate(self, texts: list[str]) -> dict[str, dict[str, Any]]:
         todo = sorted({t for t in texts if t.strip()})
-        cache = shared_cache(self.label_caches()[0], persist=True)
+        key = f"radgraph@{self.annotator.model_type}:{self.annotator.identity()}"
+        cache = shared_cache(key, persist=True)
         return dict(zip(todo, cache.label(todo, self.annotator.annotate))) if todo else {}
 
     def sample_stats(self, hyps: Sequence[str], refs: Sequence[str]) -> list[dict[str, Any]]:

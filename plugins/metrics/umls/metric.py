@@ -60,15 +60,9 @@ class UMLSFactuality(Metric):
         return (f"backend:{self.backend.signature()}|formula:radscribe(alpha={ALPHA:g},sigma={SIGMA:g},tanh)|"
                 f"pool:micro|umls:{self.version}+{code}")
 
-    def _cache_signature(self) -> str:
-        return f"umls@{self.backend.signature()}"
-
-    def label_caches(self) -> list[str]:
-        """The concept cache of a model backend (scispacy); the lexicon backend's is not persisted."""
-        return [self._cache_signature()] if self.backend.name != "lexicon" else []
-
     def _concepts(self, texts: list[str]) -> dict[str, list[str]]:
-        cache = shared_cache(self._cache_signature(), persist=self.backend.name != "lexicon")
+        sig = self.backend.signature()
+        cache = shared_cache(f"umls@{sig}", persist=self.backend.name != "lexicon")
         uniq = sorted(set(texts))
         return dict(zip(uniq, cache.label(uniq, self.backend.concepts))) if uniq else {}
 
