@@ -25,6 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _report import print_ratios  # benchmarks/_report.py (scripts run from this folder)
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_score_scale import _run  # noqa: E402 - the same process runner and child-RSS sampler
 
@@ -105,9 +107,7 @@ def main() -> None:
             rows.append((n, wall, int(me) / 1024))
             print(f"{n:>8} {wall:>7.1f} {float(tests):>8.1f} {wall - float(tests):>8.1f} {int(me) / 1024:>7.0f} "
                   f"{int(hwm) / 1024:>13.0f} {kids / 1024:>9.0f}   metrics ok: {','.join(ok)}", flush=True)
-    for (n0, w0, r0), (n1, w1, r1) in zip(rows, rows[1:]):
-        print(f"# {n1 // n0}x the pairs ({n0:,} -> {n1:,}): {w1 / w0:.1f}x the time, {r1 / r0:.1f}x the RSS")
-    print(f"# load after: {os.getloadavg()}")
+    print_ratios(rows)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _report import print_ratios  # benchmarks/_report.py (scripts run from this folder)
+
 DRIVER = """
 import resource, sys
 from rrgbench.cli import main
@@ -119,9 +121,7 @@ def main() -> None:
             rows.append((n, wall, me))
             print(f"{n:>8} {wall:>8.1f} {me:>8.0f} {kids_mb:>9.0f} "
                   f"{_du(t / 'out') / 1e6:>7.1f}  {' '.join(files)}", flush=True)
-    for (n0, w0, r0), (n1, w1, r1) in zip(rows, rows[1:]):
-        print(f"# {n1 // n0}x the pairs ({n0:,} -> {n1:,}): {w1 / w0:.1f}x the time, {r1 / r0:.1f}x the RSS")
-    print(f"# load after: {os.getloadavg()}")
+    print_ratios(rows)
 
 
 if __name__ == "__main__":
