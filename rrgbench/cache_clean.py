@@ -120,18 +120,6 @@ def stale_image_caches(data_dirs: dict[str, Path] | None = None) -> Iterator[Sta
 # --------------------------------------------------------------------------------------- score cache
 
 
-def _signatures(configs: Iterable[tuple[str, dict[str, Any], str | None]]) -> set[str]:
-    from .scoring.engine import make_metric
-
-    out: set[str] = set()
-    for name, options, cleaning in configs:
-        try:
-            out.add(make_metric(name, options, cleaning).signature())
-        except Exception as exc:  # noqa: BLE001 - a metric that cannot be built has no current signature
-            log.debug("metric %s %s: no signature (%s)", name, options, exc)
-    return out
-
-
 def _metric_configs(runs_dir: Path | None) -> list[tuple[str, dict[str, Any], str | None]]:
     """``(metric, options, cleaning)``: registered metrics with default options under every registered
     dataset's cleaning protocol, plus the metrics and options of each run record under ``runs_dir``."""
@@ -155,17 +143,36 @@ def _metric_configs(runs_dir: Path | None) -> list[tuple[str, dict[str, Any], st
     return configs
 
 
-def current_signatures(runs_dir: Path | None = None) -> set[str]:
-    """Signatures the installed code gives to the metric settings of :func:`_metric_configs`."""
-    return _signatures(_metric_configs(runs_dir))
+def current_metrics(runs_dir: Path | None = None) -> list[tuple[str, Any]]:
+    """``(name, metric)`` built once per distinct setting of :func:`_metric_configs` (a setting that cannot be
+    built is left out: it has no current signature and reads no cache)."""
+    from .scoring.engine import make_metric
+
+    out: list[tuple[str, Any]] = []
+    seen: set[tuple[str, str, str | None]] = set()
+    for name, options, cleaning in _metric_configs(runs_dir):
+        key = (name, repr(sorted(options.items())), cleaning)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            out.append((name, make_metric(name, options, cleaning)))
+        except Exception as exc:  # noqa: BLE001
+            log.debug("metric %s %s: cannot be built (%s)", name, options, exc)
+    return out
 
 
-def stale_score_entries(runs_dir: Path | None = None) -> Iterator[Stale]:
-    """Score-cache folders whose signature the installed code no longer gives (see the module docstring)."""
+def stale_score_entries(metrics: list[tuple[str, Any]]) -> Iterator[Stale]:
+    """Score-cache folders whose signature none of the current ``metrics`` (:func:`current_metrics`) gives."""
     base = cache_root() / "scores"
     if not base.is_dir():
         return
-    current = current_signatures(runs_dir)
+    current = set()
+    for name, metric in metrics:
+        try:
+            current.add(metric.signature())
+        except Exception as exc:  # noqa: BLE001 - a metric that cannot say its signature has no current one
+            log.debug("metric %s: no signature (%s)", name, exc)
     for d in sorted(base.iterdir()):
         if not d.is_dir():
             continue
@@ -204,27 +211,21 @@ def metric_label_caches(metric: Any) -> list[str]:
     return []
 
 
-def current_label_caches(runs_dir: Path | None = None) -> dict[str, str]:
-    """``{file name: reader}`` of the label caches the installed code reads: those of the metric settings of
-    :func:`_metric_configs` (:func:`metric_label_caches`) and of every registered labeler that
-    persists its labels, with its default options (what ``label_reports(texts, labeler)`` uses)."""
+def current_label_caches(metrics: list[tuple[str, Any]]) -> dict[str, str]:
+    """``{file name: reader}`` of the label caches the installed code reads: those of the current ``metrics``
+    (:func:`current_metrics`, :func:`metric_label_caches`) and of every registered labeler that persists
+    its labels, with its default options (what ``label_reports(texts, labeler)`` uses)."""
     from .clinical import get_labeler
     from .clinical.cache import LabelCache
     from .plugins import get_host
-    from .scoring.engine import make_metric
 
     out: dict[str, str] = {}
-    seen: set[tuple[str, str, str | None]] = set()
-    for name, options, cleaning in _metric_configs(runs_dir):
-        key = (name, repr(sorted(options.items())), cleaning)
-        if key in seen:
-            continue
-        seen.add(key)
+    for name, metric in metrics:
         try:
-            for sig in metric_label_caches(make_metric(name, options, cleaning)):
+            for sig in metric_label_caches(metric):
                 out.setdefault(LabelCache(sig).path.name, f"metric {name}")
-        except Exception as exc:  # noqa: BLE001 - a metric that cannot be built reads nothing
-            log.debug("metric %s %s: no label caches (%s)", name, options, exc)
+        except Exception as exc:  # noqa: BLE001 - a metric that cannot name its caches reads nothing
+            log.debug("metric %s: no label caches (%s)", name, exc)
     for name in get_host().labelers.names():
         try:
             impl = get_labeler(name)
@@ -235,14 +236,14 @@ def current_label_caches(runs_dir: Path | None = None) -> dict[str, str]:
     return out
 
 
-def stale_label_caches(runs_dir: Path | None = None) -> Iterator[Stale]:
+def stale_label_caches(metrics: list[tuple[str, Any]]) -> Iterator[Stale]:
     """Label-cache files ``labels/*.jsonl`` that no current labeler or metric setting reads
     (:func:`current_label_caches`): their labeler's weights, code or version changed, or it no longer
     persists its labels (chexpert_rules, UMLS's lexicon backend)."""
     base = cache_root() / "labels"
     if not base.is_dir():
         return
-    current = current_label_caches(runs_dir)
+    current = current_label_caches(metrics)
     families: dict[str, list[str]] = {}
     for fname in current:
         families.setdefault(fname.split("@", 1)[0], []).append(fname)
@@ -259,7 +260,9 @@ def stale_label_caches(runs_dir: Path | None = None) -> Iterator[Stale]:
 
 
 def stale_entries(runs_dir: Path | None = None, data_dirs: dict[str, Path] | None = None) -> list[Stale]:
-    return [*stale_image_caches(data_dirs), *stale_score_entries(runs_dir), *stale_label_caches(runs_dir)]
+    """Every stale entry; the current metric settings are built once for the score and label caches."""
+    metrics = current_metrics(runs_dir)
+    return [*stale_image_caches(data_dirs), *stale_score_entries(metrics), *stale_label_caches(metrics)]
 
 
 def remove(entries: Iterable[Stale]) -> int:
