@@ -3,8 +3,8 @@
 Three kinds of entries under the cache root are judged (all are caches: deleting one only costs a rebuild):
 
 * image caches ``images/<dataset>-<fingerprint16>-<size>/`` (:mod:`rrgbench.data.imagecache`): kept when
-  ``<fingerprint16>`` starts the current fingerprint of that dataset as prepared under the data root (or a
-  ``--data-dir`` given), in any report section, fingerprint mode or ``skip_bad`` setting; stale when the
+  ``<fingerprint16>`` starts the current fingerprint of that dataset as prepared with its default options
+  (its ``root()``, or a ``--data-dir`` given), in any report section, fingerprint mode or ``skip_bad`` setting; stale when the
   data changed, was removed, or the dataset is no longer registered.
 * score-cache folders ``scores/<sha(signature)[:16]>/`` (:mod:`rrgbench.scoring.cache`): kept when their
   ``signature.txt`` is the signature the installed code gives to a registered metric with its default options
@@ -87,6 +87,16 @@ def _fingerprints(name: str, root: Path, wanted: set[str]) -> set[str]:
     return found
 
 
+def _default_root(cls: Any, name: str) -> Path:
+    """Where dataset ``name`` is prepared with its default options: its own ``root()`` (phantom datasets use
+    an options subfolder), else ``$RRGBENCH_DATA/<name>``."""
+    try:
+        return Path(cls().root())
+    except Exception as exc:  # noqa: BLE001 - a dataset that cannot be built with defaults: the plain folder
+        log.debug("dataset %s: no default root (%s)", name, exc)
+        return data_root(name)
+
+
 def stale_image_caches(data_dirs: dict[str, Path] | None = None) -> Iterator[Stale]:
     """Image caches whose dataset fingerprint matches no dataset prepared now (see the module docstring)."""
     from .plugins import get_host
@@ -105,7 +115,7 @@ def stale_image_caches(data_dirs: dict[str, Path] | None = None) -> Iterator[Sta
             for d, _ in dirs:
                 yield Stale("images", d, tree_bytes(d), f"dataset '{name}' is not registered")
             continue
-        root = (data_dirs or {}).get(name) or data_root(name)
+        root = (data_dirs or {}).get(name) or _default_root(datasets.get(name), name)
         if not (root / "annotation.json").is_file():
             for d, _ in dirs:
                 yield Stale("images", d, tree_bytes(d), f"dataset '{name}' is not prepared at {root}")

@@ -143,3 +143,20 @@ def test_label_caches_no_current_labeler_reads_are_listed_and_deleted(
     env["RRGBENCH_RUNS"] = str(tmp_path / "no-runs")
     assert [Path(e["path"]) for e in json.loads(run_cli("cache", "clean", "--dry-run", "--json",
                                                         env=env).stdout)["entries"]] == [keep_radgraph]
+
+
+def test_a_dataset_prepared_in_its_own_subfolder_keeps_its_image_cache(
+        tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Phantom datasets live in an options subfolder (``synthetic/n40-seed0-64px``): found through the
+    dataset's own ``root()``, not ``$RRGBENCH_DATA/<name>``."""
+    from rrgbench.plugins import get_host
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("RRGBENCH_DATA", str(data))
+    ds = get_host().datasets.get("synthetic")()
+    ds.prepare()
+    assert ds.root() != data / "synthetic"  # the case under test
+    keep = _fake_dir(cache_location("synthetic", ds.manifest_hash(), 64), 10)
+    env = {"RRGBENCH_CACHE": str(isolated_cache), "RRGBENCH_DATA": str(data), "RRGBENCH_RUNS": str(tmp_path / "runs")}
+    out = json.loads(run_cli("cache", "clean", "--dry-run", "--json", env=env).stdout)
+    assert str(keep) not in {e["path"] for e in out["entries"]}
