@@ -19,7 +19,7 @@ def cache() -> None:
 
 @cache.command(name="clean")
 @click.option("--dry-run", is_flag=True, help="List what would be deleted, with sizes; delete nothing.")
-@click.option("--runs", "runs_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--runs-dir", "--runs", "runs_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Runs folder whose recorded metric settings stay current (default: $RRGBENCH_RUNS or ./runs).")
 @click.option("--data-dir", "data_dirs", multiple=True, metavar="NAME=PATH",
               help="Where dataset NAME is prepared, when not under the data root (repeatable).")
@@ -29,7 +29,7 @@ def clean(dry_run: bool, runs_dir: Path | None, data_dirs: tuple[str, ...], as_j
     installed metrics no longer give (a new version, a changed rule file), and label caches
     (labels/*.jsonl: chexbert, RadGraph, UMLS scispacy) that no current labeler or metric setting reads
     (other weights or code; labelers that no longer persist). Settings count as current when they are the
-    defaults or recorded by a run under --runs; labels or scores made only with ad-hoc options
+    defaults or recorded by a run under --runs-dir; labels or scores made only with ad-hoc options
     (--metric-opt, rrgbench label --checkpoint) are deleted too: check with --dry-run first. All are caches:
     what goes is rebuilt when needed.
 
