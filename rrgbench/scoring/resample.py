@@ -32,10 +32,14 @@ from ..api import Metric
 
 def resample_weights(n: int, b: int, seed: int) -> np.ndarray:
     """``[b, n]`` counts from an index matrix of ``b`` seeded bootstrap resamples of ``n`` samples."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(b, n))
-    flat = (np.arange(b)[:, None] * n + idx).ravel()
-    return np.bincount(flat, minlength=b * n).reshape(b, n).astype(float)
+    return _counts(resample_indices(n, b, seed), n)
+
+
+def _counts(idx: np.ndarray, n: int) -> np.ndarray:
+    """``[c, n]`` float counts of each sample in each row of a ``[c, n]`` index matrix."""
+    c = len(idx)
+    flat = (np.arange(c)[:, None] * n + idx).ravel()
+    return np.bincount(flat, minlength=c * n).reshape(c, n).astype(float)
 
 
 def resample_indices(n: int, b: int, seed: int) -> np.ndarray:
@@ -252,11 +256,7 @@ def iter_resample_weights(n: int, b: int, seed: int, max_cells: int = 4_000_000)
     rng = np.random.default_rng(seed)
     rows = block_rows(n, max_cells)
     for start in range(0, b, rows):
-        c = min(rows, b - start)
-        idx = rng.integers(0, n, size=(c, n))
-        flat = (np.arange(c)[:, None] * n + idx).ravel()
-        del idx
-        yield np.bincount(flat, minlength=c * n).reshape(c, n).astype(float)
+        yield _counts(rng.integers(0, n, size=(min(rows, b - start), n)), n)
 
 
 def paired_bootstrap(metric: Metric, stats_a: Sequence[dict[str, Any]], stats_b: Sequence[dict[str, Any]],
